@@ -1,0 +1,149 @@
+// What a share link carries: the model, the settings and the (query, expansion) pairs —
+// never scores, which the viewer recomputes, so a link cannot show forged numbers.
+// Validation is strict (types, lengths, counts, no unknown keys) because the input is
+// whatever a stranger pasted.
+import type { EvalResult, GenerationSettings, ModelDescription } from '../data/db.ts';
+import { makeResult } from './result.ts';
+import { ShareError } from './share-error.ts';
+
+export const SHARE_VERSION = 1;
+
+export interface SharePair {
+  query: string;
+  expansion: string;
+}
+
+export interface SharePayload {
+  v: typeof SHARE_VERSION;
+  model: ModelDescription;
+  profile: 'eval' | 'reward';
+  settings: GenerationSettings | null;
+  name?: string;
+  pairs: SharePair[];
+}
+
+export const SHARE_LIMITS = {
+  pairs: 1000,
+  queryChars: 1000,
+  expansionChars: 8000,
+  nameChars: 200,
+  noteChars: 1000,
+} as const;
+
+type Fields = Record<string, unknown>;
+
+function invalid(field: string, expected: string): never {
+  throw new ShareError('invalid_payload', `share link: field ${field}: expected ${expected}`);
+}
+
+function record(value: unknown, field: string, allowed: readonly string[], required: readonly string[]): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(field, 'an object');
+  const fields = value as Fields;
+  for (const key of Object.keys(fields)) {
+    if (!allowed.includes(key)) invalid(`${field}.${key}`, `no such field (allowed: ${allowed.join(', ')})`);
+  }
+  for (const key of required) {
+    if (!Object.hasOwn(fields, key)) invalid(`${field}.${key}`, 'a value (missing)');
+  }
+  return fields;
+}
+
+function text(value: unknown, field: string, maxChars: number, minChars = 0): string {
+  if (typeof value !== 'string' || value.length < minChars || value.length > maxChars) {
+    invalid(field, `a string of ${minChars}–${maxChars} characters`);
+  }
+  return value;
+}
+
+function number(value: unknown, field: string, min: number, max: number, integer: boolean): number {
+  const ok = typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
+  if (!ok || (integer && !Number.isInteger(value))) {
+    invalid(field, `${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
+  }
+  return value as number;
+}
+
+function model(value: unknown): ModelDescription {
+  const fields = record(value, 'model', ['base', 'adapter', 'note'], ['base', 'adapter']);
+  const described: ModelDescription = {
+    base: text(fields.base, 'model.base', SHARE_LIMITS.nameChars, 1),
+    adapter: fields.adapter === null ? null : text(fields.adapter, 'model.adapter', SHARE_LIMITS.nameChars, 1),
+  };
+  if (fields.note !== undefined) described.note = text(fields.note, 'model.note', SHARE_LIMITS.noteChars);
+  return described;
+}
+
+const SETTINGS_KEYS = ['temperature', 'topK', 'topP', 'maxNewTokens', 'seed', 'samplesPerQuery'] as const;
+
+function settings(value: unknown): GenerationSettings | null {
+  if (value === null) return null;
+  const fields = record(value, 'settings', SETTINGS_KEYS, SETTINGS_KEYS);
+  return {
+    temperature: number(fields.temperature, 'settings.temperature', 0, 100, false),
+    topK: number(fields.topK, 'settings.topK', 0, 1_000_000, true),
+    topP: number(fields.topP, 'settings.topP', 0, 1, false),
+    maxNewTokens: number(fields.maxNewTokens, 'settings.maxNewTokens', 1, 1_000_000, true),
+    seed:
+      fields.seed === null
+        ? null
+        : number(fields.seed, 'settings.seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true),
+    samplesPerQuery: number(fields.samplesPerQuery, 'settings.samplesPerQuery', 1, 1000, true),
+  };
+}
+
+function pairs(value: unknown): SharePair[] {
+  if (!Array.isArray(value) || value.length < 1 || value.length > SHARE_LIMITS.pairs) {
+    invalid('pairs', `a list of 1–${SHARE_LIMITS.pairs} pairs`);
+  }
+  return value.map((item, i) => {
+    const fields = record(item, `pairs[${i}]`, ['query', 'expansion'], ['query', 'expansion']);
+    return {
+      query: text(fields.query, `pairs[${i}].query`, SHARE_LIMITS.queryChars, 1),
+      expansion: text(fields.expansion, `pairs[${i}].expansion`, SHARE_LIMITS.expansionChars),
+    };
+  });
+}
+
+/** A fresh, fully checked payload built from untrusted parsed JSON; throws ShareError. */
+export function checkPayload(value: unknown): SharePayload {
+  // The version first: a newer layout may lack or add any other field.
+  const version = typeof value === 'object' && value !== null ? (value as Fields).v : undefined;
+  if (typeof version === 'number' && Number.isInteger(version) && version > SHARE_VERSION) {
+    throw new ShareError('future_version', `share link: made by a newer qmd-lab, version ${version}; this page reads version ${SHARE_VERSION}`);
+  }
+  const fields = record(value, 'payload', ['v', 'model', 'profile', 'settings', 'name', 'pairs'], ['v', 'model', 'profile', 'settings', 'pairs']);
+  if (fields.v !== SHARE_VERSION) invalid('v', `${SHARE_VERSION}`);
+  if (fields.profile !== 'eval' && fields.profile !== 'reward') invalid('profile', '"eval" or "reward"');
+  return {
+    v: SHARE_VERSION,
+    model: model(fields.model),
+    profile: fields.profile,
+    settings: settings(fields.settings),
+    ...(fields.name === undefined ? {} : { name: text(fields.name, 'name', SHARE_LIMITS.nameChars) }),
+    pairs: pairs(fields.pairs),
+  };
+}
+
+/** What to put in a link for a stored result (its scores stay behind). */
+export function payloadOfResult(result: EvalResult): SharePayload {
+  return {
+    v: SHARE_VERSION,
+    model: result.model,
+    profile: result.profile,
+    settings: result.settings,
+    name: result.name.slice(0, SHARE_LIMITS.nameChars),
+    pairs: result.items.map(({ query, expansion }) => ({ query, expansion })),
+  };
+}
+
+/** The result a link shows, scored afresh by this page. */
+export function resultOfPayload(payload: SharePayload): EvalResult {
+  return makeResult({
+    name: payload.name ?? 'shared result',
+    model: payload.model,
+    profile: payload.profile,
+    settings: payload.settings,
+    pairs: payload.pairs,
+    origin: 'share',
+  });
+}

@@ -1,0 +1,154 @@
+// The results file of QMD's Python eval script: a JSON list of
+// {query, expansion, scores, parsed}, where `scores` is the eval result without `parsed`.
+// Importing recomputes every score with our scorer and lists each place where the file's
+// stored scores disagree, since a silent difference would make the two tools' numbers
+// incomparable.
+import type { EvalResult } from '../data/db.ts';
+import type { EvalScore } from '../scoring/index.ts';
+import { makeResult, type ExpansionPair } from './result.ts';
+
+export class PythonEvalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PythonEvalError';
+  }
+}
+
+export interface ScoreDisagreement {
+  /** 0-based position in the file's list. */
+  index: number;
+  query: string;
+  /** e.g. `scores.total`, `parsed.lex`. */
+  field: string;
+  /** undefined when the file lacks the field. */
+  stored: unknown;
+  /** undefined when our scorer has no such field. */
+  recomputed: unknown;
+}
+
+export interface PythonEvalImport {
+  result: EvalResult;
+  disagreements: ScoreDisagreement[];
+}
+
+interface StoredItem {
+  pair: ExpansionPair;
+  scores?: Record<string, unknown>;
+  parsed?: Record<string, unknown>;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing (field missing)';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readItem(value: unknown, index: number, fileName: string): StoredItem {
+  const where = `${fileName}: item ${index}`;
+  if (!isRecord(value)) {
+    throw new PythonEvalError(`${where}: expected an object {query, expansion, scores, parsed}, got ${describe(value)}`);
+  }
+  for (const field of ['query', 'expansion'] as const) {
+    if (typeof value[field] !== 'string') {
+      throw new PythonEvalError(`${where}: field "${field}": expected a string, got ${describe(value[field])}`);
+    }
+  }
+  const item: StoredItem = { pair: { query: value.query as string, expansion: value.expansion as string } };
+  for (const field of ['scores', 'parsed'] as const) {
+    if (value[field] === undefined) continue;
+    if (!isRecord(value[field])) {
+      throw new PythonEvalError(`${where}: field "${field}": expected an object, got ${describe(value[field])}`);
+    }
+    item[field] = value[field];
+  }
+  return item;
+}
+
+function sameJson(x: unknown, y: unknown): boolean {
+  if (Array.isArray(x) && Array.isArray(y)) return x.length === y.length && x.every((v, i) => sameJson(v, y[i]));
+  if (isRecord(x) && isRecord(y)) {
+    const keys = Object.keys(x);
+    return keys.length === Object.keys(y).length && keys.every((k) => Object.hasOwn(y, k) && sameJson(x[k], y[k]));
+  }
+  return x === y;
+}
+
+function compareFields(
+  prefix: string,
+  stored: Record<string, unknown>,
+  recomputed: Record<string, unknown>,
+  report: (field: string, stored: unknown, recomputed: unknown) => void,
+): void {
+  const keys = new Set([...Object.keys(stored), ...Object.keys(recomputed)]);
+  for (const key of keys) {
+    if (!sameJson(stored[key], recomputed[key])) report(`${prefix}.${key}`, stored[key], recomputed[key]);
+  }
+}
+
+/** The file's `scores` object: the eval result without `parsed`, keys in the Python order. */
+function pythonScores(score: EvalScore): Record<string, unknown> {
+  return {
+    format: score.format,
+    diversity: score.diversity,
+    hyde: score.hyde,
+    quality: score.quality,
+    deductions: score.deductions,
+    total: score.total,
+    max_possible: score.max_possible,
+    percentage: score.percentage,
+    rating: score.rating,
+    is_continuation: score.is_continuation,
+  };
+}
+
+export function importPythonEval(text: string, fileName: string): PythonEvalImport {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new PythonEvalError(`${fileName}: not valid JSON (${(error as Error).message})`);
+  }
+  if (!Array.isArray(data) || data.length === 0) {
+    throw new PythonEvalError(`${fileName}: expected a non-empty JSON list of {query, expansion, scores, parsed}, got ${describe(data)}`);
+  }
+  const stored = data.map((value, index) => readItem(value, index, fileName));
+  const result = makeResult({
+    name: fileName.replace(/\.json$/i, ''),
+    model: { base: fileName, adapter: null },
+    profile: 'eval',
+    settings: null,
+    pairs: stored.map((item) => item.pair),
+    origin: 'import',
+  });
+  const disagreements: ScoreDisagreement[] = [];
+  stored.forEach((item, index) => {
+    const score = result.items[index].eval;
+    const report = (field: string, storedValue: unknown, recomputed: unknown) =>
+      disagreements.push({ index, query: item.pair.query, field, stored: storedValue, recomputed });
+    if (item.scores) compareFields('scores', item.scores, pythonScores(score), report);
+    if (item.parsed) compareFields('parsed', item.parsed, { ...score.parsed }, report);
+  });
+  return { result, disagreements };
+}
+
+/** The result as a Python eval file (2-space indent, as the Python script writes it). */
+export function exportPythonEval(result: EvalResult): string {
+  const items = result.items.map((item) => ({
+    query: item.query,
+    expansion: item.expansion,
+    scores: pythonScores(item.eval),
+    parsed: item.eval.parsed,
+  }));
+  return JSON.stringify(items, null, 2);
+}
+
+/** One line per disagreement, for a report. */
+export function describeDisagreement(d: ScoreDisagreement): string {
+  const show = (value: unknown) => (value === undefined ? '(absent)' : JSON.stringify(value));
+  return `item ${d.index} (${JSON.stringify(d.query)}): ${d.field}: file has ${show(d.stored)}, recomputed ${show(d.recomputed)}`;
+}
