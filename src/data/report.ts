@@ -1,0 +1,74 @@
+// The import report: what was accepted per format and why lines were rejected, as text
+// to read and JSONL to download.
+import type { RejectionKind, RowFormat } from './db.ts';
+
+export interface ReportRejection {
+  line: number;
+  kind: RejectionKind;
+  field: string;
+  reason: string;
+}
+
+export interface ImportReport {
+  source: string;
+  /** Non-blank lines read. */
+  lines: number;
+  /** Accepted rows. */
+  rows: number;
+  formats: Record<RowFormat, number>;
+  rejected: number;
+  rejectedByKind: Record<RejectionKind, number>;
+  /** In line order; at most REPORT_REJECTIONS of them when `truncated` (all are stored). */
+  rejections: ReportRejection[];
+  truncated: boolean;
+}
+
+/** Rejections an import keeps in memory for its report; the store keeps them all. */
+export const REPORT_REJECTIONS = 1000;
+
+export const ROW_FORMATS: RowFormat[] = ['input_output', 'messages', 'prompt_completion', 'text'];
+
+export const REJECTION_KINDS: RejectionKind[] = [
+  'invalid_json',
+  'missing_field',
+  'wrong_type',
+  'empty_completion',
+  'not_qmd_prompt',
+  'duplicate',
+];
+
+export function emptyReport(source: string): ImportReport {
+  return {
+    source,
+    lines: 0,
+    rows: 0,
+    formats: zeroCounts(ROW_FORMATS),
+    rejected: 0,
+    rejectedByKind: zeroCounts(REJECTION_KINDS),
+    rejections: [],
+    truncated: false,
+  };
+}
+
+export function zeroCounts<K extends string>(keys: K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+}
+
+export function reportToText(report: ImportReport): string {
+  const out = [
+    `${report.source}: ${report.rows} rows accepted, ${report.rejected} lines rejected (of ${report.lines})`,
+    `formats: ${ROW_FORMATS.map((f) => `${f} ${report.formats[f]}`).join(', ')}`,
+  ];
+  if (report.rejected > 0) {
+    out.push(`rejected: ${REJECTION_KINDS.filter((k) => report.rejectedByKind[k] > 0).map((k) => `${k} ${report.rejectedByKind[k]}`).join(', ')}`);
+  }
+  for (const r of report.rejections) out.push(`line ${r.line}: ${r.kind}${r.field ? ` at ${r.field}` : ''}: ${r.reason}`);
+  if (report.truncated) out.push(`… ${report.rejected - report.rejections.length} more rejections not listed`);
+  return out.join('\n') + '\n';
+}
+
+/** First line the summary (`{"summary": …}`), then one rejection per line. */
+export function reportToJsonl(report: ImportReport): string {
+  const { rejections, ...summary } = report;
+  return [JSON.stringify({ summary }), ...rejections.map((r) => JSON.stringify(r))].join('\n') + '\n';
+}
