@@ -1,0 +1,121 @@
+// The rules both profiles share (spec/scoring.md, "Shared definitions").
+import { cpLength, lower, strip, words } from './text.ts';
+
+export const EVAL_STOP: ReadonlySet<string> = new Set([
+  'what', 'is', 'how', 'to', 'the', 'a', 'an', 'in', 'on', 'for', 'of', 'and', 'or', 'with', 'my',
+  'your', 'do', 'does', 'can', 'i', 'me', 'we',
+]);
+
+export const KEY_STOP: ReadonlySet<string> = new Set([
+  ...EVAL_STOP, 'who', 'where', 'when', 'why', 'which', 'find', 'get', 'show', 'tell',
+]);
+
+const REPETITION_STOP: ReadonlySet<string> = new Set([
+  'the', 'a', 'an', 'is', 'are', 'to', 'for', 'of', 'in', 'and', 'or', 'it', 'this', 'that', 'be',
+  'with', 'as', 'on', 'by',
+]);
+
+/** Minimum word-set difference for two lines of a kind to count as different expansions. */
+export const MIN_DIFFERENT_WORDS = { lex: 2, vec: 3 } as const;
+
+/** A line as the diversity rule compares it: stripped lower-case text and its set of words. */
+interface Comparable {
+  text: string;
+  words: Set<string>;
+}
+
+function comparable(line: string): Comparable {
+  const text = strip(lower(line));
+  return { text, words: new Set(words(text)) };
+}
+
+function differ(a: Comparable, b: Comparable, minDifferentWords: number): boolean {
+  if (a.text === b.text || a.text.includes(b.text) || b.text.includes(a.text)) return false;
+  let different = 0;
+  for (const w of a.words) if (!b.words.has(w)) different++;
+  for (const w of b.words) if (!a.words.has(w)) different++;
+  return different >= minDifferentWords;
+}
+
+export function isDiverse(a: string, b: string, minDifferentWords: number): boolean {
+  return differ(comparable(a), comparable(b), minDifferentWords);
+}
+
+/** A line that merely repeats the query (possibly with a few characters added). */
+export function echoes(line: string, query: string): boolean {
+  const e = strip(lower(line));
+  const q = strip(lower(query));
+  return e === q || (e.includes(q) && cpLength(e) < cpLength(q) + 10);
+}
+
+/** Pairs (i < j) of lines that are not diverse, in the order the scorers visit them. */
+export function duplicatePairs(lines: readonly string[], minDifferentWords: number): [number, number][] {
+  const pairs: [number, number][] = [];
+  const prepared = lines.map(comparable);
+  for (let i = 0; i < prepared.length; i++) {
+    for (let j = i + 1; j < prepared.length; j++) {
+      if (!differ(prepared[i]!, prepared[j]!, minDifferentWords)) pairs.push([i, j]);
+    }
+  }
+  return pairs;
+}
+
+const NON_ASCII_WORD_CHAR = /[\p{L}\p{N}]/u;
+
+/** UTF-16 units taken by the code point at `i` when it is a word character (Python `\w`, per the spec
+ * `[\p{L}\p{N}_]`), else 0; ASCII is decided without the Unicode regex, which dominates otherwise. */
+function wordCharUnits(s: string, i: number): number {
+  const code = s.charCodeAt(i);
+  if (code < 0x80) {
+    const isWord = (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a);
+    return isWord || code === 0x5f ? 1 : 0;
+  }
+  const cp = s.codePointAt(i)!;
+  const units = cp > 0xffff ? 2 : 1;
+  return NON_ASCII_WORD_CHAR.test(s.slice(i, i + units)) ? units : 0;
+}
+
+/** Penalty for content words used three times or more: (count - 2) x 2 each. */
+export function repetitionPenalty(text: string): number {
+  const counts = new Map<string, number>();
+  const l = lower(text);
+  let start = -1;
+  for (let i = 0; i <= l.length; ) {
+    const units = i < l.length ? wordCharUnits(l, i) : 0;
+    if (units > 0 && start < 0) start = i;
+    if (units === 0 && start >= 0) {
+      const w = l.slice(start, i);
+      counts.set(w, (counts.get(w) ?? 0) + 1);
+      start = -1;
+    }
+    i += Math.max(units, 1);
+  }
+  let penalty = 0;
+  for (const [w, count] of counts) {
+    if (count >= 3 && !REPETITION_STOP.has(w) && cpLength(w) > 2) penalty += (count - 2) * 2;
+  }
+  return penalty;
+}
+
+export function keyTerms(query: string, stop: ReadonlySet<string>): Set<string> {
+  return new Set(words(lower(query)).filter((w) => !stop.has(w)));
+}
+
+export function preservesKeyTerms(line: string, terms: ReadonlySet<string>): boolean {
+  if (terms.size === 0) return true;
+  return words(lower(line)).some((w) => terms.has(w));
+}
+
+/** A vec line reads like a sentence rather than keywords. */
+export function isNatural(line: string): boolean {
+  return line.includes(' ') && cpLength(line) > 15;
+}
+
+export function meanLength(lines: readonly string[]): number {
+  let sum = 0;
+  for (const line of lines) sum += cpLength(line);
+  return sum / lines.length;
+}
+
+export const HYDE_MIN_LENGTH = 50;
+export const HYDE_MAX_LENGTH = 200;
