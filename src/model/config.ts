@@ -1,0 +1,128 @@
+// Qwen3 hyper-parameters from a Hugging Face config.json (any size, tied or untied LM head).
+
+export interface Qwen3Config {
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  /** Per-head width; q_proj maps hiddenSize → numHeads·headDim, which need not equal hiddenSize. */
+  headDim: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  vocabSize: number;
+  /** True when the LM head reuses model.embed_tokens (no lm_head.weight). */
+  tieWordEmbeddings: boolean;
+  maxPositionEmbeddings: number;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
+
+type Json = Record<string, unknown>;
+
+function field(json: Json, key: string, source: string, check: (v: unknown) => boolean, expected: string): unknown {
+  const value = json[key];
+  if (value === undefined) throw new Error(`${source}: missing field "${key}" (expected ${expected})`);
+  if (!check(value)) throw new Error(`${source}: field "${key}" is ${JSON.stringify(value)}, expected ${expected}`);
+  return value;
+}
+
+const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+const positiveNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+const tokenId = (json: Json, key: string, source: string): number | null => {
+  const value = json[key];
+  if (value === undefined || value === null) return null;
+  if (Number.isInteger(value) && (value as number) >= 0) return value as number;
+  throw new Error(`${source}: field "${key}" is ${JSON.stringify(value)}, expected a token id`);
+};
+
+/** Parses and validates a Qwen3 config.json object; errors name the field and what was expected. */
+export function parseQwen3Config(json: unknown, source = 'config.json'): Qwen3Config {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new Error(`${source}: expected a JSON object`);
+  }
+  const c = json as Json;
+  if (c.model_type !== undefined && c.model_type !== 'qwen3') {
+    throw new Error(`${source}: model_type is ${JSON.stringify(c.model_type)}, expected "qwen3"`);
+  }
+  if (c.hidden_act !== undefined && c.hidden_act !== 'silu') {
+    throw new Error(`${source}: hidden_act is ${JSON.stringify(c.hidden_act)}, expected "silu"`);
+  }
+  if (c.attention_bias !== undefined && c.attention_bias !== false) {
+    throw new Error(`${source}: attention_bias is ${JSON.stringify(c.attention_bias)}, expected false`);
+  }
+  if (c.rope_scaling !== undefined && c.rope_scaling !== null) {
+    throw new Error(`${source}: rope_scaling is ${JSON.stringify(c.rope_scaling)}, only null (plain RoPE) is supported`);
+  }
+  const hiddenSize = field(c, 'hidden_size', source, positiveInt, 'a positive integer') as number;
+  const numHeads = field(c, 'num_attention_heads', source, positiveInt, 'a positive integer') as number;
+  const numKvHeads = field(c, 'num_key_value_heads', source, positiveInt, 'a positive integer') as number;
+  if (numHeads % numKvHeads !== 0) {
+    throw new Error(`${source}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  }
+  let headDim: number;
+  if (c.head_dim === undefined || c.head_dim === null) {
+    if (hiddenSize % numHeads !== 0) {
+      throw new Error(`${source}: no head_dim and hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
+    }
+    headDim = hiddenSize / numHeads;
+  } else {
+    headDim = field(c, 'head_dim', source, positiveInt, 'a positive integer') as number;
+  }
+  if (headDim % 2 !== 0) throw new Error(`${source}: head_dim ${headDim} must be even for RoPE`);
+  const tie = c.tie_word_embeddings;
+  if (tie !== undefined && typeof tie !== 'boolean') {
+    throw new Error(`${source}: field "tie_word_embeddings" is ${JSON.stringify(tie)}, expected true or false`);
+  }
+  const maxPositions = c.max_position_embeddings;
+  if (maxPositions !== undefined && !positiveInt(maxPositions)) {
+    throw new Error(`${source}: field "max_position_embeddings" is ${JSON.stringify(maxPositions)}, expected a positive integer`);
+  }
+  return {
+    hiddenSize,
+    intermediateSize: field(c, 'intermediate_size', source, positiveInt, 'a positive integer') as number,
+    numLayers: field(c, 'num_hidden_layers', source, positiveInt, 'a positive integer') as number,
+    numHeads,
+    numKvHeads,
+    headDim,
+    rmsNormEps: field(c, 'rms_norm_eps', source, positiveNumber, 'a positive number') as number,
+    ropeTheta: field(c, 'rope_theta', source, positiveNumber, 'a positive number') as number,
+    vocabSize: field(c, 'vocab_size', source, positiveInt, 'a positive integer') as number,
+    // transformers' PretrainedConfig defaults tie_word_embeddings to true.
+    tieWordEmbeddings: tie ?? true,
+    maxPositionEmbeddings: (maxPositions as number | undefined) ?? 40960,
+    bosTokenId: tokenId(c, 'bos_token_id', source),
+    eosTokenId: tokenId(c, 'eos_token_id', source),
+  };
+}
+
+/** The config.json object transformers writes for a Qwen3ForCausalLM with this config. */
+export function qwen3ConfigJson(config: Qwen3Config, torchDtype: 'float32' | 'bfloat16' | 'float16'): Json {
+  return {
+    architectures: ['Qwen3ForCausalLM'],
+    attention_bias: false,
+    attention_dropout: 0.0,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenId,
+    head_dim: config.headDim,
+    hidden_act: 'silu',
+    hidden_size: config.hiddenSize,
+    initializer_range: 0.02,
+    intermediate_size: config.intermediateSize,
+    max_position_embeddings: config.maxPositionEmbeddings,
+    max_window_layers: config.numLayers,
+    model_type: 'qwen3',
+    num_attention_heads: config.numHeads,
+    num_hidden_layers: config.numLayers,
+    num_key_value_heads: config.numKvHeads,
+    rms_norm_eps: config.rmsNormEps,
+    rope_scaling: null,
+    rope_theta: config.ropeTheta,
+    sliding_window: null,
+    tie_word_embeddings: config.tieWordEmbeddings,
+    torch_dtype: torchDtype,
+    use_cache: true,
+    use_sliding_window: false,
+    vocab_size: config.vocabSize,
+  };
+}

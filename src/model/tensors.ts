@@ -1,0 +1,72 @@
+// The tensors of a Qwen3 checkpoint: Hugging Face names, shapes ([out, in] for projections) and GGUF names.
+import type { Qwen3Config } from './config.ts';
+
+export const loraTargets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LoraTarget = (typeof loraTargets)[number];
+
+/** HF module path of a projection, e.g. `model.layers.3.self_attn.q_proj`. */
+export function projectionPath(layer: number, target: LoraTarget): string {
+  const block = target === 'gate_proj' || target === 'up_proj' || target === 'down_proj' ? 'mlp' : 'self_attn';
+  return `model.layers.${layer}.${block}.${target}`;
+}
+
+/** [out, in] of a projection's weight. */
+export function projectionShape(config: Qwen3Config, target: LoraTarget): [number, number] {
+  const { hiddenSize: d, headDim, numHeads, numKvHeads, intermediateSize: ff } = config;
+  switch (target) {
+    case 'q_proj':
+      return [numHeads * headDim, d];
+    case 'k_proj':
+    case 'v_proj':
+      return [numKvHeads * headDim, d];
+    case 'o_proj':
+      return [d, numHeads * headDim];
+    case 'gate_proj':
+    case 'up_proj':
+      return [ff, d];
+    case 'down_proj':
+      return [d, ff];
+  }
+}
+
+/** Every tensor of the checkpoint in file order, with its shape. */
+export function qwen3TensorShapes(config: Qwen3Config): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  shapes.set('model.embed_tokens.weight', [config.vocabSize, config.hiddenSize]);
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const prefix = `model.layers.${layer}`;
+    shapes.set(`${prefix}.input_layernorm.weight`, [config.hiddenSize]);
+    for (const target of loraTargets) shapes.set(`${projectionPath(layer, target)}.weight`, projectionShape(config, target));
+    shapes.set(`${prefix}.self_attn.q_norm.weight`, [config.headDim]);
+    shapes.set(`${prefix}.self_attn.k_norm.weight`, [config.headDim]);
+    shapes.set(`${prefix}.post_attention_layernorm.weight`, [config.hiddenSize]);
+  }
+  shapes.set('model.norm.weight', [config.hiddenSize]);
+  if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
+  return shapes;
+}
+
+const ggufLayerNames: Record<string, string> = {
+  input_layernorm: 'attn_norm',
+  'self_attn.q_proj': 'attn_q',
+  'self_attn.k_proj': 'attn_k',
+  'self_attn.v_proj': 'attn_v',
+  'self_attn.o_proj': 'attn_output',
+  'self_attn.q_norm': 'attn_q_norm',
+  'self_attn.k_norm': 'attn_k_norm',
+  post_attention_layernorm: 'ffn_norm',
+  'mlp.gate_proj': 'ffn_gate',
+  'mlp.up_proj': 'ffn_up',
+  'mlp.down_proj': 'ffn_down',
+};
+
+/** llama.cpp's name for an HF tensor (`model.layers.0.self_attn.q_proj.weight` → `blk.0.attn_q.weight`). */
+export function ggufTensorName(hfName: string): string {
+  if (hfName === 'model.embed_tokens.weight') return 'token_embd.weight';
+  if (hfName === 'model.norm.weight') return 'output_norm.weight';
+  if (hfName === 'lm_head.weight') return 'output.weight';
+  const match = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hfName);
+  const name = match && ggufLayerNames[match[2]];
+  if (!match || !name) throw new Error(`no GGUF name for tensor ${hfName}`);
+  return `blk.${match[1]}.${name}.weight`;
+}
