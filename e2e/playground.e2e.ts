@@ -64,3 +64,29 @@ test('markup in an expansion renders as text, never as elements', async ({ page 
   await expect(breakdown.locator('script, img, b')).toHaveCount(0);
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
 });
+
+test('what was typed survives a reload and a trip to another view; the example comes back on request', async ({ page }) => {
+  await page.goto('./#/playground');
+  const example = { query: await page.getByTestId('query-input').inputValue(), expansion: await page.getByTestId('expansion-input').inputValue() };
+  await expect(page.getByTestId('restore-example')).toBeDisabled();
+  await page.getByTestId('query-input').fill(QUERY);
+  await page.getByTestId('expansion-input').fill(EXPANSION);
+  await page.reload();
+  await expect(page.getByTestId('query-input')).toHaveValue(QUERY);
+  await expect(page.getByTestId('expansion-input')).toHaveValue(EXPANSION);
+  await expect(page.getByTestId('eval-score')).toHaveText(`${scoreEval(QUERY, EXPANSION).percentage.toFixed(1)} %`);
+
+  await page.getByRole('link', { name: 'Datasets' }).click();
+  await page.getByRole('link', { name: 'Playground' }).click();
+  await expect(page.getByTestId('expansion-input')).toHaveValue(EXPANSION);
+
+  await page.getByTestId('expansion-input').fill('');
+  await page.reload();
+  await expect(page.getByTestId('query-input')).toHaveValue(QUERY);
+  await expect(page.getByTestId('expansion-input')).toHaveValue('');
+
+  await page.getByTestId('restore-example').click();
+  await page.reload();
+  await expect(page.getByTestId('query-input')).toHaveValue(example.query);
+  await expect(page.getByTestId('expansion-input')).toHaveValue(example.expansion);
+});
