@@ -3,6 +3,9 @@ type Command = { main(args: string[]): Promise<number> };
 
 const commands: Record<string, () => Promise<Command>> = {
   score: () => import('./score.ts'),
+  logits: () => import('./logits.ts'),
+  expand: () => import('./expand.ts'),
+  train: () => import('./train.ts'),
 };
 
 const [commandName, ...commandArgs] = process.argv.slice(2);

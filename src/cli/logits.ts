@@ -1,0 +1,32 @@
+// `qmd logits --model DIR [--adapter DIR] --prompt TEXT [--top K]`: one JSON line
+// {"input_ids": [...], "top": [[id, logit], ...]} for the position after the prompt.
+// The prompt is tokenized as written (no chat template), so any model can be probed.
+import { parseArgs } from 'node:util';
+import { loadAdapter, loadCheckpoint, loadModelTokenizer } from '../engine/model-dir.ts';
+import { nodeRuntime } from '../engine/runtime-node.ts';
+import { Qwen3Session } from '../engine/session.ts';
+
+const USAGE = 'usage: qmd logits --model DIR [--adapter DIR] --prompt TEXT [--top K]\n';
+
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { model: { type: 'string' }, adapter: { type: 'string' }, prompt: { type: 'string' }, top: { type: 'string', default: '10' } } });
+  const top = Number(values.top);
+  if (!values.model || values.prompt === undefined || !Number.isInteger(top) || top < 1) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const { config, weights } = await loadCheckpoint(values.model);
+  const tokenizer = await loadModelTokenizer(values.model);
+  const ids = tokenizer.encode(values.prompt);
+  if (ids.length === 0) throw new Error('--prompt: tokenizes to no tokens');
+  const session = await Qwen3Session.load(nodeRuntime, config, weights);
+  if (values.adapter) await session.setAdapter(await loadAdapter(values.adapter, config));
+  const logits = await session.forward(ids);
+  await session.release();
+  const best = Array.from(logits.keys())
+    .sort((a, b) => logits[b]! - logits[a]!)
+    .slice(0, top)
+    .map((id) => [id, logits[id]!]);
+  process.stdout.write(JSON.stringify({ input_ids: ids, top: best }) + '\n');
+  return 0;
+}

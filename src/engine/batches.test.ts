@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { bucket, evalSplit, makeBatch, POSITION_STEP, shuffled } from './batches.ts';
+import { END_OF_TEXT } from './tokenizer.ts';
+
+const example = (ids: number[], promptLength: number) => ({ ids, completionMask: ids.map((_, t) => (t >= promptLength ? 1 : 0)) });
+
+describe('makeBatch', () => {
+  it('right-pads to a bucketed length and scores the positions that predict completion tokens', () => {
+    const b = makeBatch([example([10, 11, 12, 13, 14], 3), example([20, 21, 22], 1)], { maxLength: 512, lossOn: 'completion' });
+    expect(b.length).toBe(16);
+    expect(b.ids.slice(0, 16)).toEqual([10, 11, 12, 13, 14, ...Array(11).fill(END_OF_TEXT)]);
+    expect(b.ids.slice(16, 19)).toEqual([20, 21, 22]);
+    // Row 0: positions 2, 3 predict 13, 14; row 1: positions 0, 1 predict 21, 22 (flat 16 + t).
+    expect(b.tokens).toBe(4);
+    expect(b.lossIndex.slice(0, 4)).toEqual([2, 3, 16, 17]);
+    expect(b.lossTarget.slice(0, 4)).toEqual([13, 14, 21, 22]);
+    expect(b.lossIndex).toHaveLength(POSITION_STEP);
+    expect(b.lossWeight.reduce((a, w) => a + w, 0)).toBe(4);
+  });
+
+  it('scores every next token with lossOn "all", and truncates to maxLength', () => {
+    const b = makeBatch([example([1, 2, 3, 4, 5, 6], 4)], { maxLength: 4, lossOn: 'all' });
+    expect(b.length).toBe(4);
+    expect(b.lossTarget.slice(0, b.tokens)).toEqual([2, 3, 4]);
+    expect(() => makeBatch([example([1, 2, 3, 4, 5, 6], 4)], { maxLength: 4, lossOn: 'completion' })).toThrow(/no scored token/);
+  });
+
+  it('buckets lengths by powers of two from 16, capped at the maximum', () => {
+    expect([1, 16, 17, 100, 300, 512].map((n) => bucket(n, 512))).toEqual([16, 16, 32, 128, 512, 512]);
+    expect(bucket(300, 400)).toBe(400);
+  });
+});
+
+describe('splits', () => {
+  it('is a seeded permutation; the eval split takes ⌈10 %⌉ and never everything', () => {
+    const order = shuffled(50, 42);
+    expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(shuffled(50, 42)).toEqual(order);
+    expect(shuffled(50, 43)).not.toEqual(order);
+    const split = evalSplit(5730, 0.1, 42);
+    expect(split.eval).toHaveLength(573);
+    expect(new Set([...split.eval, ...split.train]).size).toBe(5730);
+    expect(evalSplit(1, 0.5, 1).train).toHaveLength(1);
+  });
+});

@@ -1,0 +1,86 @@
+// Tokenized examples → fixed-shape micro-batches for the train-step graph.
+// Shapes are bucketed (sequence length and number of loss positions) so a WebGPU session
+// compiles its shaders once per bucket rather than once per step.
+import { createRng } from './sampling.ts';
+import { END_OF_TEXT, type TokenizedExample } from './tokenizer.ts';
+
+export interface TrainBatch {
+  /** Rows × bucketed length. */
+  batch: number;
+  length: number;
+  /** [batch·length] token ids, right-padded with <|endoftext|>. */
+  ids: number[];
+  /** [positions] flat index b·length + t of each position whose next token is scored (padded with 0). */
+  lossIndex: number[];
+  /** [positions] the token expected after that position (padded with 0). */
+  lossTarget: number[];
+  /** [positions] 1 for a real loss position, 0 for bucket padding. */
+  lossWeight: number[];
+  /** Real loss positions (sum of lossWeight). */
+  tokens: number;
+}
+
+/** Scored positions are padded to a multiple of this (the loss head's cost grows with them). */
+export const POSITION_STEP = 64;
+
+/** The smallest bucket ≥ n: powers of two from 16, capped at `max`. */
+export function bucket(n: number, max: number): number {
+  let b = 16;
+  while (b < n) b *= 2;
+  return Math.min(b, Math.max(max, n));
+}
+
+/**
+ * Right padding needs no key mask: a real token only attends to earlier positions, which are
+ * all real, and padded positions are never scored.
+ */
+export function makeBatch(
+  examples: readonly TokenizedExample[],
+  options: { maxLength: number; lossOn: 'completion' | 'all' },
+): TrainBatch {
+  if (examples.length === 0) throw new Error('makeBatch: no examples');
+  const rows = examples.map((e) => ({
+    ids: e.ids.slice(0, options.maxLength),
+    scored: (options.lossOn === 'all' ? e.ids.map(() => 1) : e.completionMask).slice(0, options.maxLength),
+  }));
+  const length = bucket(Math.max(...rows.map((r) => r.ids.length)), options.maxLength);
+  const ids: number[] = [];
+  const lossIndex: number[] = [];
+  const lossTarget: number[] = [];
+  rows.forEach((row, b) => {
+    for (let t = 0; t < length; t++) ids.push(row.ids[t] ?? END_OF_TEXT);
+    for (let t = 0; t + 1 < row.ids.length; t++) {
+      if (row.scored[t + 1] !== 1) continue;
+      lossIndex.push(b * length + t);
+      lossTarget.push(row.ids[t + 1]!);
+    }
+  });
+  const tokens = lossIndex.length;
+  if (tokens === 0) throw new Error('makeBatch: no scored token in the batch (all completions truncated away?)');
+  const positions = Math.ceil(tokens / POSITION_STEP) * POSITION_STEP;
+  const lossWeight = lossIndex.map(() => 1);
+  while (lossIndex.length < positions) {
+    lossIndex.push(0);
+    lossTarget.push(0);
+    lossWeight.push(0);
+  }
+  return { batch: rows.length, length, ids, lossIndex, lossTarget, lossWeight, tokens };
+}
+
+/** A seeded permutation of 0..n-1 (Fisher–Yates). */
+export function shuffled(n: number, seed: number): number[] {
+  const rng = createRng(seed);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/** Splits row indices into train and eval sets: ⌈fraction·n⌉ eval rows drawn by `seed`. */
+export function evalSplit(n: number, fraction: number, seed: number): { train: number[]; eval: number[] } {
+  const order = shuffled(n, seed);
+  const evalCount = fraction > 0 ? Math.min(n - 1, Math.ceil(fraction * n)) : 0;
+  return { eval: order.slice(0, evalCount), train: order.slice(evalCount) };
+}

@@ -1,0 +1,82 @@
+// The one interface the engine runs ONNX graphs through. onnxruntime-node (CPU: tests, CLI)
+// and onnxruntime-web (WebGPU: the browser) each implement it in one small file; nothing
+// else in the engine knows which one runs.
+//
+// Tensors come in two kinds. A HostTensor is a typed array the caller owns. A DeviceTensor
+// lives where the runtime keeps it (a GPU buffer on WebGPU, ORT's own CPU tensor on node)
+// and can be fed back as an input without a copy: weights are uploaded once, KV caches and
+// optimizer state stay resident between runs, and only what the caller asks for is read back.
+
+export type DType = 'float32' | 'float16' | 'int32' | 'int64' | 'bool';
+
+export type TensorData = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
+
+export interface HostTensor {
+  readonly kind: 'host';
+  readonly type: DType;
+  readonly dims: readonly number[];
+  readonly data: TensorData;
+}
+
+export interface DeviceTensor {
+  readonly kind: 'device';
+  readonly type: DType;
+  readonly dims: readonly number[];
+  /** Backend-owned handle (an ort.Tensor); only the runtime that made it may look inside. */
+  readonly handle: unknown;
+}
+
+export type Tensor = HostTensor | DeviceTensor;
+
+export interface SessionOptions {
+  /** ORT graph optimizations; 'all' unless a test needs the graph exactly as built. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** CPU threads for one run (node only; WebGPU ignores it). */
+  threads?: number;
+  /** Print ORT's node placements and timings (severity 0) — how CPU fallbacks are found on WebGPU. */
+  verbose?: boolean;
+}
+
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /**
+   * Runs the graph. Outputs named in `toHost` come back as HostTensors; every other output
+   * stays a DeviceTensor that the caller must `release` (or feed to the next run).
+   */
+  run(feeds: Readonly<Record<string, Tensor>>, toHost?: readonly string[]): Promise<Record<string, Tensor>>;
+  release(): Promise<void>;
+}
+
+export interface Runtime {
+  readonly name: string;
+  createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
+  /** Copies a host tensor to the device (a no-op wrap on CPU). */
+  upload(tensor: HostTensor): Promise<DeviceTensor>;
+  /** Reads a tensor back; host tensors are returned as they are. */
+  download(tensor: Tensor): Promise<HostTensor>;
+  /** Frees a device tensor's memory; host tensors are left to the garbage collector. */
+  release(tensor: Tensor): void;
+}
+
+export function hostTensor(type: DType, dims: readonly number[], data: TensorData): HostTensor {
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (data.length !== size) {
+    throw new Error(`hostTensor: ${type} [${dims.join(', ')}] needs ${size} elements, got ${data.length}`);
+  }
+  return { kind: 'host', type, dims, data };
+}
+
+export const f32 = (dims: readonly number[], data: Float32Array | number[]): HostTensor =>
+  hostTensor('float32', dims, data instanceof Float32Array ? data : Float32Array.from(data));
+
+export const i64 = (dims: readonly number[], data: readonly number[] | BigInt64Array): HostTensor =>
+  hostTensor('int64', dims, data instanceof BigInt64Array ? data : BigInt64Array.from(data, (v) => BigInt(v)));
+
+/** Reads a float32 host tensor, failing with the tensor's name when it has another type. */
+export function floats(t: Tensor | undefined, name: string): Float32Array {
+  if (!t || t.kind !== 'host' || !(t.data instanceof Float32Array)) {
+    throw new Error(`output ${name}: expected a float32 host tensor, got ${t ? `${t.kind} ${t.type}` : 'nothing'}`);
+  }
+  return t.data;
+}

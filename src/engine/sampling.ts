@@ -1,0 +1,94 @@
+// Next-token choice from last-position logits: greedy, or temperature → top-k → top-p with
+// a seeded PRNG so a (seed, settings) pair always yields the same expansion.
+import { STOP_TOKENS } from './tokenizer.ts';
+
+export interface SamplingOptions {
+  /** Argmax; temperature, top-k and top-p are ignored. */
+  readonly greedy: boolean;
+  readonly temperature: number;
+  /** Keep the k most likely tokens; 0 keeps all. */
+  readonly topK: number;
+  /** Keep the smallest set of tokens whose probability reaches p; 1 keeps all. */
+  readonly topP: number;
+  readonly seed: number;
+  readonly maxNewTokens: number;
+  readonly stopTokens: readonly number[];
+}
+
+/** The Python eval's settings: temperature 0.7, 200 new tokens, stop on <|im_end|> / <|endoftext|>. */
+export const defaultSampling: SamplingOptions = {
+  greedy: false,
+  temperature: 0.7,
+  topK: 0,
+  topP: 1,
+  seed: 0,
+  maxNewTokens: 200,
+  stopTokens: STOP_TOKENS,
+};
+
+export function validateSampling(o: SamplingOptions): SamplingOptions {
+  const fail = (field: string, want: string, got: number) => {
+    throw new Error(`sampling ${field}: expected ${want}, got ${got}`);
+  };
+  if (!o.greedy && !(o.temperature > 0)) fail('temperature', '> 0 (or greedy)', o.temperature);
+  if (!Number.isInteger(o.topK) || o.topK < 0) fail('topK', 'an integer ≥ 0', o.topK);
+  if (!(o.topP > 0 && o.topP <= 1)) fail('topP', 'in (0, 1]', o.topP);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) fail('maxNewTokens', 'an integer ≥ 1', o.maxNewTokens);
+  if (!Number.isInteger(o.seed)) fail('seed', 'an integer', o.seed);
+  return o;
+}
+
+/** mulberry32: a tiny 32-bit PRNG, identical in every JS engine; returns floats in [0, 1). */
+export function createRng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  return best;
+}
+
+/** The candidate tokens and their normalized probabilities after temperature, top-k and top-p. */
+export function candidates(logits: ArrayLike<number>, o: SamplingOptions): { ids: number[]; probs: number[] } {
+  let ids = Array.from({ length: logits.length }, (_, i) => i);
+  // Sorting 151,936 ids costs more than the rest of a step: only top-k / top-p need the order.
+  if (o.topK > 0 || o.topP < 1) ids.sort((a, b) => logits[b]! - logits[a]!);
+  if (o.topK > 0) ids = ids.slice(0, o.topK);
+  const top = logits[argmax(logits)]!;
+  let probs = ids.map((i) => Math.exp((logits[i]! - top) / o.temperature));
+  const total = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((p) => p / total);
+  if (o.topP < 1) {
+    let mass = 0;
+    let keep = 0;
+    while (keep < probs.length && mass < o.topP) mass += probs[keep++]!;
+    ids = ids.slice(0, keep);
+    probs = probs.slice(0, keep).map((p) => p / mass);
+  }
+  return { ids, probs };
+}
+
+export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rng: () => number): number {
+  if (o.greedy) return argmax(logits);
+  const { ids, probs } = candidates(logits, o);
+  let u = rng();
+  for (let i = 0; i < ids.length; i++) {
+    u -= probs[i]!;
+    if (u < 0) return ids[i]!;
+  }
+  return ids[ids.length - 1]!;
+}
+
+/** Drops a leading `<think>…</think>` block (Qwen3's reasoning) so only the expansion is scored. */
+export function stripThink(text: string): string {
+  const match = /^\s*<think>[\s\S]*?<\/think>\s*/.exec(text);
+  return match ? text.slice(match[0].length) : text;
+}

@@ -1,0 +1,29 @@
+// Names of the Qwen3 graphs' inputs and outputs: the contract between the graph builders
+// (decoder.ts, train-step.ts) and the engine that feeds them. Weights keep their HF names.
+import type { LoraTarget } from '../tensors.ts';
+
+export const INPUT_IDS = 'input_ids'; // int64 [B, T]
+export const ROPE_COS = 'rope_cos'; // [T, hd]
+export const ROPE_SIN = 'rope_sin'; // [T, hd]
+export const ATTN_BIAS = 'attn_bias'; // [T, P + T] additive causal mask
+export const LORA_SCALE = 'lora_scale'; // [] alpha / r; 0 runs the base model
+export const LOGITS = 'logits'; // [B, V] last position
+
+export const pastKey = (layer: number) => `past_key.${layer}`; // [B, KV, P, hd]
+export const pastValue = (layer: number) => `past_value.${layer}`;
+export const presentKey = (layer: number) => `present_key.${layer}`; // [B, KV, P + T, hd]
+export const presentValue = (layer: number) => `present_value.${layer}`;
+
+/** LoRA matrices in PEFT's layout: A [r, in], B [out, r]. */
+export const loraA = (layer: number, target: LoraTarget) => `lora.${layer}.${target}.A`;
+export const loraB = (layer: number, target: LoraTarget) => `lora.${layer}.${target}.B`;
+/** LoRA dropout keep-mask (0 or 1/(1−p)) on the projection's input, [B, T, in]; only when dropout > 0. */
+export const loraDropMask = (layer: number, target: LoraTarget) => `lora.${layer}.${target}.drop`;
+
+// Train step.
+export const LOSS_SELECT = 'loss_select'; // [N, B·T] one-hot rows: which hidden state predicts each target
+export const LOSS_TARGET = 'loss_target'; // int64 [N] next-token ids
+export const LOSS_WEIGHT = 'loss_weight'; // [N] 1 real, 0 bucket padding
+export const LOSS = 'loss'; // [] mean CE over real positions
+export const TOKEN_COUNT = 'token_count'; // []
+export const gradName = (param: string) => `grad.${param}`;
