@@ -1,13 +1,28 @@
-// A loaded Qwen3: weights uploaded once, the decoder graph built once, an adapter swapped in
-// or out by feeding different LoRA inputs (no rebuild), and a KV cache for generation.
+// A loaded Qwen3: weights uploaded once (in the layout the device needs: float16 or float32,
+// the vocabulary split under the binding limit), a prefill and a decode graph built once, an
+// adapter swapped in or out by feeding different LoRA inputs (no rebuild), and a KV cache that
+// stays on the device between steps.
 import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import * as names from '../model/qwen3/names.ts';
 import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
-import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
+import { chunkTokens, layoutWeights, weightLayout, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { loraTargets, projectionShape } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
-import { f32, floats, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { f32, floats, hostTensor, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+
+export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {}
+
+/** Bytes this session holds on the device, by what they are. */
+export interface SessionMemory {
+  weights: number;
+  lora: number;
+  kvCache: number;
+}
+
+const elementBytes = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1 } as const;
+const bytesOf = (tensors: Iterable<Tensor>) => [...tensors].reduce((sum, t) => sum + t.dims.reduce((a, d) => a * d, elementBytes[t.type]), 0);
 
 export class Qwen3Session implements Decoder {
   private cache: { keys: Tensor[]; values: Tensor[]; length: number } | null = null;
@@ -16,8 +31,10 @@ export class Qwen3Session implements Decoder {
   private constructor(
     readonly runtime: Runtime,
     readonly config: Qwen3Config,
-    private readonly session: Session,
-    /** HF name → device tensor. */
+    readonly layout: WeightLayout,
+    private readonly prefill: Session,
+    private readonly decode: Session,
+    /** Graph input name (HF name, or `name#k` for a vocabulary chunk) → device tensor. */
     readonly weights: ReadonlyMap<string, DeviceTensor>,
   ) {}
 
@@ -25,18 +42,23 @@ export class Qwen3Session implements Decoder {
     runtime: Runtime,
     config: Qwen3Config,
     weights: ReadonlyMap<string, Float32Array>,
-    options: SessionOptions = {},
+    options: Qwen3SessionOptions = {},
   ): Promise<Qwen3Session> {
-    const session = await runtime.createSession(buildDecoder(config), options);
+    const layout = weightLayout(config, options);
     const device = new Map<string, DeviceTensor>();
-    for (const [name, dims] of qwen3TensorShapes(config)) {
-      const data = weights.get(name);
-      if (!data) throw new Error(`Qwen3Session: weight ${name} is missing`);
-      device.set(name, await runtime.upload(f32(dims, data)));
+    try {
+      for (const [name, dims, data] of layoutWeights(config, layout, weights)) {
+        device.set(name, await runtime.upload(hostTensor(layout.dtype, dims, data)));
+      }
+      const prefill = await runtime.createSession(buildDecoder(config, { layout, past: false }), options);
+      const decode = await runtime.createSession(buildDecoder(config, { layout, past: true }), options);
+      const s = new Qwen3Session(runtime, config, layout, prefill, decode, device);
+      await s.setAdapter(null);
+      return s;
+    } catch (error) {
+      for (const t of device.values()) runtime.release(t);
+      throw error;
     }
-    const s = new Qwen3Session(runtime, config, session, device);
-    await s.setAdapter(null);
-    return s;
   }
 
   /** Runs with `adapter` from now on; null runs the base model (scale 0, rank-1 zero matrices). */
@@ -64,9 +86,10 @@ export class Qwen3Session implements Decoder {
 
   /** Appends `ids` to the cached sequence; returns the last position's logits [vocab]. */
   async forward(ids: readonly number[]): Promise<Float32Array> {
-    const { numLayers, numKvHeads, headDim, ropeTheta } = this.config;
+    if (ids.length === 0) throw new Error('Qwen3Session.forward: no token ids');
+    const { numLayers, headDim, ropeTheta } = this.config;
     const past = this.cache?.length ?? 0;
-    const empty = f32([1, numKvHeads, 0, headDim], new Float32Array(0));
+    const T = ids.length;
     const { cos, sin } = ropeTables(
       ids.map((_, t) => past + t),
       headDim,
@@ -74,29 +97,52 @@ export class Qwen3Session implements Decoder {
     );
     const feeds: Record<string, Tensor> = {
       ...this.lora,
-      [names.INPUT_IDS]: i64([1, ids.length], ids),
-      [names.ROPE_COS]: f32([ids.length, headDim], cos),
-      [names.ROPE_SIN]: f32([ids.length, headDim], sin),
-      [names.ATTN_BIAS]: f32([ids.length, past + ids.length], causalBias(past, ids.length)),
+      [names.ROPE_COS]: f32([T, headDim], cos),
+      [names.ROPE_SIN]: f32([T, headDim], sin),
+      [names.ATTN_BIAS]: f32([T, past + T], causalBias(past, T)),
     };
-    for (const [name, t] of this.weights) feeds[name] = t;
-    for (let layer = 0; layer < numLayers; layer++) {
-      feeds[names.pastKey(layer)] = this.cache?.keys[layer] ?? empty;
-      feeds[names.pastValue(layer)] = this.cache?.values[layer] ?? empty;
+    if (this.layout.chunks.length === 1) feeds[names.INPUT_IDS] = i64([1, T], ids);
+    else {
+      chunkTokens(this.config, this.layout, ids).forEach(({ rows, mask }, k) => {
+        feeds[names.chunkRows(k)] = i64([1, T], rows);
+        feeds[names.chunkMask(k)] = f32([1, T, 1], mask);
+      });
     }
-    const out = await this.session.run(feeds, [names.LOGITS]);
+    for (const [name, t] of this.weights) feeds[name] = t;
+    if (this.cache) {
+      for (let layer = 0; layer < numLayers; layer++) {
+        feeds[names.pastKey(layer)] = this.cache.keys[layer]!;
+        feeds[names.pastValue(layer)] = this.cache.values[layer]!;
+      }
+    }
+    const out = await (this.cache ? this.decode : this.prefill).run(feeds, [names.LOGITS]);
     await this.reset();
     this.cache = {
       keys: Array.from({ length: numLayers }, (_, l) => out[names.presentKey(l)]!),
       values: Array.from({ length: numLayers }, (_, l) => out[names.presentValue(l)]!),
-      length: past + ids.length,
+      length: past + T,
     };
     return floats(out[names.LOGITS], names.LOGITS);
+  }
+
+  /** Tokens in the KV cache. */
+  get cachedTokens(): number {
+    return this.cache?.length ?? 0;
+  }
+
+  /** Bytes uploaded for the weights and the adapter, and held by the KV cache (what the device keeps between runs). */
+  memory(): SessionMemory {
+    return {
+      weights: bytesOf(this.weights.values()),
+      lora: bytesOf(Object.values(this.lora)),
+      kvCache: this.cache ? bytesOf([...this.cache.keys, ...this.cache.values]) : 0,
+    };
   }
 
   async release(): Promise<void> {
     await this.reset();
     for (const t of [...Object.values(this.lora), ...this.weights.values()]) this.runtime.release(t);
-    await this.session.release();
+    await this.prefill.release();
+    await this.decode.release();
   }
 }

@@ -1,30 +1,44 @@
-// The inference graph: prefill (P = 0) and decode (T = 1) are the same graph with symbolic
-// T and P; outputs the last position's logits and the grown KV cache.
+// The inference graphs: outputs the last position's logits and the KV cache. Two variants
+// of one builder: prefill (no past inputs: the first forward of a sequence, T prompt tokens)
+// and decode (past K/V of P tokens, T new ones, usually 1). Prefill having no past inputs
+// means no zero-length tensors are ever bound (WebGPU cannot make a 0-byte buffer) and no
+// Concat with an empty operand runs. T and P stay symbolic: the cache grows by Concat, so P
+// changes every step anyway; static length buckets would need a preallocated cache.
 import { Graph } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets } from '../tensors.ts';
-import { declareLora, declareWeights, lmHead, qwen3Forward } from './forward.ts';
+import { declareLora, declareTokens, declareWeights, lmHead, qwen3Forward } from './forward.ts';
+import { weightLayout, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
-export function buildDecoder(c: Qwen3Config): Uint8Array {
-  const g = new Graph('qwen3-decoder');
-  const ids = g.input(names.INPUT_IDS, 'int64', ['B', 'T']);
+export interface DecoderOptions {
+  /** Weight dtype and vocabulary chunks (default: float32, unsplit). */
+  layout?: WeightLayout;
+  /** true: the decode graph with past_key/past_value inputs; false: the prefill graph (default true). */
+  past?: boolean;
+}
+
+export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint8Array {
+  const layout = options.layout ?? weightLayout(c);
+  const g = new Graph(options.past === false ? 'qwen3-prefill' : 'qwen3-decode');
+  const ids = declareTokens(g, layout, 'B', 'T');
+  const kv = ['B', c.numKvHeads, 'P', c.headDim];
   const ctx = {
     cos: g.input(names.ROPE_COS, 'float32', ['T', c.headDim]),
     sin: g.input(names.ROPE_SIN, 'float32', ['T', c.headDim]),
     bias: g.input(names.ATTN_BIAS, 'float32', ['T', 'S']),
-    past: Array.from({ length: c.numLayers }, (_, l) => ({
-      key: g.input(names.pastKey(l), 'float32', ['B', c.numKvHeads, 'P', c.headDim]),
-      value: g.input(names.pastValue(l), 'float32', ['B', c.numKvHeads, 'P', c.headDim]),
-    })),
+    past:
+      options.past === false
+        ? null
+        : Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) })),
   };
-  const weights = declareWeights(g, c);
+  const weights = declareWeights(g, c, layout);
   const lora = declareLora(g, c, loraTargets, null, null);
   const { hidden, present } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
   const last = g.squeeze(g.slice(hidden, [-1], [2 ** 31 - 1], [1]), [1]); // [B, D]
   g.output(lmHead(g, weights, last), names.LOGITS); // [B, V]
   present.forEach((p, l) => {
-    g.output(p.key, names.presentKey(l));
+    g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));
   });
   return g.toBytes();

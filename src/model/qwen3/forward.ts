@@ -1,10 +1,12 @@
 // Qwen3 in one page (design.md), as ONNX graph building: every weight is a graph input under
-// its Hugging Face name, LoRA matrices and scale are inputs too, so one graph serves the base
-// model, any adapter, and training. B batch, T new tokens, P cached tokens, S = P + T keys,
-// D hidden, H heads, KV key/value heads, G = H / KV, hd head_dim, F intermediate, V vocab.
+// its Hugging Face name (vocabulary chunks as `name#k`, layout.ts), LoRA matrices and scale are
+// inputs too, so one graph serves the base model, any adapter, and training. B batch, T new
+// tokens, P cached tokens, S = P + T keys, D hidden, H heads, KV key/value heads, G = H / KV,
+// hd head_dim, F intermediate, V vocab, V_k rows of vocabulary chunk k.
 import type { Graph, Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets, projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
+import { chunkName, EMBED, LM_HEAD, weightLayout, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
 export interface LayerWeights {
@@ -15,12 +17,19 @@ export interface LayerWeights {
   postNorm: Value; // [D]
 }
 
+/** A vocabulary tensor [V, D], whole or as row chunks [V_k, D] (layout.ts). */
+export type VocabWeight = Value | readonly Value[];
+
+/** Weights may be float16 inputs: each is cast to float32 where it is used (asFloat32). */
 export interface Qwen3Weights {
-  embed: Value; // [V, D]
+  embed: VocabWeight; // [V, D]
   layers: LayerWeights[];
   norm: Value; // [D]
-  lmHead: Value; // [V, D] (= embed when tied)
+  lmHead: VocabWeight; // [V, D] (= embed when tied)
 }
+
+/** Token ids as the embedding reads them: one [B, T] id tensor, or per vocabulary chunk the row within it and a 0/1 mask. */
+export type TokenInputs = Value | { rows: readonly Value[]; mask: readonly Value[] }; // rows int64 [B, T], mask [B, T, 1]
 
 export interface LoraBranch {
   a: Value; // [r, in]
@@ -40,9 +49,10 @@ export interface Context {
   past: { key: Value; value: Value }[] | null; // per layer [B, KV, P, hd]
 }
 
-export function declareWeights(g: Graph, c: Qwen3Config): Qwen3Weights {
-  const w = (name: string, dims: number[]) => g.input(name, 'float32', dims);
-  const embed = w('model.embed_tokens.weight', [c.vocabSize, c.hiddenSize]);
+export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = weightLayout(c)): Qwen3Weights {
+  const w = (name: string, dims: number[]) => g.input(name, layout.dtype, dims);
+  const vocab = (name: string) => layout.chunks.map(({ rows }, k) => w(chunkName(name, k, layout), [rows, c.hiddenSize]));
+  const embed = vocab(EMBED);
   const layers = Array.from({ length: c.numLayers }, (_, l): LayerWeights => {
     const prefix = `model.layers.${l}`;
     const inputNorm = w(`${prefix}.input_layernorm.weight`, [c.hiddenSize]);
@@ -56,8 +66,17 @@ export function declareWeights(g: Graph, c: Qwen3Config): Qwen3Weights {
     };
   });
   const norm = w('model.norm.weight', [c.hiddenSize]);
-  const lmHead = c.tieWordEmbeddings ? embed : w('lm_head.weight', [c.vocabSize, c.hiddenSize]);
+  const lmHead = c.tieWordEmbeddings ? embed : vocab(LM_HEAD);
   return { embed, layers, norm, lmHead };
+}
+
+/** The token inputs of a `layout`: input_ids alone when the vocabulary is one chunk. */
+export function declareTokens(g: Graph, layout: WeightLayout, batch: number | string, length: number | string): TokenInputs {
+  if (layout.chunks.length === 1) return g.input(names.INPUT_IDS, 'int64', [batch, length]);
+  return {
+    rows: layout.chunks.map((_, k) => g.input(names.chunkRows(k), 'int64', [batch, length])),
+    mask: layout.chunks.map((_, k) => g.input(names.chunkMask(k), 'float32', [batch, length, 1])),
+  };
 }
 
 /**
@@ -88,17 +107,36 @@ export function declareLora(
   return { scale: g.input(names.LORA_SCALE, 'float32', []), layers };
 }
 
+/**
+ * A float16 weight as float32, cast at its use so the float32 copy lives only until its MatMul
+ * and every sum (norms, softmax, residual stream, MatMul accumulation) stays float32.
+ */
+const asFloat32 = (g: Graph, w: Value): Value => (w.dtype === 'float16' ? g.cast(w, 'float32') : w);
+const chunksOf = (w: VocabWeight): readonly Value[] => (Array.isArray(w) ? w : [w as Value]);
+
+/** Rows of the embedding for `ids` → [B, T, D]; over chunks, Σ_k mask_k · E_k[rows_k] (the masked terms are exact zeros). */
+function embed(g: Graph, w: VocabWeight, ids: TokenInputs): Value {
+  const chunks = chunksOf(w);
+  if ('name' in ids) {
+    if (chunks.length !== 1) throw new Error(`embed: ${chunks.length} vocabulary chunks need per-chunk token inputs, got one id tensor ${ids.name}`);
+    return asFloat32(g, g.gather(chunks[0]!, ids));
+  }
+  return g.scope('Embed', () =>
+    chunks.map((chunk, k) => g.mul(asFloat32(g, g.gather(chunk, ids.rows[k]!)), ids.mask[k]!)).reduce((a, b) => g.add(a, b)),
+  );
+}
+
 /** x / sqrt(mean(x²) + eps) · w over the last axis. */
 function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
   return g.scope('RMSNorm', () => {
     const meanSquare = g.reduceMean(g.mul(x, x), [-1], true);
-    return g.mul(g.div(x, g.sqrt(g.add(meanSquare, eps))), w);
+    return g.mul(g.div(x, g.sqrt(g.add(meanSquare, eps))), asFloat32(g, w));
   });
 }
 
 /** x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out]. */
 function project(g: Graph, x: Value, w: Value, lora: LoraBranch | undefined, scale: Value): Value {
-  const base = g.matMul(x, g.transpose(w)); // [.., out]
+  const base = g.matMul(x, g.transpose(asFloat32(g, w))); // [.., out]
   if (!lora) return base;
   const dropped = lora.drop ? g.mul(x, lora.drop) : x;
   const down = g.matMul(dropped, g.transpose(lora.a)); // [.., r]
@@ -145,8 +183,8 @@ function mlp(g: Graph, b: Value, w: LayerWeights, lora: LoraInputs['layers'][num
 }
 
 /** ids [B, T] → final normed hidden states [B, T, D] and each layer's keys/values [B, KV, S, hd]. */
-export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: LoraInputs, ids: Value, ctx: Context) {
-  let x = g.gather(w.embed, ids); // [B, T, D]
+export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: LoraInputs, ids: TokenInputs, ctx: Context) {
+  let x = embed(g, w.embed, ids); // [B, T, D]
   const present: { key: Value; value: Value }[] = [];
   w.layers.forEach((layer, l) => {
     g.scope(`layer${l}`, () => {
@@ -160,5 +198,8 @@ export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: Lo
   return { hidden: rmsNorm(g, x, w.norm, c.rmsNormEps), present };
 }
 
-/** Logits of the rows of `h` [.., D] → [.., V]. */
-export const lmHead = (g: Graph, w: Qwen3Weights, h: Value): Value => g.matMul(h, g.transpose(w.lmHead));
+/** Logits of the rows of `h` [.., D] → [.., V], concatenated over vocabulary chunks. */
+export function lmHead(g: Graph, w: Qwen3Weights, h: Value): Value {
+  const logits = chunksOf(w.lmHead).map((chunk) => g.matMul(h, g.transpose(asFloat32(g, chunk)))); // each [.., V_k]
+  return logits.length === 1 ? logits[0]! : g.concat(logits, -1);
+}

@@ -3,6 +3,9 @@
 import type { LoraTarget } from '../tensors.ts';
 
 export const INPUT_IDS = 'input_ids'; // int64 [B, T]
+/** With the vocabulary in chunks (layout.ts), per chunk k instead of input_ids: */
+export const chunkRows = (k: number) => `input_rows#${k}`; // int64 [B, T] row within chunk k, 0 outside it
+export const chunkMask = (k: number) => `input_mask#${k}`; // [B, T, 1] 1 where the token is in chunk k
 export const ROPE_COS = 'rope_cos'; // [T, hd]
 export const ROPE_SIN = 'rope_sin'; // [T, hd]
 export const ATTN_BIAS = 'attn_bias'; // [T, P + T] additive causal mask

@@ -8,7 +8,7 @@
 import { Graph, grad, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import type { LoraTarget } from '../tensors.ts';
-import { declareLora, declareWeights, qwen3Forward, type Qwen3Weights } from './forward.ts';
+import { declareLora, declareWeights, qwen3Forward } from './forward.ts';
 import * as names from './names.ts';
 
 export interface TrainStepShape {
@@ -30,19 +30,19 @@ export interface TrainStepGraph {
   matMulFlops: number;
 }
 
-/** Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D]. w [C] already divided by Σw. */
-function lossHead(g: Graph, w: Qwen3Weights, h: Value, target: Value, weight: Value) {
-  const logits = g.matMul(h, g.transpose(w.lmHead)); // [C, V]
+/** Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D]. head [V, D]; w [C] already divided by Σw. */
+function lossHead(g: Graph, head: Value, h: Value, target: Value, weight: Value) {
+  const logits = g.matMul(h, g.transpose(head)); // [C, V]
   const max = g.reduceMax(logits, [1], true); // [C, 1]
   const exp = g.exp(g.sub(logits, max)); // [C, V]
   const sum = g.reduceSum(exp, [1], true); // [C, 1]
   const lse = g.add(g.log(sum), max); // [C, 1]
-  const targetRows = g.gather(w.lmHead, target); // [C, D]
+  const targetRows = g.gather(head, target); // [C, D]
   const targetLogit = g.reduceSum(g.mul(h, targetRows), [1], true); // [C, 1]
   const wCol = g.unsqueeze(weight, [1]); // [C, 1]
   const loss = g.reduceSum(g.mul(g.sub(lse, targetLogit), wCol), [0, 1]); // []
   const probs = g.div(exp, sum); // [C, V]
-  const dh = g.sub(g.matMul(g.mul(probs, wCol), w.lmHead), g.mul(targetRows, wCol)); // [C, D]
+  const dh = g.sub(g.matMul(g.mul(probs, wCol), head), g.mul(targetRows, wCol)); // [C, D]
   return { loss, dh };
 }
 
@@ -59,7 +59,9 @@ export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGrap
   const select = g.input(names.LOSS_SELECT, 'float32', [N, B * T]);
   const target = g.input(names.LOSS_TARGET, 'int64', [N]);
   const weight = g.input(names.LOSS_WEIGHT, 'float32', [N]);
+  // The default layout: float32, the vocabulary in one chunk (a split loss head is not written yet).
   const weights = declareWeights(g, c);
+  const [head] = weights.lmHead as readonly Value[];
   const lora = declareLora(g, c, s.targets, s.rank, s.dropout ? { batch: B, length: T } : null);
 
   const { hidden } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
@@ -74,9 +76,9 @@ export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGrap
     for (let start = 0; start < N; start += chunkSize) {
       const end = Math.min(N, start + chunkSize);
       const chunk = (v: Value) => g.slice(v, [start], [end], [0]);
-      const head = lossHead(g, weights, chunk(scored), chunk(target), chunk(share));
-      losses.push(head.loss);
-      dhs.push(head.dh);
+      const part = lossHead(g, head!, chunk(scored), chunk(target), chunk(share));
+      losses.push(part.loss);
+      dhs.push(part.dh);
     }
   });
   const loss = losses.reduce((a, b) => g.add(a, b)); // pairwise: variadic Sum runs on CPU under WebGPU

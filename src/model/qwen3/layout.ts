@@ -1,0 +1,96 @@
+// How a Qwen3 checkpoint becomes graph inputs on a device: the weights' element type, and the
+// vocabulary tensors (embedding, LM head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut
+// into row chunks that each fit one storage-buffer binding (design.md "Models on the hub").
+import type { Qwen3Config } from '../config.ts';
+import { encodeTensor } from '../dtype.ts';
+import { qwen3TensorShapes } from '../tensors.ts';
+
+export type WeightDtype = 'float32' | 'float16';
+
+export interface WeightLayout {
+  dtype: WeightDtype;
+  /** Rows [start, start + rows) of the vocabulary in each chunk; one chunk when unsplit. */
+  chunks: readonly { start: number; rows: number }[];
+}
+
+export interface LayoutOptions {
+  /** The largest buffer the device binds (min of maxStorageBufferBindingSize and maxBufferSize); default: no limit. */
+  maxBindingBytes?: number;
+  /** 'float16' halves weight memory; the graph casts each weight to float32 where it is used. */
+  weightDtype?: WeightDtype;
+}
+
+export const EMBED = 'model.embed_tokens.weight';
+export const LM_HEAD = 'lm_head.weight';
+const vocabTensors = new Set([EMBED, LM_HEAD]);
+
+/** Graph input name of chunk `k` of a vocabulary tensor; the HF name itself when unsplit. */
+export const chunkName = (name: string, k: number, layout: WeightLayout): string => (layout.chunks.length === 1 ? name : `${name}#${k}`);
+
+const bytesOf = (dims: readonly number[], bytes: number) => dims.reduce((a, d) => a * d, bytes);
+
+export function weightLayout(c: Qwen3Config, options: LayoutOptions = {}): WeightLayout {
+  const dtype = options.weightDtype ?? 'float32';
+  const limit = options.maxBindingBytes ?? Infinity;
+  // Sized in float32 whatever the stored type: the in-graph float32 cast (and transpose) of a
+  // weight is a buffer the device binds too. A row is as large as model.norm, checked here.
+  for (const [name, dims] of qwen3TensorShapes(c)) {
+    if (!vocabTensors.has(name) && bytesOf(dims, 4) > limit) {
+      throw new Error(`weightLayout: ${name} [${dims.join(', ')}] needs ${bytesOf(dims, 4)} bytes in float32, over the binding limit of ${limit} bytes, and only vocabulary tensors can be split`);
+    }
+  }
+  const rowBytes = c.hiddenSize * 4;
+  const count = Math.ceil(c.vocabSize / Math.min(c.vocabSize, Math.floor(limit / rowBytes)));
+  const rows = Math.ceil(c.vocabSize / count); // balanced chunks: the last is at most `count` rows shorter
+  const chunks = Array.from({ length: count }, (_, k) => ({ start: k * rows, rows: Math.min(rows, c.vocabSize - k * rows) }));
+  return { dtype, chunks };
+}
+
+/** Every graph input that holds a weight, with its dims: the checkpoint's tensors, vocabulary ones by chunk. */
+export function layoutShapes(c: Qwen3Config, layout: WeightLayout): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  for (const [name, dims] of qwen3TensorShapes(c)) {
+    if (!vocabTensors.has(name)) shapes.set(name, dims);
+    else layout.chunks.forEach(({ rows }, k) => shapes.set(chunkName(name, k, layout), [rows, c.hiddenSize]));
+  }
+  return shapes;
+}
+
+/** float32 data, or float16 bits (Uint16Array) under a float16 layout. */
+export type WeightData = Float32Array | Uint16Array;
+
+/** The checkpoint's tensors (by HF name) as the layout's graph inputs: vocabulary rows cut into chunks, float16 rounded to nearest even. */
+export function* layoutWeights(c: Qwen3Config, layout: WeightLayout, weights: ReadonlyMap<string, Float32Array>): Generator<[string, number[], WeightData]> {
+  const convert = (data: Float32Array): WeightData => (layout.dtype === 'float16' ? new Uint16Array(encodeTensor('F16', data).buffer) : data);
+  for (const [name, dims] of qwen3TensorShapes(c)) {
+    const data = weights.get(name);
+    if (!data) throw new Error(`layoutWeights: weight ${name} is missing`);
+    if (data.length !== bytesOf(dims, 1)) throw new Error(`layoutWeights: ${name} has ${data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
+    if (!vocabTensors.has(name)) {
+      yield [name, dims, convert(data)];
+      continue;
+    }
+    const D = c.hiddenSize;
+    for (const [k, { start, rows }] of layout.chunks.entries()) {
+      yield [chunkName(name, k, layout), [rows, D], convert(data.subarray(start * D, (start + rows) * D))];
+    }
+  }
+}
+
+/**
+ * Host-side token inputs of the embedding lookup, per chunk: the row within the chunk (0 for
+ * tokens outside it) and a 0/1 mask. Masked rows add exact zeros, so the sum over chunks is
+ * the embedding row itself, and the device does no int64 arithmetic (design.md "Pitfalls").
+ */
+export function chunkTokens(c: Qwen3Config, layout: WeightLayout, ids: readonly number[]): { rows: BigInt64Array; mask: Float32Array }[] {
+  ids.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new Error(`token ${i}: id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+  });
+  return layout.chunks.map(({ start, rows }) => {
+    const inside = (id: number) => id >= start && id < start + rows;
+    return {
+      rows: BigInt64Array.from(ids, (id) => BigInt(inside(id) ? id - start : 0)),
+      mask: Float32Array.from(ids, (id) => (inside(id) ? 1 : 0)),
+    };
+  });
+}
