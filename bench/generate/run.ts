@@ -1,0 +1,151 @@
+// Generation benchmark: our loop (Qwen3Session + generate) vs transformers.js `generate` on the
+// same ONNX math — WebGPU in headless Chromium (both engines in one page, one ORT, one device) and
+// CPU in Node (onnxruntime-node for both). Writes seeded tiny models, exports them for
+// transformers.js, builds and serves the bench page, and prints prefill/decode tokens/s.
+//   npx tsx bench/generate/run.ts [--models tiny,mid] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node]
+import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { build } from 'vite';
+import { CHROMIUM_ARGS } from '../../playwright.config.ts';
+import { exportTransformersModel } from '../../scripts/export-transformersjs.ts';
+import { makeTinyModel, type TinyModelOptions } from '../../scripts/make-tiny-model.ts';
+import { loadCheckpoint } from '../../src/engine/model-dir.ts';
+import { nodeRuntime } from '../../src/engine/runtime-node.ts';
+import { Qwen3Session } from '../../src/engine/session.ts';
+import { loadBundledTokenizer } from '../../src/engine/tokenizer-node.ts';
+import type { PageRequest, PageResult } from './main.ts';
+import { measure, timeOurs, timeTransformers, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
+
+const sizes: Record<string, { label: string; options: TinyModelOptions }> = {
+  tiny: { label: 'hidden 64, 2 layers, 4/2 heads × 16, ffn 128', options: { seed: 7 } },
+  mid: { label: 'hidden 512, 4 layers, 8/4 heads × 64, ffn 1536', options: { seed: 8, hidden: 512, layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 1536 } },
+};
+
+const QUERY = 'how to configure authentication in nginx';
+const PORT = 4327;
+const work = resolve('.tmp/bench-generate');
+const models = join(work, 'models');
+
+function parseArgs(args: string[]) {
+  const o = { models: ['tiny', 'mid'], runs: 3, webTokens: 16, nodeTokens: 64, web: true, node: true };
+  for (let i = 0; i < args.length; i++) {
+    const number = () => {
+      const value = Number(args[++i]);
+      if (!Number.isInteger(value) || value < 2) throw new Error(`${args[i - 1]} needs an integer ≥ 2, got ${args[i]}`);
+      return value;
+    };
+    if (args[i] === '--models') o.models = args[++i]!.split(',');
+    else if (args[i] === '--runs') o.runs = number();
+    else if (args[i] === '--web-tokens') o.webTokens = number();
+    else if (args[i] === '--node-tokens') o.nodeTokens = number();
+    else if (args[i] === '--no-web') o.web = false;
+    else if (args[i] === '--no-node') o.node = false;
+    else throw new Error(`unknown argument ${args[i]}`);
+  }
+  for (const m of o.models) if (!sizes[m]) throw new Error(`--models: unknown model ${m} (known: ${Object.keys(sizes).join(', ')})`);
+  return o;
+}
+
+function report(title: string, model: string, spec: Spec, results: (EngineResult | EngineFailure)[]): void {
+  const f = (x: number) => x.toFixed(x < 10 ? 2 : 1);
+  console.log(`\n${title} · ${model} · prompt ${spec.promptIds.length} tokens, ${spec.newTokens} new, median of ${spec.runs}`);
+  console.log('| engine | load ms | prefill ms | prefill tok/s | decode ms/token | decode tok/s |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    if ('error' in r) {
+      console.log(`| ${r.engine} | failed: ${r.error.split('\n')[0]} | | | | |`);
+      continue;
+    }
+    const m = r.median;
+    console.log(`| ${r.engine} | ${r.loadMs.toFixed(0)} | ${f(m.prefillMs)} | ${f(m.prefillTokS)} | ${f(m.decodeMs / (spec.newTokens - 1))} | ${f(m.decodeTokS)} |`);
+  }
+  const [ours, theirs] = results;
+  if (!ours || !theirs || 'error' in ours || 'error' in theirs) return;
+  console.log(`| ratio ours / transformers.js (tok/s) | | | ${(ours.median.prefillTokS / theirs.median.prefillTokS).toFixed(2)} | | ${(ours.median.decodeTokS / theirs.median.decodeTokS).toFixed(2)} |`);
+  const same = ours.median.ids.join(',') === theirs.median.ids.join(',');
+  console.log(same ? 'both generated the same greedy tokens' : `greedy tokens differ: ours ${ours.median.ids.join(' ')} / transformers.js ${theirs.median.ids.join(' ')}`);
+}
+
+async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
+  const { config, weights } = await loadCheckpoint(join(models, `${name}-hf`));
+  let start = performance.now();
+  const ours = await Qwen3Session.load(nodeRuntime, config, weights);
+  const oursResult = await measure('ours (Qwen3Session + generate)', performance.now() - start, spec, () => timeOurs(ours, spec));
+  await ours.release();
+  env.allowRemoteModels = false;
+  env.localModelPath = models;
+  start = performance.now();
+  const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu', dtype: 'fp32' });
+  const theirs = await measure('transformers.js generate', performance.now() - start, spec, () => timeTransformers(model, Tensor, spec));
+  await model.dispose();
+  return [oursResult, theirs];
+}
+
+/** scripts/serve.mjs on the built page, with the models under /models/; resolves with its URL. */
+async function startServer(site: string): Promise<{ server: ChildProcess; url: string }> {
+  const server = spawn(process.execPath, ['scripts/serve.mjs', site, '--port', String(PORT), '--mount', `/models=${models}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((done, fail) => {
+    server.once('exit', (code) => fail(new Error(`scripts/serve.mjs exited with ${code}`)));
+    server.stdout!.once('data', (line: Buffer) => {
+      const found = /http:\/\/\S+/.exec(line.toString());
+      if (found) done(found[0]);
+      else fail(new Error(`scripts/serve.mjs printed no URL: ${line.toString()}`));
+    });
+  });
+  return { server, url };
+}
+
+async function benchWeb(names: string[], specs: Map<string, Spec>): Promise<{ browser: string; adapter: string; results: Map<string, (EngineResult | EngineFailure)[]> }> {
+  const site = join(work, 'site');
+  await build({ configFile: false, root: resolve('bench/generate'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
+  const { server, url } = await startServer(site);
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  try {
+    const results = new Map<string, (EngineResult | EngineFailure)[]>();
+    let adapter = '';
+    for (const name of names) {
+      // A fresh page per model: no GPU memory or sessions carried over between sizes.
+      const page = await browser.newPage();
+      page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+      await page.goto(url);
+      await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', undefined, { timeout: 60_000 });
+      const request: PageRequest = { ...specs.get(name)!, hfModel: `/models/${name}-hf`, tjsModel: name };
+      const out: PageResult = await page.evaluate((r) => window.runGenerationBench(r), request);
+      adapter = out.adapter;
+      results.set(name, out.results);
+      await page.close();
+    }
+    return { browser: `Chromium ${browser.version()}`, adapter, results };
+  } finally {
+    await browser.close();
+    server.kill();
+  }
+}
+
+const options = parseArgs(process.argv.slice(2));
+const promptIds = (await loadBundledTokenizer()).promptIds(QUERY);
+await mkdir(models, { recursive: true });
+for (const name of options.models) {
+  await makeTinyModel(join(models, `${name}-hf`), sizes[name]!.options);
+  await exportTransformersModel(join(models, `${name}-hf`), join(models, name));
+}
+console.log(`Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+console.log(`Prompt: QMD v4 prompt for "${QUERY}" (${promptIds.length} tokens); greedy; no stop tokens`);
+
+if (options.node) {
+  for (const name of options.models) {
+    const spec = { promptIds, newTokens: options.nodeTokens, runs: options.runs };
+    report('onnxruntime-node CPU', `${name}: ${sizes[name]!.label}`, spec, await benchNode(name, spec));
+  }
+}
+if (options.web) {
+  const specs = new Map(options.models.map((name) => [name, { promptIds, newTokens: options.webTokens, runs: options.runs }]));
+  const web = await benchWeb(options.models, specs);
+  for (const name of options.models) {
+    report(`WebGPU (${web.browser}, adapter: ${web.adapter}) — SwiftShader: compare the ratio, not the rates`, `${name}: ${sizes[name]!.label}`, specs.get(name)!, web.results.get(name)!);
+  }
+}
