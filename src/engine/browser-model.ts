@@ -1,0 +1,147 @@
+// Loading a Qwen3 model and PEFT adapters in the browser worker. Hub repos (or a test server
+// with the hub's URL layout) and files the user picked go through the same code: a function
+// that opens a file of the model folder as a ByteSource, then config → tokenizer → weights read
+// tensor by tensor from the safetensors file(s) → GPU.
+import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { blobSource, type ByteSource } from '../model/byte-source.ts';
+import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
+import type { ModelCache } from '../model/hub/cache.ts';
+import { download, HubError, readJson } from '../model/hub/download.ts';
+import { estimateLoad, type BufferLimits, type SizingConfig } from '../model/hub/estimate.ts';
+import { hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
+import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
+import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
+import { qwen3TensorShapes } from '../model/tensors.ts';
+import { EngineError, type EngineEvent, type ModelSource } from './protocol.ts';
+import type { Runtime } from './runtime.ts';
+import { Qwen3Session } from './session.ts';
+import { Qwen3Tokenizer } from './tokenizer.ts';
+
+type Progress = (event: Extract<EngineEvent, { type: 'progress' }>) => void;
+
+/** The files of one model folder, opened on demand. */
+interface ModelFolder {
+  name: string;
+  has(file: string): Promise<boolean>;
+  open(file: string): Promise<ByteSource>;
+}
+
+export interface LoadedModel {
+  name: string;
+  config: Qwen3Config;
+  tokenizer: Qwen3Tokenizer;
+  session: Qwen3Session;
+  parameters: number;
+}
+
+function hubFolder(source: Extract<ModelSource, { kind: 'hub' }>, cache: ModelCache, signal: AbortSignal, progress: Progress): ModelFolder {
+  const location = { base: source.base, revision: source.revision };
+  let listing: Promise<string[]> | null = null;
+  return {
+    name: source.repo,
+    async has(file) {
+      listing ??= listBaseModelFiles(source.repo, location, { cache, signal }).then((files) => files.map((f) => f.file));
+      return (await listing).includes(file);
+    },
+    async open(file) {
+      try {
+        return await download(hubFile(source.repo, file, location), {
+          cache,
+          signal,
+          onProgress: (p) => progress({ type: 'progress', phase: 'download', file, ...p }),
+        });
+      } catch (error) {
+        if (error instanceof HubError) throw new EngineError('download_failed', error.message);
+        throw error;
+      }
+    },
+  };
+}
+
+function filesFolder(files: readonly File[]): ModelFolder {
+  // A picked folder gives paths like "Qwen3-0.6B/config.json"; the folder itself does not matter.
+  const byName = new Map(files.map((f) => [f.name.split('/').pop()!, f]));
+  const folder = files[0]?.webkitRelativePath.split('/')[0] || 'local files';
+  return {
+    name: folder,
+    has: async (file) => byName.has(file),
+    async open(file) {
+      const picked = byName.get(file);
+      if (!picked) throw new EngineError('bad_model', `${file} is missing among the picked files (${[...byName.keys()].join(', ')})`);
+      return blobSource(picked, file);
+    },
+  };
+}
+
+export function modelFolder(source: ModelSource, cache: ModelCache, signal: AbortSignal, progress: Progress): ModelFolder {
+  return source.kind === 'hub' ? hubFolder(source, cache, signal, progress) : filesFolder(source.files);
+}
+
+async function json(folder: ModelFolder, file: string): Promise<unknown> {
+  return readJson(await folder.open(file));
+}
+
+async function openWeights(folder: ModelFolder): Promise<TensorReader> {
+  if (await folder.has(SHARD_INDEX)) {
+    return openShardedCheckpoint(await json(folder, SHARD_INDEX), (file) => folder.open(file), `${folder.name}/${SHARD_INDEX}`);
+  }
+  return SafetensorsFile.open(await folder.open('model.safetensors'));
+}
+
+async function loadTokenizer(folder: ModelFolder): Promise<Qwen3Tokenizer> {
+  const tokenizerJson = (await json(folder, 'tokenizer.json')) as object;
+  const tokenizerConfig = (await json(folder, 'tokenizer_config.json')) as object;
+  return new Qwen3Tokenizer(new PreTrainedTokenizer(tokenizerJson, tokenizerConfig));
+}
+
+/** Loads config, tokenizer and weights; refuses before the weights download when a tensor cannot fit the GPU. */
+export interface DeviceCaps {
+  limits: BufferLimits;
+  /** float16 weights halve GPU memory; WGSL needs the shader-f16 feature for them. */
+  shaderF16: boolean;
+}
+
+export async function loadModel(folder: ModelFolder, runtime: Runtime, options: DeviceCaps, progress: Progress): Promise<LoadedModel> {
+  const raw = await json(folder, 'config.json');
+  const config = parseQwen3Config(raw, `${folder.name}/config.json`);
+  const weightDtype = options.shaderF16 ? 'float16' : 'float32';
+  // Refuses what cannot be split (a layer matrix over the binding limit); the vocabulary is cut into chunks.
+  const refusal = estimateLoad(raw as SizingConfig, weightDtype === 'float16' ? 'f16' : 'f32', options.limits).refusal;
+  if (refusal) throw new EngineError('oom', `${folder.name} cannot run on this GPU: ${refusal}`);
+  const tokenizer = await loadTokenizer(folder);
+  const reader = await openWeights(folder);
+  const shapes = qwen3TensorShapes(config);
+  const weights = new Map<string, Float32Array>();
+  let loaded = 0;
+  for (const [name, shape] of shapes) {
+    const stored = reader.info(name).shape;
+    if (stored.join(',') !== shape.join(',')) {
+      throw new EngineError('bad_model', `${folder.name}: tensor ${name} is [${stored.join(', ')}], config.json implies [${shape.join(', ')}]`);
+    }
+    weights.set(name, await reader.read(name));
+    progress({ type: 'progress', phase: 'weights', file: name, loaded: ++loaded, total: shapes.size });
+  }
+  progress({ type: 'progress', phase: 'compile', loaded: 0, total: null });
+  const maxBindingBytes = Math.min(options.limits.maxBufferSize, options.limits.maxStorageBufferBindingSize);
+  const session = await Qwen3Session.load(runtime, config, weights, { maxBindingBytes, weightDtype });
+  const parameters = [...weights.values()].reduce((sum, w) => sum + w.length, 0);
+  return { name: folder.name, config, tokenizer, session, parameters };
+}
+
+export async function loadAdapter(
+  source: ModelSource,
+  config: Qwen3Config,
+  cache: ModelCache,
+  signal: AbortSignal,
+  progress: Progress,
+): Promise<{ name: string; adapter: LoraAdapter }> {
+  const folder = modelFolder(source, cache, signal, progress);
+  const configJson = await json(folder, 'adapter_config.json');
+  const weights = await SafetensorsFile.open(await folder.open('adapter_model.safetensors'));
+  progress({ type: 'progress', phase: 'adapter', loaded: 0, total: null });
+  try {
+    return { name: folder.name, adapter: await readPeftAdapter(configJson, weights, config, `${folder.name}/adapter_model.safetensors`) };
+  } catch (error) {
+    throw new EngineError('unsupported_adapter', `${folder.name} does not fit the loaded model: ${(error as Error).message}`);
+  }
+}

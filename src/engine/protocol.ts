@@ -1,0 +1,115 @@
+// The messages between the UI (client.ts) and workers/engine.worker.ts — one typed module both
+// sides import. Every request carries an id; the worker answers it with exactly one `result` or
+// `error`, and may send `event`s for it (progress, tokens) before that. Requests are a union
+// that later features (eval runs, training) extend with new `type`s.
+import type { Placements } from './placement.ts';
+import type { SessionMemory } from './session.ts';
+
+/** Where model or adapter files come from: a hub (or a test server with the same layout) or files the user picked. */
+export type ModelSource =
+  | { kind: 'hub'; repo: string; revision?: string; base?: string }
+  | { kind: 'files'; files: File[] };
+
+export interface SamplingRequest {
+  greedy: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  maxNewTokens: number;
+}
+
+export type Request =
+  | { type: 'load-model'; source: ModelSource }
+  | { type: 'load-adapter'; id: string; source: ModelSource }
+  | { type: 'unload-adapter'; id: string }
+  | { type: 'unload' }
+  | { type: 'generate'; query: string; adapter: string | null; sampling: SamplingRequest; promptFormat?: string }
+  | { type: 'cancel'; target: number }
+  | { type: 'memory' }
+  | { type: 'placements' };
+
+export type RequestType = Request['type'];
+
+export interface ModelInfo {
+  name: string;
+  layers: number;
+  hidden: number;
+  vocab: number;
+  parameters: number;
+  /** Weight bytes held on the GPU. */
+  bytes: number;
+  seconds: number;
+}
+
+export interface AdapterInfo {
+  id: string;
+  name: string;
+  rank: number;
+  alpha: number;
+  targets: string[];
+}
+
+export interface GenerationResult {
+  ids: number[];
+  /** Completion text, a leading <think>…</think> removed. */
+  text: string;
+  finish: 'stop' | 'length';
+  tokensPerSecond: number;
+  promptTokens: number;
+}
+
+export interface MemoryReport {
+  /** Buffers the runtime made (weights, adapters) and their bytes. */
+  gpuBuffers: number;
+  gpuBytes: number;
+  /** The loaded model's device memory by kind (KV cache included), null without a model. */
+  session: SessionMemory | null;
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } | null;
+  adapter: string | null;
+}
+
+/** What each request resolves to. */
+export interface Results {
+  'load-model': ModelInfo;
+  'load-adapter': AdapterInfo;
+  'unload-adapter': null;
+  unload: null;
+  generate: GenerationResult;
+  cancel: null;
+  memory: MemoryReport;
+  placements: Placements;
+}
+
+export type ProgressPhase = 'download' | 'weights' | 'compile' | 'adapter';
+
+export type EngineEvent =
+  | { type: 'progress'; phase: ProgressPhase; file?: string; loaded: number; total: number | null; rate?: number; etaSeconds?: number | null }
+  | { type: 'token'; id: number; text: string; tokensPerSecond: number };
+
+export type ErrorCode = 'oom' | 'device_lost' | 'unsupported_adapter' | 'download_failed' | 'bad_model' | 'cancelled' | 'internal';
+
+export interface EngineErrorData {
+  code: ErrorCode;
+  /** A sentence a user can act on. */
+  message: string;
+}
+
+export type ToWorker = { id: number; request: Request };
+
+export type FromWorker =
+  | { id: number; kind: 'result'; result: unknown }
+  | { id: number; kind: 'error'; error: EngineErrorData }
+  | { id: number; kind: 'event'; event: EngineEvent }
+  /** Not tied to a request: the GPU device was lost; every loaded model is gone. */
+  | { id: null; kind: 'device-lost'; error: EngineErrorData };
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}

@@ -1,0 +1,200 @@
+// The engine worker: owns onnxruntime-web and ORT's GPU device, the loaded model and adapters.
+// Requests run one at a time (they share the GPU and the KV cache); `cancel` is handled at once.
+// Every failure becomes a structured error for that request and the worker stays usable,
+// except after a lost device, which drops the model (the next load starts afresh).
+import { buildDecoder } from '../src/model/qwen3/decoder.ts';
+import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../src/data/prompt.ts';
+import { OpfsCache } from '../src/model/hub/opfs-cache.ts';
+import type { LoraAdapter } from '../src/model/peft.ts';
+import { loadAdapter, loadModel, modelFolder, type LoadedModel } from '../src/engine/browser-model.ts';
+import { generate, type Decoder } from '../src/engine/generate.ts';
+import { classifyError } from '../src/engine/errors.ts';
+import { createWebRuntime } from '../src/engine/runtime-web.ts';
+import { stripThink } from '../src/engine/sampling.ts';
+import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
+import {
+  EngineError,
+  type AdapterInfo,
+  type EngineEvent,
+  type FromWorker,
+  type Request,
+  type Results,
+  type ToWorker,
+} from '../src/engine/protocol.ts';
+import { TokenStream } from '../src/engine/token-stream.ts';
+
+const runtime = createWebRuntime();
+const cache = new OpfsCache();
+const formats = new Map([QMD_V4_PROMPT, QMD_1_7B_PROMPT].map((f) => [f.id, f]));
+
+let model: LoadedModel | null = null;
+let modelBytes = 0;
+const adapters = new Map<string, { info: AdapterInfo; adapter: LoraAdapter }>();
+/** The adapter the session currently runs with (undefined: not set since the load). */
+let active: string | null | undefined;
+const controllers = new Map<number, AbortController>();
+let queue: Promise<void> = Promise.resolve();
+let watchingDevice = false;
+
+const post = (message: FromWorker) => postMessage(message);
+
+function requireModel(): LoadedModel {
+  if (!model) throw new EngineError('bad_model', 'no model is loaded: load a base model first');
+  return model;
+}
+
+async function watchDevice(): Promise<void> {
+  if (watchingDevice) return;
+  watchingDevice = true;
+  const device = await runtime.device();
+  void device.lost.then((info) => {
+    model = null;
+    adapters.clear();
+    const message = `the GPU device was lost (${info.reason}: ${info.message || 'no details'}); reload the model to continue`;
+    post({ id: null, kind: 'device-lost', error: { code: 'device_lost', message } });
+  });
+}
+
+async function limits() {
+  const { limits } = await runtime.device();
+  return { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize };
+}
+
+async function caps() {
+  return { limits: await limits(), shaderF16: (await runtime.device()).features.has('shader-f16') };
+}
+
+/** Runs `work` inside a GPU out-of-memory error scope, so an allocation failure is reported, not lost. */
+async function guardMemory<T>(what: string, work: () => Promise<T>): Promise<T> {
+  const device = await runtime.device();
+  device.pushErrorScope('out-of-memory');
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    const error = await device.popErrorScope();
+    if (error) throw new EngineError('oom', `the GPU ran out of memory while ${what}: ${error.message}`);
+  }
+  return result;
+}
+
+async function handle(id: number, request: Request, signal: AbortSignal): Promise<Results[Request['type']]> {
+  const emit = (event: EngineEvent) => post({ id, kind: 'event', event });
+  const checkCancel = () => {
+    if (signal.aborted) throw new EngineError('cancelled', `${request.type} was cancelled`);
+  };
+  checkCancel();
+  switch (request.type) {
+    case 'load-model': {
+      await unload();
+      await watchDevice();
+      const started = performance.now();
+      const folder = modelFolder(request.source, cache, signal, emit);
+      const before = runtime.memory().bytes;
+      model = await guardMemory('uploading the weights', async () => loadModel(folder, runtime, await caps(), emit));
+      modelBytes = runtime.memory().bytes - before;
+      const { config } = model;
+      return {
+        name: model.name,
+        layers: config.numLayers,
+        hidden: config.hiddenSize,
+        vocab: config.vocabSize,
+        parameters: model.parameters,
+        bytes: modelBytes,
+        seconds: (performance.now() - started) / 1000,
+      };
+    }
+    case 'load-adapter': {
+      const { config } = requireModel();
+      const { name, adapter } = await loadAdapter(request.source, config, cache, signal, emit);
+      const { r, alpha, targets } = adapter.config;
+      const info: AdapterInfo = { id: request.id, name, rank: r, alpha, targets: [...targets] };
+      adapters.set(request.id, { info, adapter });
+      if (active === request.id) active = undefined;
+      return info;
+    }
+    case 'unload-adapter':
+      adapters.delete(request.id);
+      if (active === request.id) active = undefined;
+      return null;
+    case 'unload':
+      await unload();
+      return null;
+    case 'generate': {
+      const loaded = requireModel();
+      const { adapter, query, sampling } = request;
+      const chosen = adapter === null ? null : adapters.get(adapter);
+      if (chosen === undefined) throw new EngineError('unsupported_adapter', `adapter ${adapter} is not loaded`);
+      if (active !== adapter) {
+        await guardMemory('uploading the adapter', () => loaded.session.setAdapter(chosen?.adapter ?? null));
+        active = adapter;
+      }
+      const format = formats.get(request.promptFormat ?? QMD_V4_PROMPT.id);
+      if (!format) throw new EngineError('internal', `unknown prompt format ${request.promptFormat}`);
+      const promptIds = loaded.tokenizer.promptIds(query, format);
+      const decoder: Decoder = {
+        forward: (ids) => {
+          checkCancel();
+          return loaded.session.forward(ids);
+        },
+        reset: () => loaded.session.reset(),
+      };
+      const stream = new TokenStream(loaded.tokenizer);
+      const result = await generate(decoder, promptIds, { ...sampling, stopTokens: STOP_TOKENS }, (token) =>
+        emit({ type: 'token', ...stream.push(token) }),
+      );
+      return {
+        ids: result.ids,
+        text: stripThink(loaded.tokenizer.decode(result.ids)).trim(),
+        finish: result.finish,
+        tokensPerSecond: stream.tokensPerSecond(),
+        promptTokens: promptIds.length,
+      };
+    }
+    case 'memory': {
+      const memory = runtime.memory();
+      return {
+        gpuBuffers: memory.buffers,
+        gpuBytes: memory.bytes,
+        session: model?.session.memory() ?? null,
+        limits: model ? await limits() : null,
+        adapter: active ?? null,
+      };
+    }
+    case 'placements': {
+      // The decode graph is the hot one: it runs once per generated token.
+      const { config, session } = requireModel();
+      return runtime.placements(buildDecoder(config, { layout: session.layout, past: true }));
+    }
+    case 'cancel':
+      return null;
+  }
+}
+
+async function unload(): Promise<void> {
+  const loaded = model;
+  model = null;
+  adapters.clear();
+  active = undefined;
+  if (loaded) await loaded.session.release();
+}
+
+onmessage = (event: MessageEvent<ToWorker>) => {
+  const { id, request } = event.data;
+  if (request.type === 'cancel') {
+    controllers.get(request.target)?.abort();
+    post({ id, kind: 'result', result: null });
+    return;
+  }
+  const controller = new AbortController();
+  controllers.set(id, controller);
+  queue = queue.then(async () => {
+    try {
+      post({ id, kind: 'result', result: await handle(id, request, controller.signal) });
+    } catch (error) {
+      post({ id, kind: 'error', error: classifyError(error, request.type, controller.signal.aborted) });
+    } finally {
+      controllers.delete(id);
+    }
+  });
+};
