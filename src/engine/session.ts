@@ -1,13 +1,15 @@
 // A loaded Qwen3: weights uploaded once (in the layout the device needs: float16 or float32,
-// the vocabulary split under the binding limit), a prefill and a decode graph built once, an
-// adapter swapped in or out by feeding different LoRA inputs (no rebuild), and a KV cache that
-// stays on the device between steps.
+// the vocabulary split under the binding limit, matrices transposed for MatMul), a KV cache
+// that stays on the device between steps, and two pairs of prefill/decode graphs, each built
+// on first use: the base model's, and one with LoRA inputs that serves every adapter (swapped
+// by feeding other inputs, no rebuild). The base model has its own pair so that it does not
+// run 28 rank-1 zero branches per step.
 import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import * as names from '../model/qwen3/names.ts';
 import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
-import { chunkTokens, layoutWeights, weightLayout, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { chunkTokens, decoderWeights, transposeMatrix, weightLayout, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
 import { loraTargets, projectionShape } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
 import { f32, floats, hostTensor, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
@@ -24,17 +26,23 @@ export interface SessionMemory {
 const elementBytes = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1 } as const;
 const bytesOf = (tensors: Iterable<Tensor>) => [...tensors].reduce((sum, t) => sum + t.dims.reduce((a, d) => a * d, elementBytes[t.type]), 0);
 
+interface Graphs {
+  prefill: Session;
+  decode: Session;
+}
+
 export class Qwen3Session implements Decoder {
   private cache: { keys: Tensor[]; values: Tensor[]; length: number } | null = null;
   private lora: Record<string, Tensor> = {};
+  private readonly built = new Map<'base' | 'adapter', Graphs>();
+  private graphs: Graphs | null = null;
 
   private constructor(
     readonly runtime: Runtime,
     readonly config: Qwen3Config,
     readonly layout: WeightLayout,
-    private readonly prefill: Session,
-    private readonly decode: Session,
-    /** Graph input name (HF name, or `name#k` for a vocabulary chunk) → device tensor. */
+    private readonly options: SessionOptions,
+    /** Graph input name (HF name, `name#k` for a vocabulary chunk, names.transposed(…) for a matrix) → device tensor. */
     readonly weights: ReadonlyMap<string, DeviceTensor>,
   ) {}
 
@@ -47,13 +55,11 @@ export class Qwen3Session implements Decoder {
     const layout = weightLayout(config, options);
     const device = new Map<string, DeviceTensor>();
     try {
-      for (const [name, dims, data] of layoutWeights(config, layout, weights)) {
+      for (const [name, dims, data] of decoderWeights(config, layout, weights)) {
         device.set(name, await runtime.upload(hostTensor(layout.dtype, dims, data)));
       }
-      const prefill = await runtime.createSession(buildDecoder(config, { layout, past: false }), options);
-      const decode = await runtime.createSession(buildDecoder(config, { layout, past: true }), options);
-      const s = new Qwen3Session(runtime, config, layout, prefill, decode, device);
-      await s.setAdapter(null);
+      const s = new Qwen3Session(runtime, config, layout, options, device);
+      await s.setAdapter(null); // builds the base graphs: nothing else to release if it fails
       return s;
     } catch (error) {
       for (const t of device.values()) runtime.release(t);
@@ -61,22 +67,45 @@ export class Qwen3Session implements Decoder {
     }
   }
 
-  /** Runs with `adapter` from now on; null runs the base model (scale 0, rank-1 zero matrices). */
+  private async graphsFor(kind: 'base' | 'adapter'): Promise<Graphs> {
+    const cached = this.built.get(kind);
+    if (cached) return cached;
+    const build = (past: boolean) => buildDecoder(this.config, { layout: this.layout, past, lora: kind === 'adapter' });
+    const prefill = await this.runtime.createSession(build(false), this.options);
+    try {
+      const graphs = { prefill, decode: await this.runtime.createSession(build(true), this.options) };
+      this.built.set(kind, graphs);
+      return graphs;
+    } catch (error) {
+      await prefill.release();
+      throw error;
+    }
+  }
+
+  /** Runs with `adapter` from now on; null runs the base model (its graphs have no LoRA inputs). */
   async setAdapter(adapter: LoraAdapter | null): Promise<void> {
+    const graphs = await this.graphsFor(adapter ? 'adapter' : 'base');
     for (const t of Object.values(this.lora)) this.runtime.release(t);
+    this.lora = {};
+    this.graphs = graphs;
+    await this.reset();
+    if (!adapter) return;
     const feeds: Record<string, Tensor> = {};
     for (let layer = 0; layer < this.config.numLayers; layer++) {
       for (const target of loraTargets) {
         const [out, inp] = projectionShape(this.config, target);
-        const pair = adapter?.layers[layer]?.[target];
-        const r = pair ? adapter!.config.r : 1;
-        feeds[names.loraA(layer, target)] = await this.runtime.upload(f32([r, inp], pair?.a ?? new Float32Array(inp)));
-        feeds[names.loraB(layer, target)] = await this.runtime.upload(f32([out, r], pair?.b ?? new Float32Array(out)));
+        const pair = adapter.layers[layer]?.[target];
+        // A target the adapter leaves out runs as a rank-1 zero branch.
+        const r = pair ? adapter.config.r : 1;
+        // Transposed (names.transposed): A [r, in] → [in, r], B [out, r] → [r, out].
+        const a = pair ? transposeMatrix(pair.a, r, inp) : new Float32Array(inp);
+        const b = pair ? transposeMatrix(pair.b, out, r) : new Float32Array(out);
+        feeds[names.transposed(names.loraA(layer, target))] = await this.runtime.upload(f32([inp, r], a));
+        feeds[names.transposed(names.loraB(layer, target))] = await this.runtime.upload(f32([r, out], b));
       }
     }
-    feeds[names.LORA_SCALE] = await this.runtime.upload(f32([], [adapter ? loraScale(adapter.config) : 0]));
+    feeds[names.LORA_SCALE] = await this.runtime.upload(f32([], [loraScale(adapter.config)]));
     this.lora = feeds;
-    await this.reset();
   }
 
   async reset(): Promise<void> {
@@ -115,7 +144,8 @@ export class Qwen3Session implements Decoder {
         feeds[names.pastValue(layer)] = this.cache.values[layer]!;
       }
     }
-    const out = await (this.cache ? this.decode : this.prefill).run(feeds, [names.LOGITS]);
+    const graphs = this.graphs!;
+    const out = await (this.cache ? graphs.decode : graphs.prefill).run(feeds, [names.LOGITS]);
     await this.reset();
     this.cache = {
       keys: Array.from({ length: numLayers }, (_, l) => out[names.presentKey(l)]!),
@@ -142,7 +172,10 @@ export class Qwen3Session implements Decoder {
   async release(): Promise<void> {
     await this.reset();
     for (const t of [...Object.values(this.lora), ...this.weights.values()]) this.runtime.release(t);
-    await this.prefill.release();
-    await this.decode.release();
+    for (const { prefill, decode } of this.built.values()) {
+      await prefill.release();
+      await decode.release();
+    }
+    this.built.clear();
   }
 }

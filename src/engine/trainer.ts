@@ -7,7 +7,7 @@ import * as names from '../model/qwen3/names.ts';
 import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
 import * as opt from '../model/qwen3/optimizer.ts';
 import { buildTrainStep } from '../model/qwen3/train-step.ts';
-import { projectionShape } from '../model/tensors.ts';
+import { projectionPath, projectionShape } from '../model/tensors.ts';
 import type { TrainBatch } from './batches.ts';
 import { f32, floats, i64, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import { createRng } from './sampling.ts';
@@ -47,7 +47,11 @@ export class LoraTrainer {
     this.rng = createRng(settings.seed);
   }
 
-  /** Starts from `adapter` (e.g. newAdapter(...)); `weights` are the base model's, by HF name. */
+  /**
+   * Starts from `adapter` (e.g. newAdapter(...)); `weights` are the base model's, by HF name,
+   * or a Qwen3Session's `weights` (the transposed device layout, names.transposed): the names
+   * say which, and the train-step graph reads that layout.
+   */
   static async create(
     runtime: Runtime,
     model: Qwen3Config,
@@ -94,6 +98,7 @@ export class LoraTrainer {
         rank: this.base.config.r,
         targets: this.base.config.targets,
         dropout: this.settings.dropout > 0,
+        transposed: this.weights.has(names.transposed(`${projectionPath(0, 'q_proj')}.weight`)),
       });
       session = await this.runtime.createSession(bytes, this.settings.session);
       this.stepSessions.set(key, session);

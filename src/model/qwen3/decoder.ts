@@ -4,10 +4,12 @@
 // means no zero-length tensors are ever bound (WebGPU cannot make a 0-byte buffer) and no
 // Concat with an empty operand runs. T and P stay symbolic: the cache grows by Concat, so P
 // changes every step anyway; static length buckets would need a preallocated cache.
+// Weights and LoRA matrices are inputs in the transposed device layout (layout.ts
+// decoderWeights): every x·Wᵀ is one MatMul on W as uploaded, nothing copies a weight per step.
 import { Graph } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets } from '../tensors.ts';
-import { declareLora, declareTokens, declareWeights, lmHead, qwen3Forward } from './forward.ts';
+import { declareLora, declareTokens, declareWeights, lmHead, noLora, qwen3Forward } from './forward.ts';
 import { weightLayout, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
@@ -16,6 +18,8 @@ export interface DecoderOptions {
   layout?: WeightLayout;
   /** true: the decode graph with past_key/past_value inputs; false: the prefill graph (default true). */
   past?: boolean;
+  /** false: the base model only, no LoRA inputs (default true: any adapter, rank-1 zeros for none). */
+  lora?: boolean;
 }
 
 export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint8Array {
@@ -32,8 +36,8 @@ export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint
         ? null
         : Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) })),
   };
-  const weights = declareWeights(g, c, layout);
-  const lora = declareLora(g, c, loraTargets, null, null);
+  const weights = declareWeights(g, c, layout, true);
+  const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
   const { hidden, present } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
   const last = g.squeeze(g.slice(hidden, [-1], [2 ** 31 - 1], [1]), [1]); // [B, D]
   g.output(lmHead(g, weights, last), names.LOGITS); // [B, V]

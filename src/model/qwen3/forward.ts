@@ -1,17 +1,19 @@
 // Qwen3 in one page (design.md), as ONNX graph building: every weight is a graph input under
 // its Hugging Face name (vocabulary chunks as `name#k`, layout.ts), LoRA matrices and scale are
-// inputs too, so one graph serves the base model, any adapter, and training. B batch, T new
+// inputs too, so one graph serves the base model, any adapter, and training. The matrices come
+// in HF's [out, in] or, `transposed`, already as MatMul's right operand [in, out] under
+// names.transposed (the decoder's device layout: no per-run Transpose of any weight). B batch, T new
 // tokens, P cached tokens, S = P + T keys, D hidden, H heads, KV key/value heads, G = H / KV,
 // hd head_dim, F intermediate, V vocab, V_k rows of vocabulary chunk k.
 import type { Graph, Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets, projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
-import { chunkName, EMBED, LM_HEAD, weightLayout, type WeightLayout } from './layout.ts';
+import { chunkName, EMBED, LM_HEAD, readsTransposed, weightLayout, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
 export interface LayerWeights {
   inputNorm: Value; // [D]
-  proj: Record<LoraTarget, Value>; // [out, in]
+  proj: Record<LoraTarget, Value>; // [out, in], transposed [in, out]
   qNorm: Value; // [hd]
   kNorm: Value; // [hd]
   postNorm: Value; // [D]
@@ -22,24 +24,28 @@ export type VocabWeight = Value | readonly Value[];
 
 /** Weights may be float16 inputs: each is cast to float32 where it is used (asFloat32). */
 export interface Qwen3Weights {
-  embed: VocabWeight; // [V, D]
+  embed: VocabWeight; // [V, D]; transposed and tied: [D, V] (it is the LM head)
   layers: LayerWeights[];
   norm: Value; // [D]
-  lmHead: VocabWeight; // [V, D] (= embed when tied)
+  lmHead: VocabWeight; // [V, D] (= embed when tied); transposed [D, V]
+  /** Matrices as MatMul's right operand (layout.ts readsTransposed); absent: HF's [out, in]. */
+  transposed?: boolean;
 }
 
 /** Token ids as the embedding reads them: one [B, T] id tensor, or per vocabulary chunk the row within it and a 0/1 mask. */
 export type TokenInputs = Value | { rows: readonly Value[]; mask: readonly Value[] }; // rows int64 [B, T], mask [B, T, 1]
 
 export interface LoraBranch {
-  a: Value; // [r, in]
-  b: Value; // [out, r]
+  a: Value; // [r, in], transposed [in, r]
+  b: Value; // [out, r], transposed [r, out]
   drop: Value | null; // [B, T, in] keep-mask scaled by 1/(1−p)
 }
 
 export interface LoraInputs {
-  scale: Value; // []
+  scale: Value | null; // []; null: no branches (the base model's graph)
   layers: Partial<Record<LoraTarget, LoraBranch>>[];
+  /** A as [in, r] and B as [r, out] (names.transposed); absent: PEFT's layout. */
+  transposed?: boolean;
 }
 
 export interface Context {
@@ -49,9 +55,11 @@ export interface Context {
   past: { key: Value; value: Value }[] | null; // per layer [B, KV, P, hd]
 }
 
-export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = weightLayout(c)): Qwen3Weights {
-  const w = (name: string, dims: number[]) => g.input(name, layout.dtype, dims);
-  const vocab = (name: string) => layout.chunks.map(({ rows }, k) => w(chunkName(name, k, layout), [rows, c.hiddenSize]));
+/** The checkpoint's weights as inputs; `transposed`: the decoder's device layout (layout.ts decoderWeights). */
+export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = weightLayout(c), transposed = false): Qwen3Weights {
+  const w = (name: string, dims: number[], input = name) =>
+    transposed && readsTransposed(c, name) ? g.input(names.transposed(input), layout.dtype, [dims[1]!, dims[0]!]) : g.input(input, layout.dtype, dims);
+  const vocab = (name: string) => layout.chunks.map(({ rows }, k) => w(name, [rows, c.hiddenSize], chunkName(name, k, layout)));
   const embed = vocab(EMBED);
   const layers = Array.from({ length: c.numLayers }, (_, l): LayerWeights => {
     const prefix = `model.layers.${l}`;
@@ -67,7 +75,7 @@ export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = 
   });
   const norm = w('model.norm.weight', [c.hiddenSize]);
   const lmHead = c.tieWordEmbeddings ? embed : vocab(LM_HEAD);
-  return { embed, layers, norm, lmHead };
+  return { embed, layers, norm, lmHead, transposed };
 }
 
 /** The token inputs of a `layout`: input_ids alone when the vocabulary is one chunk. */
@@ -90,22 +98,28 @@ export function declareLora(
   targets: readonly LoraTarget[],
   rank: number | null,
   dropMask: { batch: number | string; length: number | string } | null,
+  transposed = false,
 ): LoraInputs {
+  const matrix = (name: string, dims: [number | string, number | string]) =>
+    transposed ? g.input(names.transposed(name), 'float32', [dims[1], dims[0]]) : g.input(name, 'float32', dims);
   const layers = Array.from({ length: c.numLayers }, (_, l) => {
     const branches: Partial<Record<LoraTarget, LoraBranch>> = {};
     for (const t of targets) {
       const [out, inp] = projectionShape(c, t);
       const r = rank ?? `r_${l}_${t}`;
       branches[t] = {
-        a: g.input(names.loraA(l, t), 'float32', [r, inp]),
-        b: g.input(names.loraB(l, t), 'float32', [out, r]),
+        a: matrix(names.loraA(l, t), [r, inp]),
+        b: matrix(names.loraB(l, t), [out, r]),
         drop: dropMask ? g.input(names.loraDropMask(l, t), 'float32', [dropMask.batch, dropMask.length, inp]) : null,
       };
     }
     return branches;
   });
-  return { scale: g.input(names.LORA_SCALE, 'float32', []), layers };
+  return { scale: g.input(names.LORA_SCALE, 'float32', []), layers, transposed };
 }
+
+/** No LoRA inputs at all: the base model's graph, without the rank-1 zero branches it would otherwise run. */
+export const noLora = (c: Qwen3Config): LoraInputs => ({ scale: null, layers: Array.from({ length: c.numLayers }, () => ({})) });
 
 /**
  * A float16 weight as float32, cast at its use so the float32 copy lives only until its MatMul
@@ -114,16 +128,19 @@ export function declareLora(
 const asFloat32 = (g: Graph, w: Value): Value => (w.dtype === 'float16' ? g.cast(w, 'float32') : w);
 const chunksOf = (w: VocabWeight): readonly Value[] => (Array.isArray(w) ? w : [w as Value]);
 
-/** Rows of the embedding for `ids` → [B, T, D]; over chunks, Σ_k mask_k · E_k[rows_k] (the masked terms are exact zeros). */
-function embed(g: Graph, w: VocabWeight, ids: TokenInputs): Value {
+/**
+ * Rows of the embedding for `ids` → [B, T, D]; over chunks, Σ_k mask_k · E_k[rows_k] (the
+ * masked terms are exact zeros). `columns`: the chunks are [D, V_k] (the transposed tied LM
+ * head), read as columns [D, B, T] and turned to [B, T, D]: D·T elements, not the chunk.
+ */
+function embed(g: Graph, w: VocabWeight, ids: TokenInputs, columns: boolean): Value {
   const chunks = chunksOf(w);
+  const lookup = (chunk: Value, rows: Value) => asFloat32(g, columns ? g.transpose(g.gather(chunk, rows, 1), [1, 2, 0]) : g.gather(chunk, rows));
   if ('name' in ids) {
     if (chunks.length !== 1) throw new Error(`embed: ${chunks.length} vocabulary chunks need per-chunk token inputs, got one id tensor ${ids.name}`);
-    return asFloat32(g, g.gather(chunks[0]!, ids));
+    return lookup(chunks[0]!, ids);
   }
-  return g.scope('Embed', () =>
-    chunks.map((chunk, k) => g.mul(asFloat32(g, g.gather(chunk, ids.rows[k]!)), ids.mask[k]!)).reduce((a, b) => g.add(a, b)),
-  );
+  return g.scope('Embed', () => chunks.map((chunk, k) => g.mul(lookup(chunk, ids.rows[k]!), ids.mask[k]!)).reduce((a, b) => g.add(a, b)));
 }
 
 /** x / sqrt(mean(x²) + eps) · w over the last axis. */
@@ -134,13 +151,16 @@ function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
   });
 }
 
+/** x·m for m [K, N], or x·mᵀ for m [N, K] when not `transposed`: [.., K] → [.., N]. */
+const times = (g: Graph, x: Value, m: Value, transposed: boolean | undefined): Value => g.matMul(x, transposed ? m : g.transpose(m));
+
 /** x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out]. */
-function project(g: Graph, x: Value, w: Value, lora: LoraBranch | undefined, scale: Value): Value {
-  const base = g.matMul(x, g.transpose(asFloat32(g, w))); // [.., out]
-  if (!lora) return base;
+function project(g: Graph, x: Value, w: Value, transposed: boolean | undefined, lora: LoraBranch | undefined, l: LoraInputs): Value {
+  const base = times(g, x, asFloat32(g, w), transposed); // [.., out]
+  if (!lora || !l.scale) return base;
   const dropped = lora.drop ? g.mul(x, lora.drop) : x;
-  const down = g.matMul(dropped, g.transpose(lora.a)); // [.., r]
-  return g.add(base, g.mul(g.matMul(down, g.transpose(lora.b)), scale));
+  const down = times(g, dropped, lora.a, l.transposed); // [.., r]
+  return g.add(base, g.mul(times(g, down, lora.b, l.transposed), l.scale));
 }
 
 /** x·cos + rotate_half(x)·sin with rotate_half([x1, x2]) = [−x2, x1]; x [B, *, T, hd]. */
@@ -154,13 +174,16 @@ function rope(g: Graph, x: Value, ctx: Context, headDim: number): Value {
   });
 }
 
-function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, lora: LoraInputs['layers'][number], scale: Value, ctx: Context, layer: number) {
+/** The seven projections of layer `layer` as x ↦ x·Wᵀ (+ LoRA). */
+type Projector = (target: LoraTarget, x: Value) => Value;
+
+function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, ctx: Context, layer: number) {
   const { numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
   const G = H / KV;
   const heads = (x: Value, n: number) => g.transpose(g.reshape(x, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, T, n·hd] → [B, n, T, hd]
-  let q = heads(project(g, a, w.proj.q_proj, lora.q_proj, scale), H); // [B, H, T, hd]
-  let k = heads(project(g, a, w.proj.k_proj, lora.k_proj, scale), KV); // [B, KV, T, hd]
-  const vNew = heads(project(g, a, w.proj.v_proj, lora.v_proj, scale), KV); // [B, KV, T, hd]
+  let q = heads(proj('q_proj', a), H); // [B, H, T, hd]
+  let k = heads(proj('k_proj', a), KV); // [B, KV, T, hd]
+  const vNew = heads(proj('v_proj', a), KV); // [B, KV, T, hd]
   q = rope(g, rmsNorm(g, q, w.qNorm, eps), ctx, hd);
   k = rope(g, rmsNorm(g, k, w.kNorm, eps), ctx, hd);
   const past = ctx.past?.[layer];
@@ -173,25 +196,25 @@ function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, lora: Lo
   const scores = g.add(g.mul(g.matMul(q5, g.transpose(k5, [0, 1, 2, 4, 3])), 1 / Math.sqrt(hd)), ctx.bias); // [B, KV, G, T, S]
   const mixed = g.matMul(g.softmax(scores, -1), v5); // [B, KV, G, T, hd]
   const merged = g.reshape(g.transpose(g.reshape(mixed, [0, H, -1, hd]), [0, 2, 1, 3]), [0, 0, H * hd]); // [B, T, H·hd]
-  return { out: project(g, merged, w.proj.o_proj, lora.o_proj, scale), key, value };
+  return { out: proj('o_proj', merged), key, value };
 }
 
-function mlp(g: Graph, b: Value, w: LayerWeights, lora: LoraInputs['layers'][number], scale: Value): Value {
-  const gate = project(g, b, w.proj.gate_proj, lora.gate_proj, scale); // [B, T, F]
-  const up = project(g, b, w.proj.up_proj, lora.up_proj, scale); // [B, T, F]
-  return project(g, g.mul(g.silu(gate), up), w.proj.down_proj, lora.down_proj, scale); // [B, T, D]
+function mlp(g: Graph, b: Value, proj: Projector): Value {
+  const gate = proj('gate_proj', b); // [B, T, F]
+  const up = proj('up_proj', b); // [B, T, F]
+  return proj('down_proj', g.mul(g.silu(gate), up)); // [B, T, D]
 }
 
 /** ids [B, T] → final normed hidden states [B, T, D] and each layer's keys/values [B, KV, S, hd]. */
 export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: LoraInputs, ids: TokenInputs, ctx: Context) {
-  let x = embed(g, w.embed, ids); // [B, T, D]
+  let x = embed(g, w.embed, ids, !!w.transposed && c.tieWordEmbeddings); // [B, T, D]
   const present: { key: Value; value: Value }[] = [];
   w.layers.forEach((layer, l) => {
     g.scope(`layer${l}`, () => {
-      const branches = lora.layers[l]!;
-      const attn = g.scope('attn', () => attention(g, c, rmsNorm(g, x, layer.inputNorm, c.rmsNormEps), layer, branches, lora.scale, ctx, l));
+      const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
+      const attn = g.scope('attn', () => attention(g, c, rmsNorm(g, x, layer.inputNorm, c.rmsNormEps), layer, proj, ctx, l));
       x = g.add(x, attn.out);
-      x = g.add(x, g.scope('mlp', () => mlp(g, rmsNorm(g, x, layer.postNorm, c.rmsNormEps), layer, branches, lora.scale)));
+      x = g.add(x, g.scope('mlp', () => mlp(g, rmsNorm(g, x, layer.postNorm, c.rmsNormEps), proj)));
       present.push({ key: attn.key, value: attn.value });
     });
   });
@@ -200,6 +223,6 @@ export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: Lo
 
 /** Logits of the rows of `h` [.., D] → [.., V], concatenated over vocabulary chunks. */
 export function lmHead(g: Graph, w: Qwen3Weights, h: Value): Value {
-  const logits = chunksOf(w.lmHead).map((chunk) => g.matMul(h, g.transpose(asFloat32(g, chunk)))); // each [.., V_k]
+  const logits = chunksOf(w.lmHead).map((chunk) => times(g, h, asFloat32(g, chunk), w.transposed)); // each [.., V_k]
   return logits.length === 1 ? logits[0]! : g.concat(logits, -1);
 }

@@ -4,6 +4,7 @@
 import type { Qwen3Config } from '../config.ts';
 import { encodeTensor } from '../dtype.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
+import * as names from './names.ts';
 
 export type WeightDtype = 'float32' | 'float16';
 
@@ -74,6 +75,41 @@ export function* layoutWeights(c: Qwen3Config, layout: WeightLayout, weights: Re
     for (const [k, { start, rows }] of layout.chunks.entries()) {
       yield [chunkName(name, k, layout), [rows, D], convert(data.subarray(start * D, (start + rows) * D))];
     }
+  }
+}
+
+/**
+ * Whether the decoder reads weight `name` (HF name) transposed (names.transposed): every
+ * matrix a MatMul multiplies by — the projections, the LM head, and the embedding when it is
+ * the tied LM head (its Gather then reads columns). Norm vectors and an untied embedding stay.
+ */
+export const readsTransposed = (c: Qwen3Config, name: string): boolean =>
+  name.endsWith('_proj.weight') || name === LM_HEAD || (name === EMBED && c.tieWordEmbeddings);
+
+/** [rows, cols] → [cols, rows], in cache-sized tiles (the LM head is 10⁸ elements). */
+export function transposeMatrix<T extends WeightData>(data: T, rows: number, cols: number): T {
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const tile = 64;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const r1 = Math.min(rows, r0 + tile);
+      const c1 = Math.min(cols, c0 + tile);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * The decoder's weight inputs: layoutWeights with each matrix it reads transposed turned on
+ * the host, once, and renamed (names.transposed). ORT folds the Transpose of an initializer at
+ * load, but weights here are inputs (swappable adapters, shared with training): a Transpose in
+ * the graph would copy every matrix — the LM head is 311 MB at D = 512 — at every step.
+ */
+export function* decoderWeights(c: Qwen3Config, layout: WeightLayout, weights: ReadonlyMap<string, Float32Array>): Generator<[string, number[], WeightData]> {
+  for (const [name, dims, data] of layoutWeights(c, layout, weights)) {
+    if (!readsTransposed(c, name.replace(/#\d+$/, ''))) yield [name, dims, data];
+    else yield [names.transposed(name), [dims[1]!, dims[0]!], transposeMatrix(data, dims[0]!, dims[1]!)];
   }
 }
 

@@ -2,6 +2,13 @@
 // (decoder.ts, train-step.ts) and the engine that feeds them. Weights keep their HF names.
 import type { LoraTarget } from '../tensors.ts';
 
+/**
+ * A matrix uploaded transposed, as the right operand of its MatMul ([out, in] → [in, out],
+ * a vocabulary chunk [V_k, D] → [D, V_k]): its input name plus `^T`. The name says the
+ * layout, so no graph ever transposes a weight per run and no caller can feed the wrong one.
+ */
+export const transposed = (name: string) => `${name}^T`;
+
 export const INPUT_IDS = 'input_ids'; // int64 [B, T]
 /** With the vocabulary in chunks (layout.ts), per chunk k instead of input_ids: */
 export const chunkRows = (k: number) => `input_rows#${k}`; // int64 [B, T] row within chunk k, 0 outside it

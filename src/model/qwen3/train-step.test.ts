@@ -11,6 +11,7 @@ import { batchInputs } from '../../engine/trainer.ts';
 import { referenceLogits } from '../../testing/qwen3-reference.ts';
 import { loraScale, newAdapter, type LoraAdapter } from '../peft.ts';
 import { projectionShape, qwen3TensorShapes, type LoraTarget } from '../tensors.ts';
+import { decoderWeights, weightLayout } from './layout.ts';
 import * as names from './names.ts';
 import { buildAdamW } from './optimizer.ts';
 import { buildTrainStep } from './train-step.ts';
@@ -51,9 +52,11 @@ function referenceLoss(a: LoraAdapter): number {
   return total / batch.tokens;
 }
 
-async function runStep(a: LoraAdapter, on: Session = session, dropKeep?: number): Promise<Record<string, Tensor>> {
+/** `transposed`: the base weights as Qwen3Session uploads them (decoderWeights), for a graph built with `transposed`. */
+async function runStep(a: LoraAdapter, on: Session = session, dropKeep?: number, transposed = false): Promise<Record<string, Tensor>> {
   const feeds: Record<string, Tensor> = { ...batchInputs(config, batch), [names.LORA_SCALE]: f32([], [loraScale(a.config)]) };
-  for (const [name, dims] of qwen3TensorShapes(config)) feeds[name] = f32(dims, weights.get(name)!);
+  if (!transposed) for (const [name, dims] of qwen3TensorShapes(config)) feeds[name] = f32(dims, weights.get(name)!);
+  else for (const [name, dims, data] of decoderWeights(config, weightLayout(config), weights)) feeds[name] = f32(dims, data as Float32Array);
   a.layers.forEach((pairs, layer) => {
     for (const target of targets) {
       const [out, inp] = projectionShape(config, target);
@@ -108,6 +111,24 @@ describe('train-step graph', () => {
     }
     expect(scale).toBeGreaterThan(1e-3);
     for (const [analytic, numeric] of pairs) expect(Math.abs(analytic - numeric)).toBeLessThan(2e-3 * scale);
+  });
+});
+
+describe('train-step graph on the transposed device layout', () => {
+  it('gives the loss and LoRA gradients of the HF layout (tied head: embedding read by columns)', async () => {
+    const shape = { batch: batch.batch, length: batch.length, positions: batch.lossIndex.length, rank: 2, targets, dropout: false, lossChunk: 8 };
+    const built = buildTrainStep(config, { ...shape, transposed: true });
+    const turned = await nodeRuntime.createSession(built.bytes);
+    expect(turned.inputNames).toContain(names.transposed('model.embed_tokens.weight'));
+    const want = await runStep(adapter);
+    const got = await runStep(adapter, turned, undefined, true);
+    expect(Math.abs(floats(got[names.LOSS], names.LOSS)[0]! - floats(want[names.LOSS], names.LOSS)[0]!)).toBeLessThan(1e-6);
+    for (const name of session.outputNames.filter((n) => n.startsWith('grad.'))) {
+      const w = floats(want[name], name);
+      const scale = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      floats(got[name], name).forEach((v, i) => expect(Math.abs(v - w[i]!)).toBeLessThanOrEqual(1e-5 * scale));
+    }
+    await turned.release();
   });
 });
 

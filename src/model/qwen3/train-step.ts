@@ -9,6 +9,7 @@ import { Graph, grad, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import type { LoraTarget } from '../tensors.ts';
 import { declareLora, declareWeights, qwen3Forward } from './forward.ts';
+import { weightLayout } from './layout.ts';
 import * as names from './names.ts';
 
 export interface TrainStepShape {
@@ -20,6 +21,8 @@ export interface TrainStepShape {
   dropout: boolean;
   /** Scored positions per loss-head chunk (default 128: [C, V] fp32 logits are 78 MB). */
   lossChunk?: number;
+  /** Base weights in the decoder's transposed device layout (layout.ts decoderWeights), as Qwen3Session holds them; default: HF's. */
+  transposed?: boolean;
 }
 
 export interface TrainStepGraph {
@@ -30,19 +33,25 @@ export interface TrainStepGraph {
   matMulFlops: number;
 }
 
-/** Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D]. head [V, D]; w [C] already divided by Σw. */
-function lossHead(g: Graph, head: Value, h: Value, target: Value, weight: Value) {
-  const logits = g.matMul(h, g.transpose(head)); // [C, V]
+/**
+ * Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D]. head [V, D], or [D, V]
+ * when `transposed` (then no product needs the head turned: dh comes out as (Eᵀ·pᵀ)ᵀ); w [C]
+ * already divided by Σw.
+ */
+function lossHead(g: Graph, head: Value, transposed: boolean, h: Value, target: Value, weight: Value) {
+  const logits = transposed ? g.matMul(h, head) : g.matMul(h, g.transpose(head)); // [C, V]
   const max = g.reduceMax(logits, [1], true); // [C, 1]
   const exp = g.exp(g.sub(logits, max)); // [C, V]
   const sum = g.reduceSum(exp, [1], true); // [C, 1]
   const lse = g.add(g.log(sum), max); // [C, 1]
-  const targetRows = g.gather(head, target); // [C, D]
+  const targetRows = transposed ? g.transpose(g.gather(head, target, 1)) : g.gather(head, target); // [C, D]
   const targetLogit = g.reduceSum(g.mul(h, targetRows), [1], true); // [C, 1]
   const wCol = g.unsqueeze(weight, [1]); // [C, 1]
   const loss = g.reduceSum(g.mul(g.sub(lse, targetLogit), wCol), [0, 1]); // []
   const probs = g.div(exp, sum); // [C, V]
-  const dh = g.sub(g.matMul(g.mul(probs, wCol), head), g.mul(targetRows, wCol)); // [C, D]
+  const weighted = g.mul(probs, wCol); // [C, V]
+  const expected = transposed ? g.transpose(g.matMul(head, g.transpose(weighted))) : g.matMul(weighted, head); // [C, D]
+  const dh = g.sub(expected, g.mul(targetRows, wCol)); // [C, D]
   return { loss, dh };
 }
 
@@ -60,7 +69,7 @@ export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGrap
   const target = g.input(names.LOSS_TARGET, 'int64', [N]);
   const weight = g.input(names.LOSS_WEIGHT, 'float32', [N]);
   // The default layout: float32, the vocabulary in one chunk (a split loss head is not written yet).
-  const weights = declareWeights(g, c);
+  const weights = declareWeights(g, c, weightLayout(c), s.transposed);
   const [head] = weights.lmHead as readonly Value[];
   const lora = declareLora(g, c, s.targets, s.rank, s.dropout ? { batch: B, length: T } : null);
 
@@ -76,7 +85,7 @@ export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGrap
     for (let start = 0; start < N; start += chunkSize) {
       const end = Math.min(N, start + chunkSize);
       const chunk = (v: Value) => g.slice(v, [start], [end], [0]);
-      const part = lossHead(g, head!, chunk(scored), chunk(target), chunk(share));
+      const part = lossHead(g, head!, !!s.transposed, chunk(scored), chunk(target), chunk(share));
       losses.push(part.loss);
       dhs.push(part.dh);
     }
