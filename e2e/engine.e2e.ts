@@ -1,8 +1,7 @@
 // The browser engine end to end on SwiftShader WebGPU: a tiny seeded Qwen3 and a PEFT adapter
 // served with the hub's URL layout, loaded through the hub code path (?hub=), generated greedily
 // in the worker and checked token for token against onnxruntime-node running the same model.
-import { createServer, type Server } from 'node:http';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { stripThink } from '../src/engine/sampling.ts';
+import { hubUrlOf, serveHub } from './support/hub.ts';
 
 const QUERY = 'configure nginx reverse proxy';
 // SwiftShader is slow (~1 s per decoded token here with the 151,936-row LM head): 8 tokens a run.
@@ -27,32 +27,13 @@ let hub: Server;
 let hubUrl: string;
 const reference = { base: [] as number[], adapter: [] as number[], baseText: '' };
 
-/** `/models/<owner>/<name>/resolve/main/<file>` → the repo's folder, with CORS (the page is on another port). */
-function serveHub(repos: Record<string, string>): Promise<Server> {
-  const server = createServer((req, res) => {
-    const match = /^\/models\/([^/]+\/[^/]+)\/resolve\/main\/([^/]+)$/.exec(decodeURIComponent(new URL(req.url!, 'http://x').pathname));
-    const folder = match && repos[match[1]!];
-    const file = folder && join(folder, match![2]!);
-    const headers = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-length, etag' };
-    if (!file || !existsSync(file)) {
-      res.writeHead(404, headers).end('not found');
-      return;
-    }
-    res.writeHead(200, { ...headers, 'content-type': 'application/octet-stream', 'content-length': statSync(file).size });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'qmd-engine-'));
   const base = join(dir, 'base');
   const adapterDir = join(dir, 'adapter');
   await makeTinyModel(base, { seed: 7, hidden: 64, layers: 2, adapter: { dir: adapterDir, rank: 4 } });
   hub = await serveHub({ [BASE_REPO]: base, [ADAPTER_REPO]: adapterDir });
-  const address = hub.address();
-  if (!address || typeof address === 'string') throw new Error('hub server has no port');
-  hubUrl = `http://127.0.0.1:${address.port}/models`;
+  hubUrl = hubUrlOf(hub);
 
   // The reference: onnxruntime-node on CPU, same graph builder, same generation loop.
   const { config, weights } = await loadCheckpoint(base);
