@@ -13,6 +13,7 @@ import { createWebRuntime } from '../src/engine/runtime-web.ts';
 import { stripThink } from '../src/engine/sampling.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import {
+  ENGINE_TEST_NAME,
   EngineError,
   type AdapterInfo,
   type EngineEvent,
@@ -153,9 +154,13 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
     }
     case 'memory': {
       const memory = runtime.memory();
+      const counts = runtime.counts();
       return {
         gpuBuffers: memory.buffers,
         gpuBytes: memory.bytes,
+        liveBuffers: counts.buffers,
+        liveBufferBytes: counts.bytes,
+        deviceTensors: counts.tensors,
         session: model?.session.memory() ?? null,
         limits: model ? await limits() : null,
         adapter: active ?? null,
@@ -166,9 +171,22 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       const { config, session } = requireModel();
       return runtime.placements(buildDecoder(config, { layout: session.layout, past: true }));
     }
+    case 'debug':
+      return debug(request.action);
     case 'cancel':
       return null;
   }
+}
+
+// The two failures the UI must survive, on demand, for the e2e test of "Reload model".
+async function debug(action: 'crash' | 'lose-device'): Promise<null> {
+  if (self.name !== ENGINE_TEST_NAME) throw new EngineError('internal', `debug requests are accepted only by a worker named ${ENGINE_TEST_NAME} (test mode)`);
+  if (action === 'lose-device') (await runtime.device()).destroy();
+  else
+    setTimeout(() => {
+      throw new Error('crash requested by a debug request');
+    });
+  return null;
 }
 
 async function unload(): Promise<void> {

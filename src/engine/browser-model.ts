@@ -8,16 +8,16 @@ import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
 import type { ModelCache } from '../model/hub/cache.ts';
 import { download, HubError, readJson } from '../model/hub/download.ts';
 import { estimateLoad, type BufferLimits, type SizingConfig } from '../model/hub/estimate.ts';
-import { hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
+import { HUB_BASE, hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
 import { qwen3TensorShapes } from '../model/tensors.ts';
-import { EngineError, type EngineEvent, type ModelSource } from './protocol.ts';
+import { EngineError, type EngineEvent, type LoadBudget, type ModelSource } from './protocol.ts';
 import type { Runtime } from './runtime.ts';
 import { Qwen3Session } from './session.ts';
 import { Qwen3Tokenizer } from './tokenizer.ts';
 
-type Progress = (event: Extract<EngineEvent, { type: 'progress' }>) => void;
+type Progress = (event: Extract<EngineEvent, { type: 'progress' | 'estimate' }>) => void;
 
 /** The files of one model folder, opened on demand. */
 interface ModelFolder {
@@ -34,14 +34,49 @@ export interface LoadedModel {
   parameters: number;
 }
 
+/**
+ * The repo's file names from the hub API (`<base>/api/models/<repo>/revision/<revision>` →
+ * `siblings[].rfilename`, served with CORS), or null when the API does not answer with a list
+ * (a server without it, offline): the caller then probes instead.
+ */
+async function apiFileList(source: Extract<ModelSource, { kind: 'hub' }>, signal: AbortSignal): Promise<string[] | null> {
+  const base = (source.base ?? HUB_BASE).replace(/\/+$/, '');
+  const revision = encodeURIComponent(source.revision ?? 'main');
+  try {
+    const response = await fetch(`${base}/api/models/${source.repo}/revision/${revision}`, { signal, cache: 'no-store' });
+    if (!response.ok) return null;
+    const siblings = ((await response.json()) as { siblings?: { rfilename?: unknown }[] }).siblings;
+    if (!Array.isArray(siblings)) return null;
+    return siblings.map((s) => s.rfilename).filter((name): name is string => typeof name === 'string');
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return null;
+  }
+}
+
+/**
+ * Whether the repo has `file`: the API's list first; without it, what the cache holds complete
+ * (so a cached model loads offline) and last the probe of listBaseModelFiles, whose 404 for a
+ * single-file model's shard index the browser logs as a console error.
+ */
+async function repoFiles(source: Extract<ModelSource, { kind: 'hub' }>, cache: ModelCache, signal: AbortSignal): Promise<Set<string>> {
+  const listed = await apiFileList(source, signal);
+  if (listed) return new Set(listed);
+  const revision = source.revision ?? 'main';
+  const cached = (await cache.list()).filter((e) => e.repo === source.repo && e.revision === revision && e.complete).map((e) => e.file);
+  if (cached.includes(SHARD_INDEX) || cached.includes('model.safetensors')) return new Set(cached);
+  const location = { base: source.base, revision: source.revision };
+  return new Set((await listBaseModelFiles(source.repo, location, { cache, signal })).map((f) => f.file));
+}
+
 function hubFolder(source: Extract<ModelSource, { kind: 'hub' }>, cache: ModelCache, signal: AbortSignal, progress: Progress): ModelFolder {
   const location = { base: source.base, revision: source.revision };
-  let listing: Promise<string[]> | null = null;
+  let listing: Promise<Set<string>> | null = null;
   return {
     name: source.repo,
     async has(file) {
-      listing ??= listBaseModelFiles(source.repo, location, { cache, signal }).then((files) => files.map((f) => f.file));
-      return (await listing).includes(file);
+      listing ??= repoFiles(source, cache, signal);
+      return (await listing).has(file);
     },
     async open(file) {
       try {
@@ -94,20 +129,53 @@ async function loadTokenizer(folder: ModelFolder): Promise<Qwen3Tokenizer> {
   return new Qwen3Tokenizer(new PreTrainedTokenizer(tokenizerJson, tokenizerConfig));
 }
 
-/** Loads config, tokenizer and weights; refuses before the weights download when a tensor cannot fit the GPU. */
 export interface DeviceCaps {
   limits: BufferLimits;
   /** float16 weights halve GPU memory; WGSL needs the shader-f16 feature for them. */
   shaderF16: boolean;
 }
 
+// WebGPU tells no device memory size; maxBufferSize is the one figure that scales with it (the
+// browser takes it from the driver's largest allocation: Vulkan maxMemoryAllocationSize, Metal
+// maxBufferLength), and the device holds at least that much. Weights plus a 1k-token KV cache
+// are allowed up to four such buffers: a bigger model would leave nothing for ORT's activations
+// and pool on a device that size, and fail mid-upload instead of here.
+export const BUDGET_BUFFERS = 4;
+
+/**
+ * What `raw` (config.json) takes on a device with `limits`, and why it cannot load (null: it can).
+ * Refuses a tensor over the binding limit that cannot be split (the vocabulary is cut into chunks)
+ * and a total over the budget.
+ */
+export function loadBudget(raw: SizingConfig, dtype: 'f32' | 'f16', limits: BufferLimits): { budget: LoadBudget; refusal: string | null } {
+  const estimate = estimateLoad(raw, dtype, limits);
+  const budget: LoadBudget = {
+    weightBytes: estimate.totalBytes,
+    kvCacheBytesPer1kTokens: estimate.kvCacheBytesPer1kTokens,
+    budgetBytes: BUDGET_BUFFERS * limits.maxBufferSize,
+    dtype,
+    vocabChunks: estimate.vocabChunks,
+    largestTensor: estimate.largestTensor,
+    limits: { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize },
+  };
+  const needed = budget.weightBytes + budget.kvCacheBytesPer1kTokens;
+  const refusal =
+    estimate.refusal ??
+    (needed > budget.budgetBytes
+      ? `weights (${budget.weightBytes} bytes in ${dtype}) and a 1,024-token KV cache (${budget.kvCacheBytesPer1kTokens} bytes) ` +
+        `need ${needed} bytes, over this GPU's budget of ${budget.budgetBytes} bytes (${BUDGET_BUFFERS} × maxBufferSize ${limits.maxBufferSize})`
+      : null);
+  return { budget, refusal };
+}
+
+/** Loads config, tokenizer and weights; refuses before the weights download when the model cannot fit the GPU. */
 export async function loadModel(folder: ModelFolder, runtime: Runtime, options: DeviceCaps, progress: Progress): Promise<LoadedModel> {
   const raw = await json(folder, 'config.json');
   const config = parseQwen3Config(raw, `${folder.name}/config.json`);
   const weightDtype = options.shaderF16 ? 'float16' : 'float32';
-  // Refuses what cannot be split (a layer matrix over the binding limit); the vocabulary is cut into chunks.
-  const refusal = estimateLoad(raw as SizingConfig, weightDtype === 'float16' ? 'f16' : 'f32', options.limits).refusal;
-  if (refusal) throw new EngineError('oom', `${folder.name} cannot run on this GPU: ${refusal}`);
+  const { budget, refusal } = loadBudget(raw as SizingConfig, weightDtype === 'float16' ? 'f16' : 'f32', options.limits);
+  progress({ type: 'estimate', budget });
+  if (refusal) throw new EngineError('too_large', `${folder.name} cannot run on this GPU: ${refusal}`);
   const tokenizer = await loadTokenizer(folder);
   const reader = await openWeights(folder);
   const shapes = qwen3TensorShapes(config);

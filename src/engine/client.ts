@@ -25,6 +25,8 @@ interface Pending {
 export class EngineClient {
   #worker: Worker;
   #nextId = 1;
+  /** Set when the worker crashed or lost its device: calls fail at once with it until restart(). */
+  #failed: EngineErrorData | null = null;
   readonly #pending = new Map<number, Pending>();
 
   /**
@@ -43,7 +45,7 @@ export class EngineClient {
     worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(event.data);
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
-      this.#fail({ code: 'internal', message: `the engine worker crashed: ${event.message || 'unknown error'}; reload the model` });
+      this.#fail({ code: 'crashed', message: `the engine worker crashed (${event.message || 'no details'}); reload the model to continue` });
     };
     worker.onmessageerror = () => this.#fail({ code: 'internal', message: 'the engine worker sent a message that could not be read' });
     return worker;
@@ -71,6 +73,7 @@ export class EngineClient {
   }
 
   #fail(error: EngineErrorData): void {
+    this.#failed = error;
     this.#rejectAll(error);
     this.onFailure(error);
   }
@@ -78,6 +81,7 @@ export class EngineClient {
   call<T extends Request>(request: T, options: CallOptions = {}): Promise<Results[T['type']]> {
     const { signal, onEvent } = options;
     if (signal?.aborted) return Promise.reject(new EngineError('cancelled', `${request.type} was cancelled`));
+    if (this.#failed) return Promise.reject(new EngineError(this.#failed.code, this.#failed.message));
     const id = this.#nextId++;
     return new Promise<Results[T['type']]>((resolve, reject) => {
       const cancel = () => this.#post({ id: this.#nextId++, request: { type: 'cancel', target: id } });
@@ -100,6 +104,7 @@ export class EngineClient {
   restart(): void {
     this.#worker.terminate();
     this.#rejectAll({ code: 'cancelled', message: 'the engine was restarted' });
+    this.#failed = null;
     this.#worker = this.#start();
   }
 

@@ -27,7 +27,12 @@ export type Request =
   | { type: 'generate'; query: string; adapter: string | null; sampling: SamplingRequest; promptFormat?: string }
   | { type: 'cancel'; target: number }
   | { type: 'memory' }
-  | { type: 'placements' };
+  | { type: 'placements' }
+  /** Test mode only (the worker named ENGINE_TEST_NAME): fail the way a real crash or a lost GPU would. */
+  | { type: 'debug'; action: 'crash' | 'lose-device' };
+
+/** The worker's name in test mode (pages opened with ?hub=); only then does it accept `debug` requests. */
+export const ENGINE_TEST_NAME = 'qmd-engine-test';
 
 export type RequestType = Request['type'];
 
@@ -63,6 +68,11 @@ export interface MemoryReport {
   /** Buffers the runtime made (weights, adapters) and their bytes. */
   gpuBuffers: number;
   gpuBytes: number;
+  /** Every GPU buffer alive on ORT's device (ORT's own pool included), counted at createBuffer/destroy. */
+  liveBuffers: number;
+  liveBufferBytes: number;
+  /** ORT tensors on the device not yet disposed (uploads and run outputs the engine kept). */
+  deviceTensors: number;
   /** The loaded model's device memory by kind (KV cache included), null without a model. */
   session: SessionMemory | null;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } | null;
@@ -79,15 +89,44 @@ export interface Results {
   cancel: null;
   memory: MemoryReport;
   placements: Placements;
+  debug: null;
+}
+
+/** What a model will take on this GPU, sent before its weights download (browser-model.ts). */
+export interface LoadBudget {
+  /** Weights at the load dtype. */
+  weightBytes: number;
+  /** K and V of every layer for 1,024 positions. */
+  kvCacheBytesPer1kTokens: number;
+  /** The most weights + 1k-token KV cache this device is trusted with (see browser-model.ts). */
+  budgetBytes: number;
+  dtype: 'f32' | 'f16';
+  vocabChunks: number;
+  largestTensor: { name: string; shape: number[]; bytes: number };
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
 }
 
 export type ProgressPhase = 'download' | 'weights' | 'compile' | 'adapter';
 
 export type EngineEvent =
   | { type: 'progress'; phase: ProgressPhase; file?: string; loaded: number; total: number | null; rate?: number; etaSeconds?: number | null }
-  | { type: 'token'; id: number; text: string; tokensPerSecond: number };
+  | { type: 'token'; id: number; text: string; tokensPerSecond: number }
+  | { type: 'estimate'; budget: LoadBudget };
 
-export type ErrorCode = 'oom' | 'device_lost' | 'unsupported_adapter' | 'download_failed' | 'bad_model' | 'cancelled' | 'internal';
+/**
+ * `too_large`: refused before the weights download (a tensor over the binding limit that cannot be
+ * split, or a total over the device budget); `crashed`: the worker died and must be restarted.
+ */
+export type ErrorCode =
+  | 'oom'
+  | 'too_large'
+  | 'device_lost'
+  | 'crashed'
+  | 'unsupported_adapter'
+  | 'download_failed'
+  | 'bad_model'
+  | 'cancelled'
+  | 'internal';
 
 export interface EngineErrorData {
   code: ErrorCode;

@@ -41,6 +41,38 @@ export interface GpuMemory {
   bytes: number;
 }
 
+/** Everything alive on ORT's device: the leak check of the memory report. */
+export interface DeviceCounts {
+  /** GPU buffers created on the device and not destroyed (ORT's pool included). */
+  buffers: number;
+  bytes: number;
+  /** ORT tensors this runtime handed out (uploads, kept run outputs) and not yet released. */
+  tensors: number;
+}
+
+// Counts every buffer made on the device from now on: ORT allocates through the same GPUDevice
+// object, so its pool, uniforms and run outputs are seen too. Buffers made before (the warm-up
+// session's) are not tracked, and neither is their destroy.
+function countBuffers(gpu: GPUDevice, counts: DeviceCounts): void {
+  const createBuffer = gpu.createBuffer.bind(gpu);
+  gpu.createBuffer = (descriptor: GPUBufferDescriptor) => {
+    const buffer = createBuffer(descriptor);
+    const destroy = buffer.destroy.bind(buffer);
+    let alive = true;
+    counts.buffers += 1;
+    counts.bytes += descriptor.size;
+    buffer.destroy = () => {
+      if (alive) {
+        alive = false;
+        counts.buffers -= 1;
+        counts.bytes -= descriptor.size;
+      }
+      destroy();
+    };
+    return buffer;
+  };
+}
+
 function toOrt(t: Tensor): ort.Tensor {
   if (t.kind === 'device') return t.handle as ort.Tensor;
   return new ort.Tensor(t.type, t.data, t.dims);
@@ -48,6 +80,22 @@ function toOrt(t: Tensor): ort.Tensor {
 
 function wrap(t: ort.Tensor): DeviceTensor {
   return { kind: 'device', type: t.type as DeviceTensor['type'], dims: t.dims, handle: t };
+}
+
+// Live ORT device tensors, per runtime (one per worker); a tensor counts once however often it is released.
+const live = new WeakSet<ort.Tensor>();
+const counts: DeviceCounts = { buffers: 0, bytes: 0, tensors: 0 };
+
+function track(t: ort.Tensor): DeviceTensor {
+  if (!live.has(t)) {
+    live.add(t);
+    counts.tensors += 1;
+  }
+  return wrap(t);
+}
+
+function untrack(t: ort.Tensor): void {
+  if (live.delete(t)) counts.tensors -= 1;
 }
 
 async function toHost(t: ort.Tensor, release: boolean): Promise<HostTensor> {
@@ -76,7 +124,7 @@ class WebSession implements Session {
     const results = await this.session.run(ortFeeds);
     const out: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(results)) {
-      out[name] = toHostNames.includes(name) ? await toHost(value, true) : wrap(value);
+      out[name] = toHostNames.includes(name) ? await toHost(value, true) : track(value);
     }
     return out;
   }
@@ -90,6 +138,8 @@ export interface WebRuntime extends Runtime {
   /** ORT's GPU device (created on first use). */
   device(): Promise<GPUDevice>;
   memory(): GpuMemory;
+  /** Live buffers and tensors on the device (see countBuffers). */
+  counts(): DeviceCounts;
   /**
    * Creates a throwaway session of `model` with ORT's verbose log captured and returns which
    * execution provider each node was placed on (ORT's "Node placements" report).
@@ -122,6 +172,7 @@ export function createWebRuntime(): WebRuntime {
       }
       const gpu = (await ort.env.webgpu.device) as GPUDevice | undefined;
       if (!gpu) throw new Error('onnxruntime-web created a WebGPU session but exposes no GPU device (ort.env.webgpu.device)');
+      countBuffers(gpu, counts);
       return gpu;
     })());
 
@@ -129,6 +180,7 @@ export function createWebRuntime(): WebRuntime {
     name: 'onnxruntime-web (webgpu)',
     device,
     memory: () => ({ ...memory }),
+    counts: () => ({ ...counts }),
 
     async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
       return new WebSession(await create(model, options, options.verbose ?? false));
@@ -157,7 +209,7 @@ export function createWebRuntime(): WebRuntime {
         memory.bytes -= size;
       };
       const dataType = tensor.type as ort.Tensor.GpuBufferDataTypes;
-      return wrap(ort.Tensor.fromGpuBuffer(buffer, { dataType, dims: tensor.dims, dispose }));
+      return track(ort.Tensor.fromGpuBuffer(buffer, { dataType, dims: tensor.dims, dispose }));
     },
 
     async download(tensor: Tensor): Promise<HostTensor> {
@@ -165,7 +217,10 @@ export function createWebRuntime(): WebRuntime {
     },
 
     release(tensor: Tensor): void {
-      if (tensor.kind === 'device') (tensor.handle as ort.Tensor).dispose();
+      if (tensor.kind !== 'device') return;
+      const t = tensor.handle as ort.Tensor;
+      untrack(t);
+      t.dispose();
     },
 
     async placements(model: Uint8Array): Promise<Placements> {

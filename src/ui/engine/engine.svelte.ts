@@ -6,11 +6,13 @@ import type {
   EngineErrorData,
   EngineEvent,
   GenerationResult,
+  LoadBudget,
+  MemoryReport,
   ModelInfo,
   ModelSource,
   SamplingRequest,
 } from '../../engine/protocol.ts';
-import { EngineError } from '../../engine/protocol.ts';
+import { ENGINE_TEST_NAME, EngineError } from '../../engine/protocol.ts';
 import type { Placements } from '../../engine/placement.ts';
 import { HUB_BASE } from '../../model/hub/resolve.ts';
 import { parseModelCatalog } from '../../model/hub/catalog.ts';
@@ -22,7 +24,10 @@ export const catalog = parseModelCatalog(catalogJson);
  * Dev/test option: `?hub=http://127.0.0.1:PORT/models` in the page URL loads repos from a server
  * with the hub's URL layout (`<base>/<owner>/<name>/resolve/<revision>/<file>`) instead of huggingface.co.
  */
-export const hubBase = new URLSearchParams(location.search).get('hub') ?? HUB_BASE;
+const hubParam = new URLSearchParams(location.search).get('hub');
+export const hubBase = hubParam ?? HUB_BASE;
+/** A page opened with ?hub= is a test or dev page: its worker accepts `debug` requests and `qmdEngine` is on window. */
+export const testMode = hubParam !== null;
 
 export type Progress = Extract<EngineEvent, { type: 'progress' }>;
 
@@ -57,12 +62,24 @@ class EngineState {
   busy = $state(false);
   placements = $state<Placements | null>(null);
   sampling = $state<SamplingRequest>({ ...defaultSampling });
+  /** What the model being loaded (or last loaded) takes on this GPU. */
+  budget = $state<LoadBudget | null>(null);
+  memory = $state<MemoryReport | null>(null);
+  /** The worker crashed or lost its GPU: every model is gone until `reload()`. */
+  failure = $state<EngineErrorData | null>(null);
   #client: EngineClient | null = null;
   #load: AbortController | null = null;
+  /** What `reload()` loads again: the last model and the adapters loaded on it. */
+  #lastModel: { source: ModelSource; label: string } | null = null;
+  #adapterSources = new Map<string, ModelSource>();
 
   get client(): EngineClient {
     this.#client ??= new EngineClient(
-      () => new Worker(new URL('../../../workers/engine.worker.ts', import.meta.url), { type: 'module' }),
+      () =>
+        new Worker(new URL('../../../workers/engine.worker.ts', import.meta.url), {
+          type: 'module',
+          name: testMode ? ENGINE_TEST_NAME : 'qmd-engine',
+        }),
       (error) => this.#lost(error),
     );
     return this.#client;
@@ -72,8 +89,39 @@ class EngineState {
     this.model = null;
     this.adapters = [];
     this.selected = null;
+    this.memory = null;
     this.error = error;
+    this.failure = error;
   }
+
+  get canReload(): boolean {
+    return this.#lastModel !== null;
+  }
+
+  /** A fresh worker, then the last model and its adapters loaded again (from the cache when they came from a hub). */
+  async reload(): Promise<void> {
+    const last = this.#lastModel;
+    const adapters = [...this.#adapterSources];
+    this.client.restart();
+    this.failure = null;
+    this.error = null;
+    if (!last) return;
+    await this.loadModel(last.source, last.label);
+    for (const [id, source] of adapters) if (this.model) await this.loadAdapter(source, id);
+  }
+
+  async refreshMemory(): Promise<void> {
+    try {
+      this.memory = await this.client.call({ type: 'memory' });
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #onLoadEvent = (event: EngineEvent) => {
+    if (event.type === 'progress') this.progress = event;
+    else if (event.type === 'estimate') this.budget = event.budget;
+  };
 
   #report(error: unknown): void {
     this.error =
@@ -110,23 +158,29 @@ class EngineState {
     this.adapters = [];
     this.selected = null;
     this.placements = null;
-    const info = await this.#loading(label, (signal) =>
-      this.client.call({ type: 'load-model', source }, { signal, onEvent: (e) => e.type === 'progress' && (this.progress = e) }),
-    );
-    if (info) this.model = info;
+    this.budget = null;
+    this.memory = null;
+    this.#lastModel = { source, label };
+    this.#adapterSources.clear();
+    const info = await this.#loading(label, (signal) => this.client.call({ type: 'load-model', source }, { signal, onEvent: this.#onLoadEvent }));
+    if (!info) return;
+    this.model = info;
+    await this.refreshMemory();
   }
 
   async loadAdapter(source: ModelSource, id: string): Promise<void> {
     const info = await this.#loading(id, (signal) =>
-      this.client.call({ type: 'load-adapter', id, source }, { signal, onEvent: (e) => e.type === 'progress' && (this.progress = e) }),
+      this.client.call({ type: 'load-adapter', id, source }, { signal, onEvent: this.#onLoadEvent }),
     );
     if (!info) return;
+    this.#adapterSources.set(id, source);
     this.adapters = [...this.adapters.filter((a) => a.id !== id), info];
     this.selected = id;
   }
 
   async removeAdapter(id: string): Promise<void> {
     await this.client.call({ type: 'unload-adapter', id });
+    this.#adapterSources.delete(id);
     this.adapters = this.adapters.filter((a) => a.id !== id);
     if (this.selected === id) this.selected = null;
   }
@@ -158,8 +212,10 @@ class EngineState {
     }
     g.done = true;
     onUpdate({ ...g });
+    if (!this.failure) await this.refreshMemory();
     return g;
   }
 }
 
 export const engine = new EngineState();
+if (testMode) Object.assign(globalThis, { qmdEngine: engine });

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { BUDGET_BUFFERS, loadBudget } from './browser-model.ts';
+
+// Qwen3-0.6B's config.json (design.md): 28 layers, hidden 1024, tied embeddings.
+const qwen3_06b = {
+  hidden_size: 1024,
+  intermediate_size: 3072,
+  num_hidden_layers: 28,
+  num_attention_heads: 16,
+  num_key_value_heads: 8,
+  head_dim: 128,
+  vocab_size: 151936,
+  tie_word_embeddings: true,
+};
+const GiB = 2 ** 30;
+
+describe('loadBudget', () => {
+  it('counts the weights and KV cache from the config and allows them up to four maxBufferSize', () => {
+    const { budget, refusal } = loadBudget(qwen3_06b, 'f16', { maxBufferSize: 2 * GiB, maxStorageBufferBindingSize: 2 * GiB });
+    // Per layer: q 2048·1024, k and v 1024·1024 each, o 1024·2048, MLP 3·3072·1024, norms 2·1024 + 2·128.
+    const layer = 2048 * 1024 * 2 + 1024 * 1024 * 2 + 3 * 3072 * 1024 + 2 * 1024 + 2 * 128;
+    expect(budget.weightBytes).toBe(2 * (151936 * 1024 + 28 * layer + 1024));
+    expect(budget.kvCacheBytesPer1kTokens).toBe(2 * 2 * 28 * 8 * 128 * 1024);
+    expect(budget.budgetBytes).toBe(BUDGET_BUFFERS * 2 * GiB);
+    expect(refusal).toBeNull();
+  });
+
+  it('refuses a total over the budget by one byte, naming the bytes needed and the limit', () => {
+    const { budget } = loadBudget(qwen3_06b, 'f32', { maxBufferSize: GiB, maxStorageBufferBindingSize: GiB });
+    const needed = budget.weightBytes + budget.kvCacheBytesPer1kTokens;
+    const limits = (maxBufferSize: number) => ({ maxBufferSize, maxStorageBufferBindingSize: GiB });
+    expect(loadBudget(qwen3_06b, 'f32', limits(Math.ceil(needed / BUDGET_BUFFERS))).refusal).toBeNull();
+    const over = Math.floor((needed - 1) / BUDGET_BUFFERS);
+    expect(loadBudget(qwen3_06b, 'f32', limits(over)).refusal).toBe(
+      `weights (${budget.weightBytes} bytes in f32) and a 1,024-token KV cache (${budget.kvCacheBytesPer1kTokens} bytes) ` +
+        `need ${needed} bytes, over this GPU's budget of ${BUDGET_BUFFERS * over} bytes (${BUDGET_BUFFERS} × maxBufferSize ${over})`,
+    );
+  });
+
+  it('refuses a layer matrix over the binding limit, which cannot be split, before the budget', () => {
+    const { refusal } = loadBudget(qwen3_06b, 'f32', { maxBufferSize: 8 * GiB, maxStorageBufferBindingSize: 4 * 2 ** 20 });
+    expect(refusal).toMatch(/^model\.layers\.0\.self_attn\.q_proj\.weight \[2048, 1024\] is 8388608 bytes in f32, over .* cannot be split$/);
+  });
+});
