@@ -14,7 +14,7 @@ import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import type { EngineClient } from '../src/engine/client.ts';
-import { serveHub, type HubServer } from './hub-server.ts';
+import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'postgres index tuning';
 const REPO = 'test/tiny-qwen3';

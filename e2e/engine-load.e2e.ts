@@ -15,7 +15,7 @@ import { Qwen3Session } from '../src/engine/session.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import type { EngineClient } from '../src/engine/client.ts';
 import type { MemoryReport } from '../src/engine/protocol.ts';
-import { serveHub, type HubServer } from './hub-server.ts';
+import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'rust async runtime';
 const REQUESTS = 200;

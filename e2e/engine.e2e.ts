@@ -1,7 +1,6 @@
 // The browser engine end to end on SwiftShader WebGPU: a tiny seeded Qwen3 and a PEFT adapter
 // served with the hub's URL layout, loaded through the hub code path (?hub=), generated greedily
 // in the worker and checked token for token against onnxruntime-node running the same model.
-import type { Server } from 'node:http';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { stripThink } from '../src/engine/sampling.ts';
-import { hubUrlOf, serveHub } from './support/hub.ts';
+import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'configure nginx reverse proxy';
 // SwiftShader is slow (~1 s per decoded token here with the 151,936-row LM head): 8 tokens a run.
@@ -23,7 +22,7 @@ const BASE_REPO = 'test/tiny-qwen3';
 const ADAPTER_REPO = 'test/tiny-lora';
 
 let dir: string;
-let hub: Server;
+let hub: HubServer | undefined;
 let hubUrl: string;
 const reference = { base: [] as number[], adapter: [] as number[], baseText: '' };
 
@@ -33,7 +32,7 @@ test.beforeAll(async () => {
   const adapterDir = join(dir, 'adapter');
   await makeTinyModel(base, { seed: 7, hidden: 64, layers: 2, adapter: { dir: adapterDir, rank: 4 } });
   hub = await serveHub({ [BASE_REPO]: base, [ADAPTER_REPO]: adapterDir });
-  hubUrl = hubUrlOf(hub);
+  hubUrl = hub.url;
 
   // The reference: onnxruntime-node on CPU, same graph builder, same generation loop.
   const { config, weights } = await loadCheckpoint(base);
@@ -50,7 +49,7 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  await new Promise((resolve) => hub?.close(resolve));
+  await hub?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -2,7 +2,6 @@
 // a 3-line uploaded query set, 4 sampled tokens a query. The saved result survives a reload, its
 // expansions match onnxruntime-node sampling with the same seed, and a second run on a freshly
 // loaded model with the same seed gives the same expansions; Cancel stops a run mid-generation.
-import type { Server } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { loadCheckpoint, loadModelTokenizer } from '../src/engine/model-dir.ts';
 import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
-import { hubUrlOf, serveHub } from './support/hub.ts';
+import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERIES = ['nginx reverse proxy', 'git rebase onto main', 'sqlite wal mode'];
 const SET_NAME = 'three-queries';
@@ -23,7 +22,7 @@ const BASE_REPO = 'test/tiny-qwen3';
 const SHOTS = '/tmp/shots-eval';
 
 let dir: string;
-let hub: Server;
+let hub: HubServer | undefined;
 let hubUrl: string;
 let queryFile: string;
 /** onnxruntime-node's expansions of QUERIES with the run's sampling settings. */
@@ -34,7 +33,7 @@ test.beforeAll(async () => {
   const base = join(dir, 'base');
   await makeTinyModel(base, { seed: 7, hidden: 64, layers: 2 });
   hub = await serveHub({ [BASE_REPO]: base });
-  hubUrl = hubUrlOf(hub);
+  hubUrl = hub.url;
   queryFile = join(dir, `${SET_NAME}.txt`);
   await writeFile(queryFile, QUERIES.join('\n') + '\n');
 
@@ -48,7 +47,7 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  await new Promise((resolve) => hub?.close(resolve));
+  await hub?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
