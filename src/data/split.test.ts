@@ -2,7 +2,8 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { openLab } from './db.ts';
 import { importDataset } from './import.ts';
-import { mulberry32, saveSplit, splitDataset, splitQueries } from './split.ts';
+import { mulberry32 } from '../random.ts';
+import { saveSplit, splitDataset, splitQueries } from './split.ts';
 import { getRows, listDatasets } from './store.ts';
 
 let dbCount = 0;

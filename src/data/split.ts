@@ -5,6 +5,7 @@
 // ceil(ratio × rows) indexes of the permutation (ratio 0.1 by default; ceil as Hugging Face
 // `train_test_split` counts its test part). Same rows + same seed → same split, on every
 // machine. It is NOT numpy's permutation, so it does not pick the rows the Python run held out.
+import { mulberry32 } from '../random.ts';
 import { newId, type DatasetMeta, type DatasetRow, type LabDatabase } from './db.ts';
 import { deleteDataset, getDataset, scanRows } from './store.ts';
 
@@ -18,18 +19,6 @@ export interface Split {
   /** Row indexes, ascending. */
   train: number[];
   validation: number[];
-}
-
-/** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Split row indexes 0..rows−1. */

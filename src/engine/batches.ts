@@ -1,7 +1,7 @@
 // Tokenized examples → fixed-shape micro-batches for the train-step graph.
 // Shapes are bucketed (sequence length and number of loss positions) so a WebGPU session
 // compiles its shaders once per bucket rather than once per step.
-import { createRng } from './sampling.ts';
+import { mulberry32 } from '../random.ts';
 import { END_OF_TEXT, type TokenizedExample } from './tokenizer.ts';
 
 export interface TrainBatch {
@@ -69,7 +69,7 @@ export function makeBatch(
 
 /** A seeded permutation of 0..n-1 (Fisher–Yates). */
 export function shuffled(n: number, seed: number): number[] {
-  const rng = createRng(seed);
+  const rng = mulberry32(seed);
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));

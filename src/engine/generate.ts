@@ -1,7 +1,8 @@
 // The generation loop: prefill the prompt once, then one decode step per new token, each
 // reusing the KV cache the decoder keeps, until a stop token or the token budget.
 import { QMD_V4_PROMPT, type PromptFormat } from '../data/prompt.ts';
-import { createRng, sampleToken, stripThink, validateSampling, type SamplingOptions } from './sampling.ts';
+import { mulberry32 } from '../random.ts';
+import { sampleToken, stripThink, validateSampling, type SamplingOptions } from './sampling.ts';
 import type { Qwen3Tokenizer } from './tokenizer.ts';
 
 /** A causal LM with a KV cache (see src/engine/session.ts); backend-agnostic. */
@@ -26,7 +27,7 @@ export async function generate(
 ): Promise<Generation> {
   validateSampling(options);
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens');
-  const rng = createRng(options.seed);
+  const rng = mulberry32(options.seed);
   await decoder.reset();
   let logits = await decoder.forward(promptIds);
   const ids: number[] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { argmax, candidates, createRng, defaultSampling, sampleToken, stripThink, validateSampling } from './sampling.ts';
+import { mulberry32 } from '../random.ts';
+import { argmax, candidates, defaultSampling, sampleToken, stripThink, validateSampling } from './sampling.ts';
 
 const logits = Float32Array.from([1.0, 3.0, 2.5, -1.0, 0.5]);
 
@@ -14,13 +15,13 @@ describe('sampling', () => {
   it('greedy picks the argmax regardless of the seed', () => {
     const o = { ...defaultSampling, greedy: true };
     expect(argmax(logits)).toBe(1);
-    expect(sampleToken(logits, o, createRng(1))).toBe(1);
-    expect(sampleToken(logits, o, createRng(99))).toBe(1);
+    expect(sampleToken(logits, o, mulberry32(1))).toBe(1);
+    expect(sampleToken(logits, o, mulberry32(99))).toBe(1);
   });
 
   it('is reproducible for a seed and differs across seeds', () => {
     const draw = (seed: number) => {
-      const rng = createRng(seed);
+      const rng = mulberry32(seed);
       return Array.from({ length: 50 }, () => sampleToken(logits, defaultSampling, rng));
     };
     expect(draw(42)).toEqual(draw(42));
@@ -28,7 +29,7 @@ describe('sampling', () => {
   });
 
   it('draws tokens with the tempered softmax frequencies', () => {
-    const rng = createRng(7);
+    const rng = mulberry32(7);
     const n = 40000;
     const counts = new Array<number>(logits.length).fill(0);
     for (let i = 0; i < n; i++) counts[sampleToken(logits, defaultSampling, rng)]!++;
@@ -53,7 +54,7 @@ describe('sampling', () => {
     const { ids, probs } = candidates(logits, { ...defaultSampling, topP: p, temperature: 1 });
     expect(ids).toEqual([1, 2, 0]);
     expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
-    const rng = createRng(3);
+    const rng = mulberry32(3);
     for (let i = 0; i < 2000; i++) expect([1, 2, 0]).toContain(sampleToken(logits, { ...defaultSampling, topP: p }, rng));
   });
 

@@ -10,7 +10,7 @@ import { buildTrainStep } from '../model/qwen3/train-step.ts';
 import { projectionPath, projectionShape } from '../model/tensors.ts';
 import type { TrainBatch } from './batches.ts';
 import { f32, floats, i64, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
-import { createRng } from './sampling.ts';
+import { mulberry32 } from '../random.ts';
 import type { OptimizerSettings } from './train-config.ts';
 
 export interface StepResult {
@@ -44,7 +44,7 @@ export class LoraTrainer {
     private readonly accumulate: Session,
     private readonly adamw: Session,
   ) {
-    this.rng = createRng(settings.seed);
+    this.rng = mulberry32(settings.seed);
   }
 
   /**

@@ -1,5 +1,6 @@
 // Finite-difference gradient checking on onnxruntime-node (test support).
 // loss = Σ f(x)·r with a random r, so every output element weighs differently; the graph's
+import { mulberry32 } from '../random.ts';
 // gradients (grad()) are compared with central differences of the same loss, run by ORT.
 import { isFloat, type DType, type Dim, type TensorData, type Value } from './graph.ts';
 import { grad } from './grad.ts';
@@ -35,18 +36,6 @@ export interface CheckResult {
   checked: number;
 }
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-export function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function uniform(dtype: DType, count: number, [lo, hi]: readonly [number, number], rand: () => number): TensorData {
   const values = Array.from({ length: count }, () => lo + (hi - lo) * rand());
   if (dtype === 'float64') return Float64Array.from(values);
@@ -58,7 +47,7 @@ export async function checkGradient(build: (g: Graph, ...xs: Value[]) => Value, 
   const dtypeOf = (a: Arg) => a.dtype ?? 'float64';
   const single = args.every((a) => dtypeOf(a) !== 'float32');
   const { eps = single ? 1e-6 : 1e-2, rtol = single ? 1e-6 : 1e-2, atol = single ? 1e-8 : 1e-3, sample = 48, seed = 1 } = options;
-  const rand = random(seed);
+  const rand = mulberry32(seed);
   const feeds: Record<string, HostTensor> = {};
   for (const a of args) {
     const dims = a.run ?? a.dims.map((d) => (typeof d === 'number' ? d : NaN));

@@ -2,7 +2,8 @@
 // SiLU-gated MLP, residuals, log-softmax cross-entropy) checked end to end against finite
 // differences in float64, then the same graph in float32 against the float64 gradients.
 import { describe, expect, it } from 'vitest';
-import { checkGradient, random, type Arg } from './check-gradient.ts';
+import { mulberry32 } from '../random.ts';
+import { checkGradient, type Arg } from './check-gradient.ts';
 import type { DType, Value } from './graph.ts';
 import { grad } from './grad.ts';
 import { Graph } from './ops.ts';
@@ -74,7 +75,7 @@ describe('two-layer attention + MLP block', () => {
   });
 
   it('float32 gradients agree with float64 to 1e-4 relative', async () => {
-    const rand = random(11);
+    const rand = mulberry32(11);
     const uniform = ({ dims, range: [lo, hi] = [-1, 1] }: Arg) =>
       Float64Array.from({ length: dims.reduce<number>((n, d) => n * (d as number), 1) }, () => lo + (hi - lo) * rand());
     const data = new Map(args('float64').map((a) => [a.name, a.data ?? uniform(a)]));

@@ -2,7 +2,7 @@
 // unique, shapes are inferred (symbolically), and misuse fails loudly naming op and node.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { random } from './check-gradient.ts';
+import { mulberry32 } from '../random.ts';
 import { grad } from './grad.ts';
 import { Graph } from './ops.ts';
 import { loadOnNode } from './run-node.ts';
@@ -16,7 +16,7 @@ function matmul(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number
 
 describe('Graph serialization', () => {
   it('loads in onnxruntime-node with symbolic dims and computes what a JS reference computes', async () => {
-    const rand = random(3);
+    const rand = mulberry32(3);
     const wData = Float32Array.from({ length: 6 * 5 }, () => rand() - 0.5);
     const g = new Graph('proj');
     const x = g.input('x', 'float32', ['B', 'T', 6]);
@@ -90,7 +90,7 @@ describe('grad', () => {
     g.output(y, 'y');
     g.output(g.matMul(x, frozen), 'xf');
     const model = await loadOnNode(g);
-    const rand = random(5);
+    const rand = mulberry32(5);
     const data = (n: number) => Float64Array.from({ length: n }, () => rand() - 0.5);
     const out = await model.run({ x: { data: data(6), dims: [2, 3] }, frozen: { data: data(9), dims: [3, 3] }, w: { data: data(6), dims: [3, 2] } });
     // d/dw Σ y·stop(y) = xfᵀ·y (not 2·xfᵀ·y): the stopped factor is a constant.
