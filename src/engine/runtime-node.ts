@@ -1,7 +1,7 @@
 // onnxruntime-node behind the Runtime interface: CPU execution for tests and the CLI.
 // "Device" tensors are ORT's own CPU tensors, so upload/download only wrap and unwrap.
 import * as ort from 'onnxruntime-node';
-import type { DeviceTensor, HostTensor, Runtime, Session, SessionOptions, Tensor } from './runtime.ts';
+import { pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 
 function toOrt(t: Tensor): ort.Tensor {
   if (t.kind === 'device') return t.handle as ort.Tensor;
@@ -28,13 +28,7 @@ class NodeSession implements Session {
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>, toHost: readonly string[] = []): Promise<Record<string, Tensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const name of this.session.inputNames) {
-      const t = feeds[name];
-      if (!t) throw new Error(`session input ${name}: not fed (fed: ${Object.keys(feeds).join(', ')})`);
-      ortFeeds[name] = toOrt(t);
-    }
-    const results = await this.session.run(ortFeeds);
+    const results = await this.session.run(pickFeeds(this.session.inputNames, feeds, toOrt));
     const out: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(results)) {
       out[name] = toHost.includes(name) ? unwrap(value as ort.Tensor) : wrap(value as ort.Tensor);

@@ -5,7 +5,7 @@
 // bundle holds one ORT.
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import type { DeviceTensor, HostTensor, Runtime, Session, SessionOptions, Tensor } from './runtime.ts';
+import { pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import { Graph } from '../onnx/index.ts';
 import { parsePlacements, type Placements } from './placement.ts';
 
@@ -115,13 +115,7 @@ class WebSession implements Session {
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>, toHostNames: readonly string[] = []): Promise<Record<string, Tensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const name of this.session.inputNames) {
-      const t = feeds[name];
-      if (!t) throw new Error(`session input ${name}: not fed (fed: ${Object.keys(feeds).join(', ')})`);
-      ortFeeds[name] = toOrt(t);
-    }
-    const results = await this.session.run(ortFeeds);
+    const results = await this.session.run(pickFeeds(this.session.inputNames, feeds, toOrt));
     const out: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(results)) {
       out[name] = toHostNames.includes(name) ? await toHost(value, true) : track(value);

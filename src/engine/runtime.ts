@@ -80,3 +80,18 @@ export function floats(t: Tensor | undefined, name: string): Float32Array {
   }
   return t.data;
 }
+
+/** The session's inputs taken from `feeds` and converted, failing on the first one not fed. */
+export function pickFeeds<T>(
+  inputNames: readonly string[],
+  feeds: Readonly<Record<string, Tensor>>,
+  convert: (t: Tensor) => T,
+): Record<string, T> {
+  const picked: Record<string, T> = {};
+  for (const name of inputNames) {
+    const t = feeds[name];
+    if (!t) throw new Error(`session input ${name}: not fed (fed: ${Object.keys(feeds).join(', ')})`);
+    picked[name] = convert(t);
+  }
+  return picked;
+}
