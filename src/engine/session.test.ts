@@ -1,14 +1,21 @@
 // The session's device layouts against the plain float32, unsplit one (itself checked against
 // the float64 reference in decoder.test.ts): the vocabulary in 5 chunks gives the same logits,
-// float16 weights give the logits of the float16-rounded model, and the memory report counts
-// what was uploaded.
+// float16 weights give the logits of the float16-rounded model, a load streamed from a
+// safetensors file gives the logits of the in-memory one, resident adapters switch without an
+// upload, and the memory report counts what was uploaded.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tinyModelConfig, tinyModelWeights, type TinyModelOptions } from '../../scripts/make-tiny-model.ts';
+import { makeTinyModel, tinyModelConfig, tinyModelWeights, type TinyModelOptions } from '../../scripts/make-tiny-model.ts';
 import { roundTo } from '../model/dtype.ts';
+import { openFileSource } from '../model/file-source.ts';
 import { newAdapter } from '../model/peft.ts';
-import { loraTargets, projectionShape } from '../model/tensors.ts';
+import { SafetensorsFile } from '../model/safetensors.ts';
+import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
+import type { Runtime } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
-import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
+import { Qwen3Session, type Qwen3SessionOptions, type TensorSource } from './session.ts';
 
 /** max |a − b| / max |b|. */
 function relativeError(got: Float32Array, want: Float32Array): number {
@@ -33,8 +40,13 @@ const sessions: Qwen3Session[] = [];
 afterAll(async () => {
   for (const s of sessions) await s.release();
 });
-async function load(config: ReturnType<typeof tinyModelConfig>, weights: Map<string, Float32Array>, options: Qwen3SessionOptions = {}) {
-  const s = await Qwen3Session.load(nodeRuntime, config, weights, options);
+async function load(
+  config: ReturnType<typeof tinyModelConfig>,
+  weights: Map<string, Float32Array> | TensorSource,
+  options: Qwen3SessionOptions = {},
+  runtime: Runtime = nodeRuntime,
+) {
+  const s = await Qwen3Session.load(runtime, config, weights, options);
   sessions.push(s);
   return s;
 }
@@ -115,5 +127,146 @@ describe('Qwen3Session.memory', () => {
     expect(s.memory().kvCache).toBe(6 * perToken);
     await s.reset();
     expect(s.memory().kvCache).toBe(0);
+  });
+});
+
+describe('Qwen3Session.load from a safetensors file', () => {
+  it.each([
+    ['untied, float32, 5 vocabulary chunks', { seed: 61, untied: true }, 'float32'],
+    ['tied, float16, 5 vocabulary chunks', { seed: 62 }, 'float16'],
+  ] as const)('%s: reads each tensor once, one at a time, in file order; logits equal the in-memory load', async (_, model, weightDtype) => {
+    const dir = await mkdtemp(join(tmpdir(), 'qmd-session-'));
+    try {
+      const { config, weights } = await makeTinyModel(dir, { ...model, hidden: 32, headDim: 8, intermediate: 48 });
+      const file = await openFileSource(join(dir, 'model.safetensors'));
+      const reader = await SafetensorsFile.open(file);
+      const reads: string[] = [];
+      let outstanding = 0;
+      let maxOutstanding = 0;
+      const counting: TensorSource = {
+        async read(name) {
+          reads.push(name);
+          maxOutstanding = Math.max(maxOutstanding, ++outstanding);
+          // Lets a loader that asked for several tensors at once show it before this one answers.
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          try {
+            return await reader.read(name);
+          } finally {
+            outstanding--;
+          }
+        },
+      };
+      const options = { weightDtype, maxBindingBytes: Math.ceil(config.vocabSize / 5) * config.hiddenSize * 4 };
+      const streamed = await load(config, counting, options);
+      await file.close();
+      expect(reads).toEqual([...qwen3TensorShapes(config).keys()]);
+      expect(maxOutstanding).toBe(1);
+      const inMemory = await load(config, weights, options);
+      expect(streamed.layout.chunks.length).toBe(5);
+      expect(streamed.memory()).toEqual(inMemory.memory());
+      const ids = [151644, 872, 198, 40000, 151935, 3, 151645];
+      expect(await logitsOf(streamed, ids)).toEqual(await logitsOf(inMemory, ids));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a tensor missing from the Map', async () => {
+    const config = tinyModelConfig({ hidden: 32, headDim: 8, intermediate: 48 });
+    const weights = tinyModelWeights(config, 1);
+    weights.delete('model.layers.1.mlp.up_proj.weight');
+    await expect(Qwen3Session.load(nodeRuntime, config, weights)).rejects.toThrow(/weight model\.layers\.1\.mlp\.up_proj\.weight is missing/);
+  });
+});
+
+/** nodeRuntime counting its uploads and releases. */
+function countingRuntime(): { runtime: Runtime; counts: { upload: number; release: number } } {
+  const counts = { upload: 0, release: 0 };
+  const runtime: Runtime = {
+    ...nodeRuntime,
+    upload: (t) => (counts.upload++, nodeRuntime.upload(t)),
+    release: (t) => (counts.release++, nodeRuntime.release(t)),
+  };
+  return { runtime, counts };
+}
+
+describe('Qwen3Session resident adapters', () => {
+  const config = tinyModelConfig({ hidden: 32, headDim: 8, intermediate: 48 });
+  const weights = tinyModelWeights(config, 71);
+  const adapters = {
+    a: newAdapter(config, { r: 2, alpha: 4, targets: [...loraTargets], seed: 5, bStd: 0.2 }),
+    b: newAdapter(config, { r: 4, alpha: 4, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 6, bStd: 0.2 }),
+  };
+  const ids = [151644, 872, 198, 40000, 151935, 3, 151645];
+  // Per adapter, the logits of a session that only ever ran that one (setAdapter, uploaded fresh).
+  const reference = (async () => {
+    const out = new Map<string | null, Float32Array[]>();
+    for (const id of [null, 'a', 'b'] as const) {
+      const s = await load(config, weights);
+      await s.setAdapter(id ? adapters[id] : null);
+      out.set(id, await logitsOf(s, ids));
+    }
+    return out;
+  })();
+  const tensorsPerAdapter = config.numLayers * loraTargets.length * 2 + 1; // A and B per target, + the scale
+
+  it('switch A → B → base → A by reference: the logits of each, no upload after adding', async () => {
+    const want = await reference;
+    expect(relativeError(want.get('a')!.at(-1)!, want.get(null)!.at(-1)!)).toBeGreaterThan(1e-3);
+    expect(relativeError(want.get('b')!.at(-1)!, want.get('a')!.at(-1)!)).toBeGreaterThan(1e-3);
+    const { runtime, counts } = countingRuntime();
+    const s = await load(config, weights, {}, runtime);
+    const loaded = counts.upload;
+    await s.addAdapter('a', adapters.a);
+    await s.addAdapter('b', adapters.b);
+    expect(counts.upload - loaded).toBe(2 * tensorsPerAdapter);
+    expect(s.adapterIds).toEqual(['a', 'b']);
+    const uploads = counts.upload;
+    for (const id of ['a', 'b', null, 'a'] as const) {
+      await s.useAdapter(id);
+      const got = await logitsOf(s, ids);
+      got.forEach((logits, i) => expect(relativeError(logits, want.get(id)![i]!)).toBeLessThan(1e-6));
+    }
+    expect(counts.upload).toBe(uploads);
+  });
+
+  it('memory counts every resident adapter; remove releases its tensors, and the running one falls back to the base model', async () => {
+    const want = await reference;
+    const { runtime, counts } = countingRuntime();
+    const s = await load(config, weights, {}, runtime);
+    await s.addAdapter('a', adapters.a);
+    const withA = s.memory().lora;
+    await s.addAdapter('b', adapters.b);
+    const withBoth = s.memory().lora;
+    const lora = (r: number, targets: readonly (typeof loraTargets)[number][]) =>
+      4 * (config.numLayers * loraTargets.reduce((n, t) => n + (targets.includes(t) ? r : 1) * projectionShape(config, t).reduce((x, y) => x + y, 0), 0) + 1);
+    expect(withA).toBe(lora(2, loraTargets));
+    expect(withBoth - withA).toBe(lora(4, ['q_proj', 'v_proj', 'down_proj']));
+
+    await s.useAdapter('b');
+    const released = counts.release;
+    await s.removeAdapter('a');
+    expect(counts.release - released).toBe(tensorsPerAdapter);
+    expect(s.memory().lora).toBe(withBoth - withA);
+    await expect(s.useAdapter('a')).rejects.toThrow(/no adapter "a" \(resident: b\)/);
+    expect(relativeError((await logitsOf(s, ids)).at(-1)!, want.get('b')!.at(-1)!)).toBeLessThan(1e-6);
+
+    await s.removeAdapter('b');
+    expect(s.memory().lora).toBe(0);
+    expect(relativeError((await logitsOf(s, ids)).at(-1)!, want.get(null)!.at(-1)!)).toBeLessThan(1e-6);
+  });
+
+  it('adding under a running id replaces its weights, releases the old ones and clears the KV cache', async () => {
+    const want = await reference;
+    const { runtime, counts } = countingRuntime();
+    const s = await load(config, weights, {}, runtime);
+    await s.addAdapter('x', adapters.a);
+    await s.useAdapter('x');
+    await s.forward([1, 2, 3]);
+    const released = counts.release;
+    await s.addAdapter('x', adapters.b);
+    expect(s.cachedTokens).toBe(0);
+    expect(counts.release - released).toBe(tensorsPerAdapter + 2 * config.numLayers); // the old adapter, then K and V per layer
+    expect(relativeError((await logitsOf(s, ids)).at(-1)!, want.get('b')!.at(-1)!)).toBeLessThan(1e-6);
   });
 });

@@ -1,30 +1,43 @@
 // A loaded Qwen3: weights uploaded once (in the layout the device needs: float16 or float32,
-// the vocabulary split under the binding limit, matrices transposed for MatMul), a KV cache
-// that stays on the device between steps, and two pairs of prefill/decode graphs, each built
-// on first use: the base model's, and one with LoRA inputs that serves every adapter (swapped
-// by feeding other inputs, no rebuild). The base model has its own pair so that it does not
-// run 28 rank-1 zero branches per step.
+// the vocabulary split under the binding limit, matrices transposed for MatMul), read, turned
+// and uploaded one tensor at a time so that the host never holds the model; adapters uploaded
+// once and kept resident, switched by reference; a KV cache that stays on the device between
+// steps; and two pairs of prefill/decode graphs, each built on first use: the base model's, and
+// one with LoRA inputs that serves every adapter (swapped by feeding other inputs, no rebuild).
+// The base model has its own pair so that it does not run 28 rank-1 zero branches per step.
 import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import * as names from '../model/qwen3/names.ts';
 import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
-import { chunkTokens, decoderWeights, transposeMatrix, weightLayout, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
-import { loraTargets, projectionShape } from '../model/tensors.ts';
+import { chunkTokens, tensorInputs, transposeMatrix, weightLayout, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
 import { f32, floats, hostTensor, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 
 export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {}
 
+/**
+ * Where the weights come from, by HF name, float32 as stored (safetensors' TensorReader is
+ * one). Read one tensor at a time, in file order, each once.
+ */
+export interface TensorSource {
+  read(name: string): Promise<Float32Array>;
+}
+
 /** Bytes this session holds on the device, by what they are. */
 export interface SessionMemory {
   weights: number;
+  /** Every resident adapter's. */
   lora: number;
   kvCache: number;
 }
 
 const elementBytes = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1 } as const;
 const bytesOf = (tensors: Iterable<Tensor>) => [...tensors].reduce((sum, t) => sum + t.dims.reduce((a, d) => a * d, elementBytes[t.type]), 0);
+
+/** The key of the adapter setAdapter manages, apart from the ids callers add. */
+const unnamed = Symbol('setAdapter');
 
 interface Graphs {
   prefill: Session;
@@ -33,7 +46,9 @@ interface Graphs {
 
 export class Qwen3Session implements Decoder {
   private cache: { keys: Tensor[]; values: Tensor[]; length: number } | null = null;
-  private lora: Record<string, Tensor> = {};
+  /** Resident adapters' graph inputs by id; `setAdapter`'s own under a key no caller can pass. */
+  private readonly adapters = new Map<string | typeof unnamed, Record<string, DeviceTensor>>();
+  private lora: Record<string, DeviceTensor> = {};
   private readonly built = new Map<'base' | 'adapter', Graphs>();
   private graphs: Graphs | null = null;
 
@@ -46,20 +61,38 @@ export class Qwen3Session implements Decoder {
     readonly weights: ReadonlyMap<string, DeviceTensor>,
   ) {}
 
+  /**
+   * Uploads the weights from a Map or a TensorSource: each tensor is read, turned into its
+   * graph inputs (layout.ts tensorInputs) and uploaded input by input before the next is read,
+   * so the host holds one tensor and one of its chunks at a time (Qwen3-0.6B: the 622 MB
+   * float32 embedding and one chunk of it), not the model.
+   */
   static async load(
     runtime: Runtime,
     config: Qwen3Config,
-    weights: ReadonlyMap<string, Float32Array>,
+    weights: ReadonlyMap<string, Float32Array> | TensorSource,
     options: Qwen3SessionOptions = {},
   ): Promise<Qwen3Session> {
+    const source: TensorSource =
+      'read' in weights
+        ? weights
+        : {
+            read: async (name) => {
+              const data = weights.get(name);
+              if (!data) throw new Error(`Qwen3Session.load: weight ${name} is missing`);
+              return data;
+            },
+          };
     const layout = weightLayout(config, options);
     const device = new Map<string, DeviceTensor>();
     try {
-      for (const [name, dims, data] of decoderWeights(config, layout, weights)) {
-        device.set(name, await runtime.upload(hostTensor(layout.dtype, dims, data)));
+      for (const name of qwen3TensorShapes(config).keys()) {
+        for (const [input, dims, data] of tensorInputs(config, layout, name, await source.read(name))) {
+          device.set(input, await runtime.upload(hostTensor(layout.dtype, dims, data)));
+        }
       }
       const s = new Qwen3Session(runtime, config, layout, options, device);
-      await s.setAdapter(null); // builds the base graphs: nothing else to release if it fails
+      await s.useAdapter(null); // builds the base graphs: nothing else to release if it fails
       return s;
     } catch (error) {
       for (const t of device.values()) runtime.release(t);
@@ -82,30 +115,83 @@ export class Qwen3Session implements Decoder {
     }
   }
 
-  /** Runs with `adapter` from now on; null runs the base model (its graphs have no LoRA inputs). */
+  /**
+   * Uploads `adapter`'s matrices once and keeps them on the device under `id` (replacing, and
+   * releasing, what `id` held). The session keeps running what it ran: switch with useAdapter.
+   */
+  async addAdapter(id: string, adapter: LoraAdapter): Promise<void> {
+    await this.upload(id, adapter);
+  }
+
+  /** Runs adapter `id` (added before) from now on, or the base model for null; uploads nothing. Clears the KV cache. */
+  async useAdapter(id: string | null): Promise<void> {
+    await this.use(id);
+  }
+
+  /** Releases adapter `id`'s device tensors; the session runs the base model if `id` was running. */
+  async removeAdapter(id: string): Promise<void> {
+    await this.remove(id);
+  }
+
+  /** Ids of the resident adapters. */
+  get adapterIds(): string[] {
+    return [...this.adapters.keys()].filter((id) => typeof id === 'string');
+  }
+
+  /** Runs `adapter` from now on (uploaded now, replacing the one set before); null runs the base model and releases it. */
   async setAdapter(adapter: LoraAdapter | null): Promise<void> {
-    const graphs = await this.graphsFor(adapter ? 'adapter' : 'base');
-    for (const t of Object.values(this.lora)) this.runtime.release(t);
-    this.lora = {};
-    this.graphs = graphs;
-    await this.reset();
-    if (!adapter) return;
-    const feeds: Record<string, Tensor> = {};
-    for (let layer = 0; layer < this.config.numLayers; layer++) {
-      for (const target of loraTargets) {
-        const [out, inp] = projectionShape(this.config, target);
-        const pair = adapter.layers[layer]?.[target];
-        // A target the adapter leaves out runs as a rank-1 zero branch.
-        const r = pair ? adapter.config.r : 1;
-        // Transposed (names.transposed): A [r, in] → [in, r], B [out, r] → [r, out].
-        const a = pair ? transposeMatrix(pair.a, r, inp) : new Float32Array(inp);
-        const b = pair ? transposeMatrix(pair.b, out, r) : new Float32Array(out);
-        feeds[names.transposed(names.loraA(layer, target))] = await this.runtime.upload(f32([inp, r], a));
-        feeds[names.transposed(names.loraB(layer, target))] = await this.runtime.upload(f32([r, out], b));
-      }
+    if (!adapter) {
+      await this.use(null);
+      await this.remove(unnamed);
+      return;
     }
-    feeds[names.LORA_SCALE] = await this.runtime.upload(f32([], [loraScale(adapter.config)]));
+    await this.upload(unnamed, adapter);
+    await this.use(unnamed);
+  }
+
+  private async upload(id: string | typeof unnamed, adapter: LoraAdapter): Promise<void> {
+    const feeds: Record<string, DeviceTensor> = {};
+    const put = async (name: string, dims: number[], data: Float32Array) => (feeds[name] = await this.runtime.upload(f32(dims, data)));
+    try {
+      for (let layer = 0; layer < this.config.numLayers; layer++) {
+        for (const target of loraTargets) {
+          const [out, inp] = projectionShape(this.config, target);
+          const pair = adapter.layers[layer]?.[target];
+          // A target the adapter leaves out runs as a rank-1 zero branch.
+          const r = pair ? adapter.config.r : 1;
+          // Transposed (names.transposed): A [r, in] → [in, r], B [out, r] → [r, out].
+          await put(names.transposed(names.loraA(layer, target)), [inp, r], pair ? transposeMatrix(pair.a, r, inp) : new Float32Array(inp));
+          await put(names.transposed(names.loraB(layer, target)), [r, out], pair ? transposeMatrix(pair.b, out, r) : new Float32Array(out));
+        }
+      }
+      await put(names.LORA_SCALE, [], Float32Array.of(loraScale(adapter.config)));
+    } catch (error) {
+      for (const t of Object.values(feeds)) this.runtime.release(t);
+      throw error;
+    }
+    const previous = this.adapters.get(id);
+    this.adapters.set(id, feeds);
+    if (previous) {
+      // The running adapter's weights changed: its KV cache no longer matches them.
+      if (this.lora === previous) await this.use(id);
+      for (const t of Object.values(previous)) this.runtime.release(t);
+    }
+  }
+
+  private async use(id: string | typeof unnamed | null): Promise<void> {
+    const feeds = id === null ? {} : this.adapters.get(id);
+    if (!feeds) throw new Error(`Qwen3Session.useAdapter: no adapter "${String(id)}" (resident: ${this.adapterIds.join(', ') || 'none'})`);
+    this.graphs = await this.graphsFor(id === null ? 'base' : 'adapter');
     this.lora = feeds;
+    await this.reset();
+  }
+
+  private async remove(id: string | typeof unnamed): Promise<void> {
+    const feeds = this.adapters.get(id);
+    if (!feeds) return;
+    if (this.lora === feeds) await this.use(null);
+    this.adapters.delete(id);
+    for (const t of Object.values(feeds)) this.runtime.release(t);
   }
 
   async reset(): Promise<void> {
@@ -164,14 +250,17 @@ export class Qwen3Session implements Decoder {
   memory(): SessionMemory {
     return {
       weights: bytesOf(this.weights.values()),
-      lora: bytesOf(Object.values(this.lora)),
+      lora: [...this.adapters.values()].reduce((sum, feeds) => sum + bytesOf(Object.values(feeds)), 0),
       kvCache: this.cache ? bytesOf([...this.cache.keys, ...this.cache.values]) : 0,
     };
   }
 
   async release(): Promise<void> {
     await this.reset();
-    for (const t of [...Object.values(this.lora), ...this.weights.values()]) this.runtime.release(t);
+    for (const feeds of this.adapters.values()) for (const t of Object.values(feeds)) this.runtime.release(t);
+    this.adapters.clear();
+    this.lora = {};
+    for (const t of this.weights.values()) this.runtime.release(t);
     for (const { prefill, decode } of this.built.values()) {
       await prefill.release();
       await decode.release();

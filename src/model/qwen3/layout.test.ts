@@ -1,8 +1,10 @@
-// Vocabulary chunking and float16 conversion of the weights, against the sizes they must respect.
+// Vocabulary chunking, transposition and float16 conversion of the weights, against the sizes
+// they must respect, the values of the checkpoint and the memory a streamed load may take.
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../../scripts/make-tiny-model.ts';
 import { f16ToF32 } from '../dtype.ts';
-import { chunkTokens, layoutShapes, layoutWeights, weightLayout } from './layout.ts';
+import { chunkTokens, decoderWeights, layoutShapes, readsTransposed, tensorInputs, weightLayout, type WeightDtype } from './layout.ts';
+import { transposed } from './names.ts';
 
 const config = tinyModelConfig({ hidden: 32, headDim: 8, intermediate: 48, untied: true });
 const V = config.vocabSize;
@@ -32,22 +34,69 @@ describe('weightLayout', () => {
   });
 });
 
-describe('layoutWeights', () => {
-  it('cuts both vocabulary tensors into the chunks and rounds float16 to nearest', () => {
+describe('decoderWeights', () => {
+  it('cuts both vocabulary tensors into the chunks, turns each matrix the decoder multiplies by, and rounds float16 to nearest', () => {
     const weights = tinyModelWeights(config, 3);
     const layout = weightLayout(config, { maxBindingBytes: 40_000 * rowBytes, weightDtype: 'float16' });
-    const out = new Map([...layoutWeights(config, layout, weights)].map(([name, dims, data]) => [name, { dims, data }]));
-    expect([...out.keys()]).toEqual([...layoutShapes(config, layout).keys()]);
+    const out = new Map([...decoderWeights(config, layout, weights)].map(([name, dims, data]) => [name, { dims, data }]));
+    const inputName = (name: string) => (readsTransposed(config, name.replace(/#\d+$/, '')) ? transposed(name) : name);
+    expect([...out.keys()]).toEqual([...layoutShapes(config, layout).keys()].map(inputName));
     const [, , third, last] = layout.chunks;
-    expect(out.get('lm_head.weight#3')!.dims).toEqual([last!.rows, 32]);
+    // Untied: the embedding stays [rows, D] (a Gather reads rows), the LM head is [D, rows].
+    expect(out.get('model.embed_tokens.weight#3')!.dims).toEqual([last!.rows, 32]);
+    expect(out.get('lm_head.weight#3^T')!.dims).toEqual([32, last!.rows]);
+    const close = (half: number, want: number) => expect(Math.abs(f16ToF32(half) - want)).toBeLessThanOrEqual(Math.abs(want) * 2 ** -11);
     const head = weights.get('lm_head.weight')!;
-    const chunk = out.get('lm_head.weight#2')!.data;
+    const chunk = out.get('lm_head.weight#2^T')!.data;
     expect(chunk).toBeInstanceOf(Uint16Array);
     expect(chunk.length).toBe(third!.rows * 32);
-    for (const i of [0, 17, chunk.length - 1]) {
-      const want = head[third!.start * 32 + i]!;
-      expect(Math.abs(f16ToF32(chunk[i]!) - want)).toBeLessThanOrEqual(Math.abs(want) * 2 ** -11);
+    for (const [row, col] of [[0, 0], [17, 5], [third!.rows - 1, 31]] as const) close(chunk[col * third!.rows + row]!, head[(third!.start + row) * 32 + col]!);
+    const embed = out.get('model.embed_tokens.weight#2')!.data;
+    for (const i of [0, 17, embed.length - 1]) close(embed[i]!, weights.get('model.embed_tokens.weight')![third!.start * 32 + i]!);
+    const up = weights.get('model.layers.1.mlp.up_proj.weight')!; // [48, 32] → [32, 48]
+    const upT = out.get(transposed('model.layers.1.mlp.up_proj.weight'))!;
+    expect(upT.dims).toEqual([32, 48]);
+    close(upT.data[7 * 48 + 40]!, up[40 * 32 + 7]!);
+  });
+});
+
+describe('tensorInputs on the Qwen3-0.6B embedding (151,936 × 1,024, tied: turned into the LM head)', () => {
+  const big = tinyModelConfig({ hidden: 1024, layers: 1 });
+  const embedding = new Float32Array(big.vocabSize * big.hiddenSize);
+  for (let i = 0; i < embedding.length; i += 997) embedding[i] = (i % 7) - 3;
+  // A WebGPU default of 128 MiB per binding: 5 chunks.
+  const layout = (weightDtype: WeightDtype) => weightLayout(big, { maxBindingBytes: 128 * 2 ** 20, weightDtype });
+
+  it.each(['float16', 'float32'] as const)('%s: one output buffer per chunk, made when the chunk is asked for', (dtype) => {
+    const chunks = layout(dtype).chunks;
+    expect(chunks.length).toBe(5);
+    const inputs = tensorInputs(big, layout(dtype), 'model.embed_tokens.weight', embedding);
+    const started = performance.now();
+    for (const [k, { start, rows }] of chunks.entries()) {
+      const before = process.memoryUsage().arrayBuffers;
+      const next = inputs.next();
+      const grown = process.memoryUsage().arrayBuffers - before;
+      if (next.done) throw new Error(`chunk ${k} missing`);
+      const [name, dims, data] = next.value;
+      const bytes = rows * big.hiddenSize * (dtype === 'float16' ? 2 : 4);
+      expect(name).toBe(transposed(`model.embed_tokens.weight#${k}`));
+      expect(dims).toEqual([big.hiddenSize, rows]);
+      // Its own buffer, exactly its size: no view into a larger intermediate.
+      expect(data.buffer.byteLength).toBe(bytes);
+      // Nothing but that buffer was allocated while making it (a converted or turned copy on the side would double this).
+      expect(grown).toBeLessThan(bytes + 2 ** 20);
+      const at = (row: number, col: number) => (dtype === 'float16' ? f16ToF32(data[col * rows + row]!) : data[col * rows + row]!);
+      for (const [row, col] of [[0, 0], [rows - 1, 1023], [311, 700]] as const) expect(at(row, col)).toBe(embedding[(start + row) * 1024 + col]);
     }
+    expect(inputs.next().done).toBe(true);
+    console.log(`tensorInputs: 151,936 × 1,024 embedding → 5 transposed ${dtype} chunks in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+  });
+
+  it('an untied float32 embedding is cut into views of the tensor, no copy', () => {
+    const untied = tinyModelConfig({ hidden: 1024, layers: 1, untied: true });
+    const views = [...tensorInputs(untied, weightLayout(untied, { maxBindingBytes: 128 * 2 ** 20 }), 'model.embed_tokens.weight', embedding)];
+    expect(views.map(([name]) => name)).toEqual([0, 1, 2, 3, 4].map((k) => `model.embed_tokens.weight#${k}`));
+    for (const [, , data] of views) expect(data.buffer).toBe(embedding.buffer);
   });
 });
 

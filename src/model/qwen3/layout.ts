@@ -2,7 +2,7 @@
 // vocabulary tensors (embedding, LM head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut
 // into row chunks that each fit one storage-buffer binding (design.md "Models on the hub").
 import type { Qwen3Config } from '../config.ts';
-import { encodeTensor } from '../dtype.ts';
+import { f32ToF16 } from '../dtype.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 import * as names from './names.ts';
 
@@ -60,24 +60,6 @@ export function layoutShapes(c: Qwen3Config, layout: WeightLayout): Map<string, 
 /** float32 data, or float16 bits (Uint16Array) under a float16 layout. */
 export type WeightData = Float32Array | Uint16Array;
 
-/** The checkpoint's tensors (by HF name) as the layout's graph inputs: vocabulary rows cut into chunks, float16 rounded to nearest even. */
-export function* layoutWeights(c: Qwen3Config, layout: WeightLayout, weights: ReadonlyMap<string, Float32Array>): Generator<[string, number[], WeightData]> {
-  const convert = (data: Float32Array): WeightData => (layout.dtype === 'float16' ? new Uint16Array(encodeTensor('F16', data).buffer) : data);
-  for (const [name, dims] of qwen3TensorShapes(c)) {
-    const data = weights.get(name);
-    if (!data) throw new Error(`layoutWeights: weight ${name} is missing`);
-    if (data.length !== bytesOf(dims, 1)) throw new Error(`layoutWeights: ${name} has ${data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
-    if (!vocabTensors.has(name)) {
-      yield [name, dims, convert(data)];
-      continue;
-    }
-    const D = c.hiddenSize;
-    for (const [k, { start, rows }] of layout.chunks.entries()) {
-      yield [chunkName(name, k, layout), [rows, D], convert(data.subarray(start * D, (start + rows) * D))];
-    }
-  }
-}
-
 /**
  * Whether the decoder reads weight `name` (HF name) transposed (names.transposed): every
  * matrix a MatMul multiplies by — the projections, the LM head, and the embedding when it is
@@ -86,30 +68,74 @@ export function* layoutWeights(c: Qwen3Config, layout: WeightLayout, weights: Re
 export const readsTransposed = (c: Qwen3Config, name: string): boolean =>
   name.endsWith('_proj.weight') || name === LM_HEAD || (name === EMBED && c.tieWordEmbeddings);
 
-/** [rows, cols] → [cols, rows], in cache-sized tiles (the LM head is 10⁸ elements). */
-export function transposeMatrix<T extends WeightData>(data: T, rows: number, cols: number): T {
-  const out = new (data.constructor as new (n: number) => T)(data.length);
+/**
+ * `data` [rows, cols] → `out` [cols, rows], in cache-sized tiles (the LM head is 10⁸ elements),
+ * rounded to float16 on the way when `out` is a Uint16Array: the one buffer a matrix is turned
+ * and converted in.
+ */
+export function transposeInto<T extends WeightData>(out: T, data: Float32Array, rows: number, cols: number): T {
+  if (out.length !== rows * cols || data.length !== rows * cols) {
+    throw new Error(`transposeInto: [${rows}, ${cols}] needs ${rows * cols} elements, got ${data.length} in and ${out.length} out`);
+  }
+  const half = out instanceof Uint16Array;
   const tile = 64;
   for (let r0 = 0; r0 < rows; r0 += tile) {
     for (let c0 = 0; c0 < cols; c0 += tile) {
       const r1 = Math.min(rows, r0 + tile);
       const c1 = Math.min(cols, c0 + tile);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
+      if (half) for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = f32ToF16(data[r * cols + c]!);
+      else for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
     }
   }
   return out;
 }
 
+/** [rows, cols] → [cols, rows] in float32. */
+export const transposeMatrix = (data: Float32Array, rows: number, cols: number): Float32Array =>
+  transposeInto(new Float32Array(data.length), data, rows, cols);
+
+function toFloat16(data: Float32Array): Uint16Array {
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = f32ToF16(data[i]!);
+  return out;
+}
+
 /**
- * The decoder's weight inputs: layoutWeights with each matrix it reads transposed turned on
- * the host, once, and renamed (names.transposed). ORT folds the Transpose of an initializer at
- * load, but weights here are inputs (swappable adapters, shared with training): a Transpose in
- * the graph would copy every matrix — the LM head is 311 MB at D = 512 — at every step.
+ * One checkpoint tensor (HF name, float32 as stored) as the decoder's weight inputs: a
+ * vocabulary tensor cut into the layout's chunks, each matrix the decoder reads transposed
+ * turned on the host, once, and renamed (names.transposed), float16 rounded to nearest even.
+ * ORT folds the Transpose of an initializer at load, but weights here are inputs (swappable
+ * adapters, shared with training): a Transpose in the graph would copy every matrix — the LM
+ * head is 311 MB at D = 512 — at every step. Inputs are made lazily, each in one buffer of its
+ * own (a float32 input the layout leaves as stored is a view of `data`), so a loader that
+ * uploads each before asking for the next holds `data` and one chunk.
  */
+export function* tensorInputs(c: Qwen3Config, layout: WeightLayout, name: string, data: Float32Array): Generator<[string, number[], WeightData]> {
+  const dims = qwen3TensorShapes(c).get(name);
+  if (!dims) throw new Error(`tensorInputs: ${name} is not a weight of this Qwen3 config`);
+  if (data.length !== bytesOf(dims, 1)) throw new Error(`tensorInputs: ${name} has ${data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
+  const half = layout.dtype === 'float16';
+  const cols = dims.at(-1)!;
+  const pieces = vocabTensors.has(name)
+    ? layout.chunks.map(({ start, rows }, k) => ({ input: chunkName(name, k, layout), start, dims: [rows, cols] }))
+    : [{ input: name, start: 0, dims }];
+  for (const piece of pieces) {
+    const rows = piece.dims.length === 2 ? piece.dims[0]! : 1;
+    const source = data.subarray(piece.start * cols, (piece.start + rows) * cols);
+    if (!readsTransposed(c, name)) yield [piece.input, piece.dims, half ? toFloat16(source) : source];
+    else {
+      const out = half ? new Uint16Array(source.length) : new Float32Array(source.length);
+      yield [names.transposed(piece.input), [cols, rows], transposeInto(out, source, rows, cols)];
+    }
+  }
+}
+
+/** Every weight input of the decoder (tensorInputs of each checkpoint tensor, in file order) from weights by HF name. */
 export function* decoderWeights(c: Qwen3Config, layout: WeightLayout, weights: ReadonlyMap<string, Float32Array>): Generator<[string, number[], WeightData]> {
-  for (const [name, dims, data] of layoutWeights(c, layout, weights)) {
-    if (!readsTransposed(c, name.replace(/#\d+$/, ''))) yield [name, dims, data];
-    else yield [names.transposed(name), [dims[1]!, dims[0]!], transposeMatrix(data, dims[0]!, dims[1]!)];
+  for (const name of qwen3TensorShapes(c).keys()) {
+    const data = weights.get(name);
+    if (!data) throw new Error(`decoderWeights: weight ${name} is missing`);
+    yield* tensorInputs(c, layout, name, data);
   }
 }
 

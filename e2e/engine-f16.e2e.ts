@@ -1,0 +1,75 @@
+// float16 weights on WebGPU. Where the adapter has shader-f16 the worker loads every weight in
+// float16 (browser-model.ts) and the graph casts each to float32 where it is used. Checked here:
+// the upload really is half size; WebGPU generates, token for token, what onnxruntime-node
+// generates from the same float16 weights; and those weights move the logits by at most 1e-2 of
+// the largest float32 logit. SwiftShader (CI) has no shader-f16, so there the test is skipped;
+// the worker protocol returns no logits, so the float16 ↔ float32 bound is measured on node with
+// the weights the page uploads, and the page is held to that model's tokens.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, expect } from '@playwright/test';
+import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { qwen3TensorShapes } from '../src/model/tensors.ts';
+import type { EngineClient } from '../src/engine/client.ts';
+import { generate } from '../src/engine/generate.ts';
+import { loadModelTokenizer } from '../src/engine/model-dir.ts';
+import { nodeRuntime } from '../src/engine/runtime-node.ts';
+import { Qwen3Session } from '../src/engine/session.ts';
+import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
+import { serveHub, type HubServer } from './support/hub.ts';
+
+const QUERY = 'postgres connection pooling';
+const NEW_TOKENS = 8;
+const REPO = 'test/tiny-qwen3-f16';
+/** max |f16 − f32| / max |f32| over the prompt's logits. */
+const TOLERANCE = 1e-2;
+
+test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy tokens, logits within 1e-2 of float32', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('./');
+  const shaderF16 = await page.evaluate(async () => (await navigator.gpu?.requestAdapter())?.features.has('shader-f16') ?? false);
+  test.skip(!shaderF16, 'no shader-f16 on this adapter (SwiftShader)');
+
+  const dir = await mkdtemp(join(tmpdir(), 'qmd-engine-f16-'));
+  let hub: HubServer | null = null;
+  try {
+    const { config, weights } = await makeTinyModel(dir, { seed: 23, hidden: 64, layers: 2 });
+    hub = await serveHub({ [REPO]: dir });
+    const prompt = (await loadModelTokenizer(dir)).promptIds(QUERY);
+    const full = await Qwen3Session.load(nodeRuntime, config, weights);
+    const half = await Qwen3Session.load(nodeRuntime, config, weights, { weightDtype: 'float16' });
+    const want = await full.forward(prompt);
+    const got = await half.forward(prompt);
+    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const diff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0);
+    expect(diff / scale).toBeLessThanOrEqual(TOLERANCE);
+    expect(diff / scale).toBeGreaterThan(1e-6); // the weights really were rounded
+    const greedy = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: NEW_TOKENS, stopTokens: STOP_TOKENS };
+    const reference = (await generate(half, prompt, greedy)).ids;
+    await full.release();
+    await half.release();
+    const parameters = [...qwen3TensorShapes(config).values()].reduce((n, dims) => n + dims.reduce((a, d) => a * d, 1), 0);
+
+    await page.goto(`./?hub=${encodeURIComponent(hub.url)}#/playground`);
+    await page.getByTestId('base-repo').fill(REPO);
+    await page.getByTestId('load-model').click();
+    await expect(page.getByTestId('model-loaded')).toHaveText(REPO, { timeout: 120_000 });
+    const run = await page.evaluate(
+      async ({ query, maxNewTokens }) => {
+        const client = (globalThis as unknown as { qmdEngine: { client: EngineClient } }).qmdEngine.client;
+        const memory = await client.call({ type: 'memory' });
+        const sampling = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens };
+        const { ids } = await client.call({ type: 'generate', query, adapter: null, sampling });
+        return { weightBytes: memory.session?.weights ?? null, ids };
+      },
+      { query: QUERY, maxNewTokens: NEW_TOKENS },
+    );
+    expect(run.weightBytes).toBe(2 * parameters);
+    expect(run.ids).toEqual(reference);
+    await expect(page.getByTestId('engine-error')).toHaveCount(0);
+  } finally {
+    await hub?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
