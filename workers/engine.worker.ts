@@ -5,7 +5,6 @@
 import { buildDecoder } from '../src/model/qwen3/decoder.ts';
 import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../src/data/prompt.ts';
 import { OpfsCache } from '../src/model/hub/opfs-cache.ts';
-import type { LoraAdapter } from '../src/model/peft.ts';
 import { loadAdapter, loadModel, modelFolder, type LoadedModel } from '../src/engine/browser-model.ts';
 import { generate, type Decoder } from '../src/engine/generate.ts';
 import { classifyError } from '../src/engine/errors.ts';
@@ -30,7 +29,8 @@ const formats = new Map([QMD_V4_PROMPT, QMD_1_7B_PROMPT].map((f) => [f.id, f]));
 
 let model: LoadedModel | null = null;
 let modelBytes = 0;
-const adapters = new Map<string, { info: AdapterInfo; adapter: LoraAdapter }>();
+/** Adapters resident on the GPU in the session, by id: generate switches between them by reference. */
+const adapters = new Map<string, AdapterInfo>();
 /** The adapter the session currently runs with (undefined: not set since the load). */
 let active: string | null | undefined;
 const controllers = new Map<number, AbortController>();
@@ -110,12 +110,13 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       const { name, adapter } = await loadAdapter(request.source, config, cache, signal, emit);
       const { r, alpha, targets } = adapter.config;
       const info: AdapterInfo = { id: request.id, name, rank: r, alpha, targets: [...targets] };
-      adapters.set(request.id, { info, adapter });
+      await guardMemory('uploading the adapter', () => requireModel().session.addAdapter(request.id, adapter));
+      adapters.set(request.id, info);
       if (active === request.id) active = undefined;
       return info;
     }
     case 'unload-adapter':
-      adapters.delete(request.id);
+      if (adapters.delete(request.id)) await requireModel().session.removeAdapter(request.id);
       if (active === request.id) active = undefined;
       return null;
     case 'unload':
@@ -124,10 +125,9 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
     case 'generate': {
       const loaded = requireModel();
       const { adapter, query, sampling } = request;
-      const chosen = adapter === null ? null : adapters.get(adapter);
-      if (chosen === undefined) throw new EngineError('unsupported_adapter', `adapter ${adapter} is not loaded`);
+      if (adapter !== null && !adapters.has(adapter)) throw new EngineError('unsupported_adapter', `adapter ${adapter} is not loaded`);
       if (active !== adapter) {
-        await guardMemory('uploading the adapter', () => loaded.session.setAdapter(chosen?.adapter ?? null));
+        await loaded.session.useAdapter(adapter);
         active = adapter;
       }
       const format = formats.get(request.promptFormat ?? QMD_V4_PROMPT.id);

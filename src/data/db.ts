@@ -95,30 +95,70 @@ export interface EvalResult {
   origin: 'run' | 'import' | 'share';
 }
 
+/** A PEFT LoRA adapter kept in the browser (picked files, or later trained in the page); its files are in `adapterFiles`. */
+export interface StoredAdapter {
+  id: string;
+  name: string;
+  rank: number;
+  alpha: number;
+  targets: string[];
+  useRslora: boolean;
+  /** adapter_config.json's base_model_name_or_path, else the model it was checked against when saved. */
+  baseModel: string | null;
+  /** Both files together. */
+  bytes: number;
+  created: number;
+}
+
+/** The two PEFT files exactly as they were given, so an exported adapter is byte-identical. */
+export interface AdapterFiles {
+  adapterId: string;
+  /** adapter_config.json */
+  config: ArrayBuffer;
+  /** adapter_model.safetensors */
+  weights: ArrayBuffer;
+}
+
 interface LabDB extends DBSchema {
   datasets: { key: string; value: DatasetMeta };
   rows: { key: [string, number]; value: DatasetRow; indexes: { byDataset: string } };
   rejections: { key: [string, number]; value: Rejection; indexes: { byDataset: string } };
   querySets: { key: string; value: QuerySet };
   results: { key: string; value: EvalResult };
+  adapters: { key: string; value: StoredAdapter };
+  adapterFiles: { key: string; value: AdapterFiles };
 }
 
 export type LabDatabase = IDBPDatabase<LabDB>;
 
 export const DB_NAME = 'qmd-lab';
 
-export function openLab(name = DB_NAME): Promise<LabDatabase> {
-  return openDB<LabDB>(name, 1, {
-    upgrade(db) {
-      db.createObjectStore('datasets', { keyPath: 'id' });
-      const rows = db.createObjectStore('rows', { keyPath: ['datasetId', 'index'] });
-      rows.createIndex('byDataset', 'datasetId');
-      const rejections = db.createObjectStore('rejections', { keyPath: ['datasetId', 'line'] });
-      rejections.createIndex('byDataset', 'datasetId');
-      db.createObjectStore('querySets', { keyPath: 'id' });
-      db.createObjectStore('results', { keyPath: 'id' });
+export const DB_VERSION = 2;
+
+/** Opens (creating or upgrading) the database; each version adds its stores and keeps what earlier versions hold. */
+export async function openLab(name = DB_NAME): Promise<LabDatabase> {
+  const db = await openDB<LabDB>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('datasets', { keyPath: 'id' });
+        const rows = db.createObjectStore('rows', { keyPath: ['datasetId', 'index'] });
+        rows.createIndex('byDataset', 'datasetId');
+        const rejections = db.createObjectStore('rejections', { keyPath: ['datasetId', 'line'] });
+        rejections.createIndex('byDataset', 'datasetId');
+        db.createObjectStore('querySets', { keyPath: 'id' });
+        db.createObjectStore('results', { keyPath: 'id' });
+      }
+      if (oldVersion < 2) {
+        // Metadata apart from the bytes, so listing adapters never reads megabytes of weights.
+        db.createObjectStore('adapters', { keyPath: 'id' });
+        db.createObjectStore('adapterFiles', { keyPath: 'adapterId' });
+      }
     },
   });
+  // A tab opened on newer code waits for every older connection to close before it can upgrade:
+  // let it go instead of blocking it until this tab closes.
+  db.addEventListener('versionchange', () => db.close());
+  return db;
 }
 
 export function newId(): string {

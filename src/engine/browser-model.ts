@@ -93,10 +93,10 @@ function hubFolder(source: Extract<ModelSource, { kind: 'hub' }>, cache: ModelCa
   };
 }
 
-function filesFolder(files: readonly File[]): ModelFolder {
+function filesFolder(files: readonly File[], name?: string): ModelFolder {
   // A picked folder gives paths like "Qwen3-0.6B/config.json"; the folder itself does not matter.
   const byName = new Map(files.map((f) => [f.name.split('/').pop()!, f]));
-  const folder = files[0]?.webkitRelativePath.split('/')[0] || 'local files';
+  const folder = name || files[0]?.webkitRelativePath.split('/')[0] || 'local files';
   return {
     name: folder,
     has: async (file) => byName.has(file),
@@ -109,7 +109,7 @@ function filesFolder(files: readonly File[]): ModelFolder {
 }
 
 export function modelFolder(source: ModelSource, cache: ModelCache, signal: AbortSignal, progress: Progress): ModelFolder {
-  return source.kind === 'hub' ? hubFolder(source, cache, signal, progress) : filesFolder(source.files);
+  return source.kind === 'hub' ? hubFolder(source, cache, signal, progress) : filesFolder(source.files, source.name);
 }
 
 async function json(folder: ModelFolder, file: string): Promise<unknown> {
@@ -179,20 +179,25 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   const tokenizer = await loadTokenizer(folder);
   const reader = await openWeights(folder);
   const shapes = qwen3TensorShapes(config);
-  const weights = new Map<string, Float32Array>();
-  let loaded = 0;
   for (const [name, shape] of shapes) {
     const stored = reader.info(name).shape;
     if (stored.join(',') !== shape.join(',')) {
       throw new EngineError('bad_model', `${folder.name}: tensor ${name} is [${stored.join(', ')}], config.json implies [${shape.join(', ')}]`);
     }
-    weights.set(name, await reader.read(name));
-    progress({ type: 'progress', phase: 'weights', file: name, loaded: ++loaded, total: shapes.size });
   }
-  progress({ type: 'progress', phase: 'compile', loaded: 0, total: null });
+  let loaded = 0;
+  // Qwen3Session.load reads, converts and uploads one tensor at a time: the host never holds the model.
+  const tensors = {
+    async read(name: string): Promise<Float32Array> {
+      const data = await reader.read(name);
+      progress({ type: 'progress', phase: 'weights', file: name, loaded: ++loaded, total: shapes.size });
+      if (loaded === shapes.size) progress({ type: 'progress', phase: 'compile', loaded: 0, total: null });
+      return data;
+    },
+  };
   const maxBindingBytes = Math.min(options.limits.maxBufferSize, options.limits.maxStorageBufferBindingSize);
-  const session = await Qwen3Session.load(runtime, config, weights, { maxBindingBytes, weightDtype });
-  const parameters = [...weights.values()].reduce((sum, w) => sum + w.length, 0);
+  const session = await Qwen3Session.load(runtime, config, tensors, { maxBindingBytes, weightDtype });
+  const parameters = [...shapes.values()].reduce((sum, dims) => sum + dims.reduce((a, d) => a * d, 1), 0);
   return { name: folder.name, config, tokenizer, session, parameters };
 }
 

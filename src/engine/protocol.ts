@@ -5,10 +5,14 @@
 import type { Placements } from './placement.ts';
 import type { SessionMemory } from './session.ts';
 
-/** Where model or adapter files come from: a hub (or a test server with the same layout) or files the user picked. */
+/**
+ * Where model or adapter files come from: a hub (or a test server with the same layout) or files
+ * (picked by the user, or made from an adapter stored in IndexedDB); `name` names such files,
+ * else the picked folder does.
+ */
 export type ModelSource =
   | { kind: 'hub'; repo: string; revision?: string; base?: string }
-  | { kind: 'files'; files: File[] };
+  | { kind: 'files'; files: File[]; name?: string };
 
 export interface SamplingRequest {
   greedy: boolean;

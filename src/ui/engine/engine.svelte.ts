@@ -168,14 +168,21 @@ class EngineState {
     await this.refreshMemory();
   }
 
-  async loadAdapter(source: ModelSource, id: string): Promise<void> {
-    const info = await this.#loading(id, (signal) =>
+  /** Loads an adapter on the model and selects it; null when it failed (the reason is in `error`). */
+  async loadAdapter(source: ModelSource, id: string, label = id): Promise<AdapterInfo | null> {
+    const info = await this.#loading(label, (signal) =>
       this.client.call({ type: 'load-adapter', id, source }, { signal, onEvent: this.#onLoadEvent }),
     );
-    if (!info) return;
+    if (!info) return null;
     this.#adapterSources.set(id, source);
     this.adapters = [...this.adapters.filter((a) => a.id !== id), info];
     this.selected = id;
+    return info;
+  }
+
+  /** Where a loaded adapter came from (to save its files in the browser). */
+  adapterSource(id: string): ModelSource | undefined {
+    return this.#adapterSources.get(id);
   }
 
   async removeAdapter(id: string): Promise<void> {
