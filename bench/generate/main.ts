@@ -1,15 +1,15 @@
 // The bench page: loads one model twice on WebGPU — our Qwen3Session (weights from
 // model.safetensors) and transformers.js (the exported onnx/model.onnx) — in one ORT and on one
-// GPU device, and times greedy generation with each. bench/generate/run.ts drives it through
+// GPU device, and times greedy generation with each, the two taking turns. bench/generate/run.ts drives it through
 // `window.runGenerationBench`.
-import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
+import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { blobSource } from '../../src/model/byte-source.ts';
 import { parseQwen3Config } from '../../src/model/config.ts';
 import { SafetensorsFile } from '../../src/model/safetensors.ts';
 import { qwen3TensorShapes } from '../../src/model/tensors.ts';
 import { createWebRuntime } from '../../src/engine/runtime-web.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
-import { measure, timeOurs, timeTransformers, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
+import { measure, timeOurs, timeTransformers, type Contender, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
 
 const OURS = 'ours (Qwen3Session + generate)';
 
@@ -42,12 +42,18 @@ async function fetchOk(url: string): Promise<Response> {
   return response;
 }
 
+// As workers/engine.worker.ts and browser-model.ts loadModel: ORT's device is brought up (and kept
+// by the runtime's resident session) before any upload, and the vocabulary is split under this
+// device's binding limit. Weights stay float32 even where shader-f16 would give float16: the
+// transformers.js export is float32, and the two engines must run the same math.
 async function loadOurs(folder: string): Promise<Qwen3Session> {
+  const { limits } = await runtime.device();
   const config = parseQwen3Config(await (await fetchOk(`${folder}/config.json`)).json(), `${folder}/config.json`);
   const file = await SafetensorsFile.open(blobSource(await (await fetchOk(`${folder}/model.safetensors`)).blob(), 'model.safetensors'));
   const weights = new Map<string, Float32Array>();
   for (const name of qwen3TensorShapes(config).keys()) weights.set(name, await file.read(name));
-  return Qwen3Session.load(runtime, config, weights);
+  const maxBindingBytes = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  return Qwen3Session.load(runtime, config, weights, { maxBindingBytes, weightDtype: 'float32' });
 }
 
 async function adapterName(): Promise<string> {
@@ -56,31 +62,37 @@ async function adapterName(): Promise<string> {
   return info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown adapter';
 }
 
-window.runGenerationBench = async (request) => {
-  const results: (EngineResult | EngineFailure)[] = [];
-
-  status('loading our session');
-  let start = performance.now();
-  try {
-    const ours = await loadOurs(request.hfModel);
-    const loadMs = performance.now() - start;
-    status('timing our loop');
-    results.push(await measure(OURS, loadMs, request, () => timeOurs(ours, request)));
-    await ours.release();
-  } catch (error) {
-    // Still time transformers.js, and say why our row is missing.
-    results.push({ engine: OURS, error: (error as Error).message });
-  }
-
-  status('loading transformers.js');
+async function loadTransformers(folder: string): Promise<PreTrainedModel> {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = '/models/';
+  return AutoModelForCausalLM.from_pretrained(folder, { device: 'webgpu', dtype: 'fp32' });
+}
+
+window.runGenerationBench = async (request) => {
+  const contenders: Contender[] = [];
+  const failures: EngineFailure[] = [];
+
+  status('loading our session');
+  let start = performance.now();
+  let ours: Qwen3Session | null = null;
+  try {
+    ours = await loadOurs(request.hfModel);
+    const session = ours;
+    contenders.push({ engine: OURS, loadMs: performance.now() - start, once: () => timeOurs(session, request) });
+  } catch (error) {
+    // Still time transformers.js, and say why our row is missing.
+    failures.push({ engine: OURS, error: (error as Error).stack ?? (error as Error).message });
+  }
+
+  status('loading transformers.js');
   start = performance.now();
-  const model = await AutoModelForCausalLM.from_pretrained(request.tjsModel, { device: 'webgpu', dtype: 'fp32' });
-  const loadMs = performance.now() - start;
-  status('timing transformers.js');
-  results.push(await measure('transformers.js generate', loadMs, request, () => timeTransformers(model, Tensor, request)));
+  const model = await loadTransformers(request.tjsModel);
+  contenders.push({ engine: 'transformers.js generate', loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, request) });
+
+  status('timing');
+  const results: (EngineResult | EngineFailure)[] = [...failures, ...(await measure(contenders, request))];
+  await ours?.release();
   await model.dispose();
 
   status('done');

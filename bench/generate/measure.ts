@@ -73,18 +73,32 @@ export async function timeTransformers(model: PreTrainedModel, tensor: typeof Te
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** One warm-up, then `spec.runs` timed runs; prefill and decode medians taken separately. */
-export async function measure(engine: string, loadMs: number, spec: Spec, once: () => Promise<Timing>): Promise<EngineResult> {
-  await once();
-  const runs: Timing[] = [];
-  for (let i = 0; i < spec.runs; i++) runs.push(await once());
+/** An engine ready to time: `once` is one timed generation. */
+export interface Contender {
+  engine: string;
+  loadMs: number;
+  once: () => Promise<Timing>;
+}
+
+function summary(c: Contender, spec: Spec, runs: Timing[]): EngineResult {
   const prefillMs = median(runs.map((r) => r.prefillMs));
   const decodeMs = median(runs.map((r) => r.decodeMs));
-  const promptLength = spec.promptIds.length;
   return {
-    engine,
-    loadMs,
+    engine: c.engine,
+    loadMs: c.loadMs,
     runs,
-    median: { prefillMs, decodeMs, prefillTokS: (1000 * promptLength) / prefillMs, decodeTokS: (1000 * (spec.newTokens - 1)) / decodeMs, ids: runs[0]!.ids },
+    median: { prefillMs, decodeMs, prefillTokS: (1000 * spec.promptIds.length) / prefillMs, decodeTokS: (1000 * (spec.newTokens - 1)) / decodeMs, ids: runs[0]!.ids },
   };
+}
+
+/**
+ * One warm-up each, then `spec.runs` rounds of one timed run per engine, in turn: on a machine
+ * shared with other jobs a load swing then hits every engine alike instead of one engine's whole
+ * block. Prefill and decode medians are taken separately.
+ */
+export async function measure(contenders: readonly Contender[], spec: Spec): Promise<EngineResult[]> {
+  for (const c of contenders) await c.once();
+  const runs = contenders.map((): Timing[] => []);
+  for (let i = 0; i < spec.runs; i++) for (const [k, c] of contenders.entries()) runs[k]!.push(await c.once());
+  return contenders.map((c, k) => summary(c, spec, runs[k]!));
 }

@@ -63,6 +63,7 @@ function report(title: string, model: string, spec: Spec, results: (EngineResult
     const m = r.median;
     console.log(`| ${r.engine} | ${r.loadMs.toFixed(0)} | ${f(m.prefillMs)} | ${f(m.prefillTokS)} | ${f(m.decodeMs / (spec.newTokens - 1))} | ${f(m.decodeTokS)} |`);
   }
+  for (const r of results) if (!('error' in r)) console.log(`${r.engine} per run: decode ms/token ${r.runs.map((t) => f(t.decodeMs / (spec.newTokens - 1))).join(', ')}; prefill ms ${r.runs.map((t) => f(t.prefillMs)).join(', ')}`);
   const [ours, theirs] = results;
   if (!ours || !theirs || 'error' in ours || 'error' in theirs) return;
   console.log(`| ratio ours / transformers.js (tok/s) | | | ${(ours.median.prefillTokS / theirs.median.prefillTokS).toFixed(2)} | | ${(ours.median.decodeTokS / theirs.median.decodeTokS).toFixed(2)} |`);
@@ -74,15 +75,21 @@ async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
   const { config, weights } = await loadCheckpoint(join(models, `${name}-hf`));
   let start = performance.now();
   const ours = await Qwen3Session.load(nodeRuntime, config, weights);
-  const oursResult = await measure('ours (Qwen3Session + generate)', performance.now() - start, spec, () => timeOurs(ours, spec));
-  await ours.release();
+  const oursLoadMs = performance.now() - start;
   env.allowRemoteModels = false;
   env.localModelPath = models;
   start = performance.now();
   const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu', dtype: 'fp32' });
-  const theirs = await measure('transformers.js generate', performance.now() - start, spec, () => timeTransformers(model, Tensor, spec));
+  const results = await measure(
+    [
+      { engine: 'ours (Qwen3Session + generate)', loadMs: oursLoadMs, once: () => timeOurs(ours, spec) },
+      { engine: 'transformers.js generate', loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, spec) },
+    ],
+    spec,
+  );
+  await ours.release();
   await model.dispose();
-  return [oursResult, theirs];
+  return results;
 }
 
 /** scripts/serve.mjs on the built page, with the models under /models/; resolves with its URL. */
@@ -146,6 +153,7 @@ if (options.web) {
   const specs = new Map(options.models.map((name) => [name, { promptIds, newTokens: options.webTokens, runs: options.runs }]));
   const web = await benchWeb(options.models, specs);
   for (const name of options.models) {
-    report(`WebGPU (${web.browser}, adapter: ${web.adapter}) — SwiftShader: compare the ratio, not the rates`, `${name}: ${sizes[name]!.label}`, specs.get(name)!, web.results.get(name)!);
+    const label = /swiftshader/i.test(web.adapter) ? 'SwiftShader (CPU) WebGPU — not GPU performance; ratio only' : 'WebGPU';
+    report(`${label} (${web.browser}, adapter: ${web.adapter})`, `${name}: ${sizes[name]!.label}`, specs.get(name)!, web.results.get(name)!);
   }
 }
