@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
 import { makeTinyModel, tinyModelConfig } from '../scripts/make-tiny-model.ts';
 import { newAdapter, writePeftAdapter } from '../src/model/peft.ts';
+import { expandIds } from './support/engine.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'configure nginx reverse proxy';
@@ -46,29 +47,16 @@ test.afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-let runs = 0;
-
 /** Opens the playground and loads the tiny base with greedy sampling of NEW_TOKENS. */
 async function loadBase(page: Page, reload = false): Promise<void> {
   if (reload) await page.reload();
   else await page.goto(`./?hub=${encodeURIComponent(hub!.url)}#/playground`);
-  runs = 0;
   await page.getByTestId('base-repo').fill(BASE_REPO);
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('model-loaded')).toHaveText(BASE_REPO, { timeout: 120_000 });
   await page.getByTestId('greedy').check();
   await page.getByTestId('max-tokens').fill(String(NEW_TOKENS));
   await page.getByTestId('query-input').fill(QUERY);
-}
-
-/** Presses Enter in the query box and returns the token ids of that Expand run. */
-async function expandIds(page: Page): Promise<number[]> {
-  await page.getByTestId('query-input').press('Enter');
-  const generation = page.getByTestId('generation');
-  await expect(generation).toHaveAttribute('data-run', String(++runs));
-  await expect(generation).toHaveAttribute('data-done', 'true', { timeout: 120_000 });
-  const ids = await generation.getAttribute('data-token-ids');
-  return ids ? ids.split(',').map(Number) : [];
 }
 
 async function downloaded(page: Page, testid: string): Promise<{ name: string; bytes: Buffer }> {

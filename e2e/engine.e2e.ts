@@ -4,7 +4,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { generate } from '../src/engine/generate.ts';
 import { loadAdapter, loadCheckpoint, loadModelTokenizer } from '../src/engine/model-dir.ts';
@@ -12,6 +12,7 @@ import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { stripThink } from '../src/engine/sampling.ts';
+import { expandIds } from './support/engine.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'configure nginx reverse proxy';
@@ -53,17 +54,6 @@ test.afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-let runs = 0;
-
-/** Presses Enter in the query box and returns the token ids of that Expand run. */
-async function expandIds(page: Page): Promise<number[]> {
-  await page.getByTestId('query-input').press('Enter');
-  const generation = page.getByTestId('generation');
-  await expect(generation).toHaveAttribute('data-run', String(++runs));
-  await expect(generation).toHaveAttribute('data-done', 'true', { timeout: 120_000 });
-  const ids = await generation.getAttribute('data-token-ids');
-  return ids ? ids.split(',').map(Number) : [];
-}
 
 test('a tiny Qwen3 from the hub path generates the same tokens as onnxruntime-node; adapters switch per request', async ({ page }) => {
   test.setTimeout(540_000);

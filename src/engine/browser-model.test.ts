@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BUDGET_BUFFERS, loadBudget } from './browser-model.ts';
+import { QWEN3_06B_CONFIG as qwen3_06b } from '../testing/qwen3-configs.ts';
 
-// Qwen3-0.6B's config.json (design.md): 28 layers, hidden 1024, tied embeddings.
-const qwen3_06b = {
-  hidden_size: 1024,
-  intermediate_size: 3072,
-  num_hidden_layers: 28,
-  num_attention_heads: 16,
-  num_key_value_heads: 8,
-  head_dim: 128,
-  vocab_size: 151936,
-  tie_word_embeddings: true,
-};
 const GiB = 2 ** 30;
 
 describe('loadBudget', () => {

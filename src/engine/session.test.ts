@@ -16,17 +16,7 @@ import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensor
 import type { Runtime } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session, type Qwen3SessionOptions, type TensorSource } from './session.ts';
-
-/** max |a − b| / max |b|. */
-function relativeError(got: Float32Array, want: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  want.forEach((w, i) => {
-    diff = Math.max(diff, Math.abs(got[i]! - w));
-    scale = Math.max(scale, Math.abs(w));
-  });
-  return diff / scale;
-}
+import { relativeError } from '../testing/numerics.ts';
 
 /** Logits of a prefill of `ids[0..6)`, then of single decode steps over the rest. */
 async function logitsOf(session: Qwen3Session, ids: readonly number[]): Promise<Float32Array[]> {

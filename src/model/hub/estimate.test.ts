@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseQwen3Config } from '../config.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 import { estimateLoad } from './estimate.ts';
+import { QWEN3_06B_CONFIG as qwen3_06b } from '../../testing/qwen3-configs.ts';
 
-// Qwen/Qwen3-0.6B config.json (the sizing fields).
-const qwen3_06b = {
-  hidden_size: 1024,
-  intermediate_size: 3072,
-  num_hidden_layers: 28,
-  num_attention_heads: 16,
-  num_key_value_heads: 8,
-  head_dim: 128,
-  vocab_size: 151936,
-  tie_word_embeddings: true,
-};
 // WebGPU's default limits, what an adapter grants without asking for more.
 const defaultLimits = { maxBufferSize: 268_435_456, maxStorageBufferBindingSize: 134_217_728 };
 

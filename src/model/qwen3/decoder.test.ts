@@ -9,23 +9,13 @@ import { makeTinyModel, type TinyModelOptions } from '../../../scripts/make-tiny
 import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { Qwen3Session } from '../../engine/session.ts';
 import { referenceLogits } from '../../testing/qwen3-reference.ts';
+import { relativeError } from '../../testing/numerics.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'qwen3-decoder-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 // "<|im_start|>user\n/no_think Expand this search query: …" and a few ordinary ids.
 const ids = [151644, 872, 198, 14, 2152, 26865, 9190, 419, 2711, 3239, 25, 3704, 5975, 151645, 198, 151644, 77091, 198];
-
-/** max |a − b| / max |b|. */
-function relativeError(got: Float32Array, want: Float64Array): number {
-  let diff = 0;
-  let scale = 0;
-  want.forEach((w, i) => {
-    diff = Math.max(diff, Math.abs(got[i]! - w));
-    scale = Math.max(scale, Math.abs(w));
-  });
-  return diff / scale;
-}
 
 describe.each([
   ['tied, GQA 2:1', { seed: 21 }],

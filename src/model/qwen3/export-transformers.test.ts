@@ -11,23 +11,13 @@ import { generate } from '../../engine/generate.ts';
 import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { defaultSampling } from '../../engine/sampling.ts';
 import { Qwen3Session } from '../../engine/session.ts';
+import { relativeError } from '../../testing/numerics.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'qwen3-tjs-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 // "<|im_start|>user\n/no_think Expand this search query: …" and a few ordinary ids.
 const ids = [151644, 872, 198, 14, 2152, 26865, 9190, 419, 2711, 3239, 25, 3704, 5975, 151645, 198, 151644, 77091, 198];
-
-/** max |a − b| / max |b|. */
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / scale;
-}
 
 const int64 = (rows: number[][]) => new Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, rows[0]!.length]);
 
