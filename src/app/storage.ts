@@ -1,3 +1,4 @@
+import { messageOf } from './format.ts';
 // Storage quota and persistence: datasets and results live in IndexedDB, which the browser
 // may evict under pressure unless the user grants persistent storage.
 
@@ -21,7 +22,7 @@ export async function readStorage(storage: StorageLike | undefined): Promise<Sto
     const persisted = storage.persisted ? await storage.persisted() : false;
     return { state: 'ready', usage, quota, persisted, canPersist: typeof storage.persist === 'function' };
   } catch (err) {
-    return { state: 'unavailable', reason: `navigator.storage.estimate() failed: ${err instanceof Error ? err.message : String(err)}` };
+    return { state: 'unavailable', reason: `navigator.storage.estimate() failed: ${messageOf(err)}` };
   }
 }
 

@@ -1,3 +1,4 @@
+import { messageOf } from './format.ts';
 // What the header says about WebGPU: the adapter's identity, whether fp16 shaders are
 // available, and the buffer limits that decide how a model's weights must be split.
 
@@ -37,7 +38,7 @@ export async function probeWebGPU(gpu: GpuLike | undefined, secure: boolean): Pr
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (err) {
-    return { state: 'unavailable', reason: `requestAdapter() failed: ${err instanceof Error ? err.message : String(err)}` };
+    return { state: 'unavailable', reason: `requestAdapter() failed: ${messageOf(err)}` };
   }
   if (!adapter) {
     return {

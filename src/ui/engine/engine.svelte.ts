@@ -17,6 +17,7 @@ import type { Placements } from '../../engine/placement.ts';
 import { HUB_BASE } from '../../model/hub/resolve.ts';
 import { parseModelCatalog } from '../../model/hub/catalog.ts';
 import catalogJson from '../../../configs/models.json';
+import { messageOf } from '../../app/format.ts';
 
 export const catalog = parseModelCatalog(catalogJson);
 
@@ -214,7 +215,7 @@ class EngineState {
       const result = await this.client.call({ type: 'generate', query, adapter, sampling: { ...this.sampling } }, { signal, onEvent });
       Object.assign(g, { text: result.text, ids: result.ids, finish: result.finish, tokensPerSecond: result.tokensPerSecond });
     } catch (error) {
-      g.error = error instanceof Error ? error.message : String(error);
+      g.error = messageOf(error);
       if (!(error instanceof EngineError && error.code === 'cancelled')) this.#report(error);
     }
     g.done = true;

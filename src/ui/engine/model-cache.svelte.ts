@@ -3,6 +3,7 @@
 // origin-private folder as the worker, so the listing survives a crashed or restarted worker.
 import type { CacheEntry } from '../../model/hub/cache.ts';
 import { OpfsCache } from '../../model/hub/opfs-cache.ts';
+import { messageOf } from '../../app/format.ts';
 
 class ModelCacheState {
   entries = $state<CacheEntry[]>([]);
@@ -19,7 +20,7 @@ class ModelCacheState {
       await work();
     } catch (error) {
       // A file the worker is writing is locked (NoModificationAllowedError) until its download ends.
-      this.error = `could not ${what}: ${error instanceof Error ? error.message : String(error)}`;
+      this.error = `could not ${what}: ${messageOf(error)}`;
     }
     await this.refresh();
   }
@@ -29,7 +30,7 @@ class ModelCacheState {
       const entries = await this.#cache.list();
       this.entries = entries.sort((a, b) => a.repo.localeCompare(b.repo) || a.file.localeCompare(b.file));
     } catch (error) {
-      this.error = `could not list the model cache: ${error instanceof Error ? error.message : String(error)}`;
+      this.error = `could not list the model cache: ${messageOf(error)}`;
     }
   }
 

@@ -18,8 +18,9 @@ import type { StoredAdapter } from '../../data/db.ts';
 import type { AdapterInfo, ModelSource } from '../../engine/protocol.ts';
 import { OpfsCache } from '../../model/hub/opfs-cache.ts';
 import { engine } from './engine.svelte.ts';
+import { messageOf } from '../../app/format.ts';
 
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const message = (error: unknown) => (messageOf(error));
 
 /** The bytes of both files of an adapter the engine loaded: picked files, or a hub repo's files in the download cache. */
 async function sourceBytes(source: ModelSource): Promise<{ config: Uint8Array; weights: Uint8Array }> {
