@@ -24,7 +24,7 @@ test('nav links route through the hash, by keyboard too, and model views say wha
   await nav.getByRole('link', { name: 'Train' }).focus();
   await page.keyboard.press('Enter');
   await expect(page).toHaveURL(/#\/train$/);
-  await expect(page.getByTestId('train-pending')).toContainText('npm run -s qmd -- train');
+  await expect(page.getByTestId('train-model-missing')).toBeVisible();
   await page.screenshot({ path: '/tmp/shots/train.png', fullPage: true });
 
   await page.keyboard.press('Tab');

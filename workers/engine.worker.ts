@@ -22,6 +22,7 @@ import {
   type ToWorker,
 } from '../src/engine/protocol.ts';
 import { TokenStream } from '../src/engine/token-stream.ts';
+import { trainOnModel } from '../src/app/train-run.ts';
 
 const runtime = createWebRuntime();
 const cache = new OpfsCache();
@@ -170,6 +171,17 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       // The decode graph is the hot one: it runs once per generated token.
       const { config, session } = requireModel();
       return runtime.placements(buildDecoder(config, { layout: session.layout, past: true }));
+    }
+    case 'train': {
+      const loaded = requireModel();
+      const rows = { train: request.train, validation: request.validation };
+      return guardMemory('training the adapter', () =>
+        trainOnModel(runtime, loaded, rows, request.config, request.maxSteps, {
+          onStep: (step) => emit({ type: 'train-step', step }),
+          onPhase: (phase) => emit({ type: 'train-phase', phase }),
+          stop: () => signal.aborted,
+        }),
+      );
     }
     case 'debug':
       return debug(request.action);

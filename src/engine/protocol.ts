@@ -4,6 +4,7 @@
 // that later features (eval runs, training) extend with new `type`s.
 import type { Placements } from './placement.ts';
 import type { SessionMemory } from './session.ts';
+import type { TrainConfig } from './train-config.ts';
 
 /**
  * Where model or adapter files come from: a hub (or a test server with the same layout) or files
@@ -32,6 +33,11 @@ export type Request =
   | { type: 'cancel'; target: number }
   | { type: 'memory' }
   | { type: 'placements' }
+  /**
+   * LoRA SFT of a new adapter on the loaded model's resident weights. `cancel` stops after the
+   * step in flight; the run then validates and exports what it has (TrainResult.stopped).
+   */
+  | { type: 'train'; train: TrainRow[]; validation: TrainRow[]; config: TrainConfig; maxSteps: number | null }
   /** Test mode only (the worker named ENGINE_TEST_NAME): fail the way a real crash or a lost GPU would. */
   | { type: 'debug'; action: 'crash' | 'lose-device' };
 
@@ -93,8 +99,47 @@ export interface Results {
   cancel: null;
   memory: MemoryReport;
   placements: Placements;
+  train: TrainResult;
   debug: null;
 }
+
+export interface TrainRow {
+  query: string;
+  completion: string;
+}
+
+/** One optimizer step, as the CLI prints it. */
+export interface TrainStep {
+  step: number; // 1-based
+  of: number;
+  epoch: number; // 0-based
+  /** Mean cross-entropy over the step's scored (completion) tokens. */
+  loss: number;
+  lr: number;
+  /** Of the accumulated gradient, before clipping. */
+  gradNorm: number;
+  /** Scored tokens in the step. */
+  tokens: number;
+  /** Scored tokens per second of this step. */
+  tokensPerSecond: number;
+  /** Since the run started. */
+  seconds: number;
+}
+
+export interface TrainResult {
+  steps: TrainStep[];
+  /** Cancelled: training ended after the step in flight, before the schedule's last. */
+  stopped: boolean;
+  /** Token-weighted mean loss over the validation rows after the last step; null without them. */
+  validationLoss: number | null;
+  validationRows: number;
+  /** The PEFT files of the trained adapter. */
+  adapterConfig: Uint8Array<ArrayBuffer>;
+  adapterWeights: Uint8Array<ArrayBuffer>;
+  seconds: number;
+}
+
+export type TrainPhase = 'compile' | 'validation' | 'export';
 
 /** What a model will take on this GPU, sent before its weights download (browser-model.ts). */
 export interface LoadBudget {
@@ -115,7 +160,9 @@ export type ProgressPhase = 'download' | 'weights' | 'compile' | 'adapter';
 export type EngineEvent =
   | { type: 'progress'; phase: ProgressPhase; file?: string; loaded: number; total: number | null; rate?: number; etaSeconds?: number | null }
   | { type: 'token'; id: number; text: string; tokensPerSecond: number }
-  | { type: 'estimate'; budget: LoadBudget };
+  | { type: 'estimate'; budget: LoadBudget }
+  | { type: 'train-step'; step: TrainStep }
+  | { type: 'train-phase'; phase: TrainPhase };
 
 /**
  * `too_large`: refused before the weights download (a tensor over the binding limit that cannot be
