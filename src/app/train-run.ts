@@ -7,14 +7,13 @@ import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../data/prompt.ts';
 import { getDataset, scanRows } from '../data/store.ts';
 import { splitDataset, type SplitOptions } from '../data/split.ts';
 import type { Qwen3Config } from '../model/config.ts';
-import { newAdapter, writePeftAdapter } from '../model/peft.ts';
+import { writePeftAdapter } from '../model/peft.ts';
 import { EngineError, type TrainPhase, type TrainResult, type TrainRow, type TrainStep } from '../engine/protocol.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import type { Qwen3Session } from '../engine/session.ts';
-import { evaluateLoss, runSft } from '../engine/sft.ts';
+import { evaluateLoss, runSft, sftTrainer } from '../engine/sft.ts';
 import type { Qwen3Tokenizer } from '../engine/tokenizer.ts';
 import type { TrainConfig } from '../engine/train-config.ts';
-import { LoraTrainer } from '../engine/trainer.ts';
 
 /** The train and validation rows of stored dataset `id`, each part in row order. */
 export async function trainingRows(db: LabDatabase, id: string, split: SplitOptions): Promise<{ train: TrainRow[]; validation: TrainRow[] }> {
@@ -74,20 +73,8 @@ export async function trainOnModel(
   const now = hooks.now ?? (() => performance.now());
   const format = config.promptFormat === QMD_1_7B_PROMPT.id ? QMD_1_7B_PROMPT : QMD_V4_PROMPT;
   const example = (r: TrainRow) => model.tokenizer.example(r.query, r.completion, format);
-  const adapter = newAdapter(model.config, {
-    r: config.lora.r,
-    alpha: config.lora.alpha,
-    targets: config.lora.targets,
-    useRslora: config.lora.rslora,
-    dropout: config.lora.dropout,
-    seed: config.training.seed,
-  });
   hooks.onPhase?.('compile');
-  const trainer = await LoraTrainer.create(runtime, model.config, model.session.weights, adapter, {
-    optimizer: config.optimizer,
-    dropout: config.lora.dropout,
-    seed: config.training.seed,
-  });
+  const trainer = await sftTrainer(runtime, model.config, model.session.weights, config);
   try {
     const started = now();
     let last = started;

@@ -5,13 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../data/prompt.ts';
 import { parseRow } from '../data/rows.ts';
-import { newAdapter } from '../model/peft.ts';
-import { evalSplit } from '../engine/batches.ts';
+import { splitDataset } from '../data/split.ts';
 import { loadCheckpoint, loadModelTokenizer, saveAdapter } from '../engine/model-dir.ts';
 import { nodeRuntime } from '../engine/runtime-node.ts';
-import { evaluateLoss, runSft } from '../engine/sft.ts';
+import { evaluateLoss, runSft, sftTrainer } from '../engine/sft.ts';
 import { parseTrainConfig } from '../engine/train-config.ts';
-import { LoraTrainer } from '../engine/trainer.ts';
 import { Qwen3Session } from '../engine/session.ts';
 
 const USAGE = 'usage: qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N]\n';
@@ -48,23 +46,15 @@ export async function main(args: string[]): Promise<number> {
   });
   if (rows.length < 2) throw new Error(`${values.data}: ${rows.length} usable rows; training needs at least 2`);
   const examples = rows.map((r) => tokenizer.example(r.query, r.completion, format));
-  const split = evalSplit(examples.length, config.eval.split, config.eval.seed);
+  // The page's split (src/data/split.ts): the same seed holds out the same rows here and in #/train.
+  const split = config.eval.split > 0
+    ? splitDataset(examples.length, { ratio: config.eval.split, seed: config.eval.seed })
+    : { train: examples.map((_, i) => i), validation: [] };
+  if (split.train.length === 0) throw new Error(`${values.data}: the ${config.eval.split} eval split leaves no rows to train on`);
 
   // The session uploads the base weights once; the trainer reads the same device tensors.
   const session = await Qwen3Session.load(nodeRuntime, model, weights);
-  const adapter = newAdapter(model, {
-    r: config.lora.r,
-    alpha: config.lora.alpha,
-    targets: config.lora.targets,
-    useRslora: config.lora.rslora,
-    dropout: config.lora.dropout,
-    seed: config.training.seed,
-  });
-  const trainer = await LoraTrainer.create(nodeRuntime, model, session.weights, adapter, {
-    optimizer: config.optimizer,
-    dropout: config.lora.dropout,
-    seed: config.training.seed,
-  });
+  const trainer = await sftTrainer(nodeRuntime, model, session.weights, config);
   const started = Date.now();
   await runSft(
     trainer,
@@ -78,9 +68,9 @@ export async function main(args: string[]): Promise<number> {
         ),
     },
   );
-  if (split.eval.length > 0) {
-    const evalLoss = await evaluateLoss(trainer, split.eval.map((i) => examples[i]!), config);
-    process.stdout.write(JSON.stringify({ eval_loss: +evalLoss.toFixed(5), eval_rows: split.eval.length }) + '\n');
+  if (split.validation.length > 0) {
+    const evalLoss = await evaluateLoss(trainer, split.validation.map((i) => examples[i]!), config);
+    process.stdout.write(JSON.stringify({ eval_loss: +evalLoss.toFixed(5), eval_rows: split.validation.length }) + '\n');
   }
   await saveAdapter(values.out, await trainer.adapter(), model);
   await trainer.release();

@@ -5,7 +5,7 @@
 // ceil(ratio × rows) indexes of the permutation (ratio 0.1 by default; ceil as Hugging Face
 // `train_test_split` counts its test part). Same rows + same seed → same split, on every
 // machine. It is NOT numpy's permutation, so it does not pick the rows the Python run held out.
-import { mulberry32 } from '../random.ts';
+import { shuffled } from '../random.ts';
 import { newId, type DatasetMeta, type DatasetRow, type LabDatabase } from './db.ts';
 import { deleteDataset, getDataset, scanRows } from './store.ts';
 
@@ -25,12 +25,7 @@ export interface Split {
 export function splitDataset(rows: number, { ratio = 0.1, seed = 42 }: SplitOptions = {}): Split {
   if (!(ratio > 0 && ratio < 1)) throw new Error(`splitDataset: ratio ${ratio} must be between 0 and 1 (exclusive)`);
   if (!Number.isInteger(rows) || rows < 0) throw new Error(`splitDataset: row count ${rows} must be a whole number ≥ 0`);
-  const order = Array.from({ length: rows }, (_, i) => i);
-  const random = mulberry32(seed);
-  for (let i = rows - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = shuffled(rows, seed);
   const validationSize = Math.min(rows, Math.ceil(ratio * rows));
   const byIndex = (a: number, b: number) => a - b;
   return {

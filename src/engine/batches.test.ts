@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucket, evalSplit, makeBatch, POSITION_STEP, shuffled } from './batches.ts';
+import { bucket, makeBatch, POSITION_STEP } from './batches.ts';
 import { END_OF_TEXT } from './tokenizer.ts';
 
 const example = (ids: number[], promptLength: number) => ({ ids, completionMask: ids.map((_, t) => (t >= promptLength ? 1 : 0)) });
@@ -28,18 +28,5 @@ describe('makeBatch', () => {
   it('buckets lengths by powers of two from 16, capped at the maximum', () => {
     expect([1, 16, 17, 100, 300, 512].map((n) => bucket(n, 512))).toEqual([16, 16, 32, 128, 512, 512]);
     expect(bucket(300, 400)).toBe(400);
-  });
-});
-
-describe('splits', () => {
-  it('is a seeded permutation; the eval split takes ⌈10 %⌉ and never everything', () => {
-    const order = shuffled(50, 42);
-    expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-    expect(shuffled(50, 42)).toEqual(order);
-    expect(shuffled(50, 43)).not.toEqual(order);
-    const split = evalSplit(5730, 0.1, 42);
-    expect(split.eval).toHaveLength(573);
-    expect(new Set([...split.eval, ...split.train]).size).toBe(5730);
-    expect(evalSplit(1, 0.5, 1).train).toHaveLength(1);
   });
 });

@@ -1,7 +1,6 @@
 // Tokenized examples → fixed-shape micro-batches for the train-step graph.
 // Shapes are bucketed (sequence length and number of loss positions) so a WebGPU session
 // compiles its shaders once per bucket rather than once per step.
-import { mulberry32 } from '../random.ts';
 import { END_OF_TEXT, type TokenizedExample } from './tokenizer.ts';
 
 export interface TrainBatch {
@@ -65,22 +64,4 @@ export function makeBatch(
     lossWeight.push(0);
   }
   return { batch: rows.length, length, ids, lossIndex, lossTarget, lossWeight, tokens };
-}
-
-/** A seeded permutation of 0..n-1 (Fisher–Yates). */
-export function shuffled(n: number, seed: number): number[] {
-  const rng = mulberry32(seed);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
-}
-
-/** Splits row indices into train and eval sets: ⌈fraction·n⌉ eval rows drawn by `seed`. */
-export function evalSplit(n: number, fraction: number, seed: number): { train: number[]; eval: number[] } {
-  const order = shuffled(n, seed);
-  const evalCount = fraction > 0 ? Math.min(n - 1, Math.ceil(fraction * n)) : 0;
-  return { eval: order.slice(0, evalCount), train: order.slice(evalCount) };
 }

@@ -1,9 +1,30 @@
 // Supervised fine-tuning as the reference run does it: shuffled epochs of micro-batches,
 // `gradAccum` micro-batches per optimizer step, warmup + cosine learning rate.
-import { makeBatch, shuffled, type TrainBatch } from './batches.ts';
+import { shuffled } from '../random.ts';
+import { makeBatch, type TrainBatch } from './batches.ts';
 import type { TokenizedExample } from './tokenizer.ts';
 import { learningRate, totalSteps, type TrainConfig } from './train-config.ts';
-import type { LoraTrainer, StepResult } from './trainer.ts';
+import type { Qwen3Config } from '../model/config.ts';
+import { newAdapter } from '../model/peft.ts';
+import { LoraTrainer, type StepResult } from './trainer.ts';
+import type { Runtime, Tensor } from './runtime.ts';
+
+/** A fresh adapter with `config.lora` (seeded by config.training.seed) and the trainer that fits it on `weights`. */
+export function sftTrainer(runtime: Runtime, model: Qwen3Config, weights: ReadonlyMap<string, Tensor>, config: TrainConfig): Promise<LoraTrainer> {
+  const adapter = newAdapter(model, {
+    r: config.lora.r,
+    alpha: config.lora.alpha,
+    targets: config.lora.targets,
+    useRslora: config.lora.rslora,
+    dropout: config.lora.dropout,
+    seed: config.training.seed,
+  });
+  return LoraTrainer.create(runtime, model, weights, adapter, {
+    optimizer: config.optimizer,
+    dropout: config.lora.dropout,
+    seed: config.training.seed,
+  });
+}
 
 export interface SftProgress extends StepResult {
   step: number; // 1-based
