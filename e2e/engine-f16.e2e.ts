@@ -25,7 +25,7 @@ const REPO = 'test/tiny-qwen3-f16';
 /** max |f16 − f32| / max |f32| over the prompt's logits. */
 const TOLERANCE = 1e-2;
 
-test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy tokens, logits within 1e-2 of float32', async ({ page }) => {
+test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy tokens, logits within 1e-2 of float32; float32 on request', async ({ page }) => {
   test.setTimeout(300_000);
   await page.goto('./');
   const shaderF16 = await page.evaluate(async () => (await navigator.gpu?.requestAdapter())?.features.has('shader-f16') ?? false);
@@ -68,6 +68,16 @@ test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy to
     expect(run.weightBytes).toBe(2 * parameters);
     expect(run.ids).toEqual(reference);
     await expect(page.getByTestId('engine-error')).toHaveCount(0);
+
+    // Ticking "float32 weights (to train)" loads full precision on the same GPU: twice the bytes.
+    await page.getByTestId('float32-weights').check();
+    await page.getByTestId('load-model').click();
+    await expect(page.getByTestId('model-loaded')).toHaveText(REPO, { timeout: 120_000 });
+    const full32 = await page.evaluate(async () => {
+      const client = (globalThis as unknown as { qmdEngine: { client: EngineClient } }).qmdEngine.client;
+      return (await client.call({ type: 'memory' })).session?.weights ?? null;
+    });
+    expect(full32).toBe(4 * parameters);
   } finally {
     await hub?.close();
     await rm(dir, { recursive: true, force: true });

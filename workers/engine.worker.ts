@@ -62,8 +62,8 @@ async function limits() {
   return { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize };
 }
 
-async function caps() {
-  return { limits: await limits(), shaderF16: (await runtime.device()).features.has('shader-f16') };
+async function caps(float32 = false) {
+  return { limits: await limits(), shaderF16: !float32 && (await runtime.device()).features.has('shader-f16') };
 }
 
 /** Runs `work` inside a GPU out-of-memory error scope, so an allocation failure is reported, not lost. */
@@ -93,7 +93,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       const started = performance.now();
       const folder = modelFolder(request.source, cache, signal, emit);
       const before = runtime.memory().bytes;
-      model = await guardMemory('uploading the weights', async () => loadModel(folder, runtime, await caps(), emit));
+      model = await guardMemory('uploading the weights', async () => loadModel(folder, runtime, await caps(request.float32), emit));
       modelBytes = runtime.memory().bytes - before;
       const { config } = model;
       return {

@@ -52,7 +52,7 @@ class StopAfterStep extends Error {}
  */
 export function trainingRefusal(session: Qwen3Session): string | null {
   const { dtype, chunks } = session.layout;
-  if (dtype !== 'float32') return `the model's weights are on the GPU in ${dtype}; LoRA training needs float32 weights (a GPU without shader-f16, or the CLI)`;
+  if (dtype !== 'float32') return `the model's weights are on the GPU in ${dtype}; LoRA training needs float32 weights: reload the model with "float32 weights (to train)" ticked in the Playground's model panel`;
   if (chunks.length !== 1) return `the model's vocabulary is split into ${chunks.length} chunks to fit this GPU's binding limit; LoRA training needs it in one tensor (train with the CLI)`;
   return null;
 }

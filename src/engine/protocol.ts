@@ -25,7 +25,8 @@ export interface SamplingRequest {
 }
 
 export type Request =
-  | { type: 'load-model'; source: ModelSource }
+  /** float32: full-precision weights even where shader-f16 would allow half (training needs float32). */
+  | { type: 'load-model'; source: ModelSource; float32?: boolean }
   | { type: 'load-adapter'; id: string; source: ModelSource }
   | { type: 'unload-adapter'; id: string }
   | { type: 'unload' }

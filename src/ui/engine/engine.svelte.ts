@@ -54,6 +54,8 @@ export const defaultSampling: SamplingRequest = {
 
 class EngineState {
   model = $state<ModelInfo | null>(null);
+  /** Load weights in float32 even where shader-f16 allows float16: twice the memory, but trainable. */
+  float32 = $state(false);
   adapters = $state<AdapterInfo[]>([]);
   /** The adapter Expand runs with; null runs the base model. */
   selected = $state<string | null>(null);
@@ -163,7 +165,8 @@ class EngineState {
     this.memory = null;
     this.#lastModel = { source, label };
     this.#adapterSources.clear();
-    const info = await this.#loading(label, (signal) => this.client.call({ type: 'load-model', source }, { signal, onEvent: this.#onLoadEvent }));
+    const float32 = this.float32;
+    const info = await this.#loading(label, (signal) => this.client.call({ type: 'load-model', source, float32 }, { signal, onEvent: this.#onLoadEvent }));
     if (!info) return;
     this.model = info;
     await this.refreshMemory();
