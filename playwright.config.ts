@@ -13,7 +13,9 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
-const PORT = 4319;
+// E2E_PORT / E2E_DIST let several e2e runs (one per work tree or build) share a machine.
+const PORT = Number(process.env.E2E_PORT ?? 4319);
+const DIST = process.env.E2E_DIST ?? 'dist';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -26,7 +28,7 @@ export default defineConfig({
     launchOptions: { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
   },
   webServer: {
-    command: `node scripts/serve.mjs dist --port ${PORT}`,
+    command: `node scripts/serve.mjs ${DIST} --port ${PORT}`,
     url: `http://127.0.0.1:${PORT}/`,
     reuseExistingServer: false,
     env: { PORT: String(PORT) },

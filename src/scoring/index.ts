@@ -7,3 +7,4 @@ export { scoreReward } from './reward.ts';
 export { namedEntities } from './entities.ts';
 export { scoreBoth } from './both.ts';
 export { explain } from './explain.ts';
+export { MAX_EXPANSION_CHARS, MAX_EXPANSION_LINES, MAX_QUERY_CHARS, ScoringLimitError, checkScorable } from './limits.ts';
