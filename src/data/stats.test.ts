@@ -78,3 +78,19 @@ describe('reward distribution against the Python reference scores', () => {
     expect(page.rows.map((r) => r.row.query)).toEqual(below.slice(2, 5).map((i) => cases[i].query));
   });
 });
+
+describe('datasetStats on rows beyond the scoring limits', () => {
+  it('counts them as refused hard fails with the reason, and audits the rest', async () => {
+    const db = await freshDb();
+    const { meta } = await importDataset(db, jsonlFile(HAND_MADE.slice(0, 2)));
+    // Stored as an older import (before size checks) could have stored it.
+    const huge = 'lex: a\n'.repeat(10_000);
+    await db.put('rows', { datasetId: meta.id, index: 1, line: 2, format: 'input_output', query: 'q', completion: huge, original: null });
+    const stats = await datasetStats(db, meta.id);
+    expect(stats.reward.refused).toBe(1);
+    expect(stats.reward.hardFails).toBe(1);
+    expect([...stats.hardFail]).toEqual([0, 1]);
+    const worst = await worstRows(db, meta.id, stats, { hardFailOnly: true });
+    expect(worst.rows[0]!.refusal).toMatch(/expansion is 70,000 characters; the scorers accept at most 32,768/);
+  });
+});

@@ -1,6 +1,7 @@
 // Dataset statistics and the quality audit: how the rows' own completions score under the
 // `reward` profile, computed in one streaming pass over the store.
-import { parseExpansion, scoreReward, type RewardScore } from '../scoring/index.ts';
+import { checkScorable, parseExpansion, scoreReward, ScoringLimitError, type RewardScore } from '../scoring/index.ts';
+import { timeSlices } from '../slices.ts';
 import type { DatasetRow, LabDatabase } from './db.ts';
 import { getDataset, scanRows } from './store.ts';
 
@@ -24,6 +25,8 @@ export interface DatasetStats {
     mean: number;
     /** Completions that do not start with lex:/vec:/hyde: (reward 0). */
     hardFails: number;
+    /** Rows beyond the scorers' size limits (scoring/limits.ts): counted as hard fails with reward 0. */
+    refused: number;
   };
   /** Per row index: reward of the row's completion, and 1 where it is a hard fail. */
   rewards: Float64Array;
@@ -48,16 +51,22 @@ export async function datasetStats(db: LabDatabase, id: string, opts: StatsOptio
   let completionChars = 0;
   let rewardSum = 0;
   let hardFails = 0;
+  let refused = 0;
   let seen = 0;
+  const pause = timeSlices(opts.signal);
   for await (const row of scanRows(db, id)) {
+    await pause();
     const words = wordCount(row.query);
     if (words <= 2) shortQueries++;
     queryWords += words;
     queryChars += codePointLength(row.query);
     completionChars += codePointLength(row.completion);
-    const parsed = parseExpansion(row.completion);
-    for (const kind of ['lex', 'vec', 'hyde', 'invalid'] as const) lines[kind] += parsed[kind].length;
-    const score = scoreReward(row.query, row.completion);
+    const { score, refusal } = rowReward(row);
+    if (refusal) refused++;
+    else {
+      const parsed = parseExpansion(row.completion);
+      for (const kind of ['lex', 'vec', 'hyde', 'invalid'] as const) lines[kind] += parsed[kind].length;
+    }
     rewards[row.index] = score.reward;
     if (isHardFail(score)) {
       hardFail[row.index] = 1;
@@ -80,7 +89,7 @@ export async function datasetStats(db: LabDatabase, id: string, opts: StatsOptio
     meanQueryWords: mean(queryWords),
     meanCompletionChars: mean(completionChars),
     lines,
-    reward: { histogram, mean: mean(rewardSum), hardFails },
+    reward: { histogram, mean: mean(rewardSum), hardFails, refused },
     rewards,
     hardFail,
   };
@@ -116,6 +125,19 @@ export function auditIndexes(stats: DatasetStats, filter: AuditFilter = {}): num
 export interface AuditedRow {
   row: DatasetRow;
   score: RewardScore;
+  /** Why the scorers refused the row (its size), when they did. */
+  refusal?: string;
+}
+
+/** The row's reward, or a hard fail with the reason when it is beyond the scorers' limits. */
+function rowReward(row: DatasetRow): { score: RewardScore; refusal?: string } {
+  try {
+    checkScorable(row.query, row.completion);
+  } catch (err) {
+    if (err instanceof ScoringLimitError) return { score: { hard_fail: true, reward: 0 }, refusal: err.message };
+    throw err;
+  }
+  return { score: scoreReward(row.query, row.completion) };
 }
 
 /** A page of the worst rows under `filter`, with their full reward breakdown. */
@@ -130,7 +152,7 @@ export async function worstRows(
   for (const index of indexes.slice(offset, offset + limit)) {
     const row = await db.get('rows', [id, index]);
     if (!row) throw new Error(`worstRows: dataset ${id} has no row ${index} (stats are stale)`);
-    rows.push({ row, score: scoreReward(row.query, row.completion) });
+    rows.push({ row, ...rowReward(row) });
   }
   return { rows, total: indexes.length };
 }

@@ -3,6 +3,7 @@ import type { EvalScore, RewardScore } from './types.ts';
 import { namedEntities } from './entities.ts';
 import { scoreEval } from './eval.ts';
 import { scoreRewardWith } from './reward.ts';
+import { checkScorable } from './limits.ts';
 
 export interface BothScores {
   eval: EvalScore;
@@ -11,6 +12,7 @@ export interface BothScores {
 }
 
 export function scoreBoth(query: string, expansion: string): BothScores {
+  checkScorable(query, expansion);
   const entities = namedEntities(query);
   return { eval: scoreEval(query, expansion), reward: scoreRewardWith(query, expansion, entities), entities };
 }

@@ -3,9 +3,10 @@
 import type { EvalScore, Parsed, Rating } from './types.ts';
 import { parseExpansion, startsWithPrefix } from './parse.ts';
 import {
-  EVAL_STOP, HYDE_MAX_LENGTH, HYDE_MIN_LENGTH, MIN_DIFFERENT_WORDS, duplicatePairs, echoes, isNatural, keyTerms,
+  EVAL_STOP, HYDE_MAX_LENGTH, HYDE_MIN_LENGTH, MIN_DIFFERENT_WORDS, duplicates, echoes, isNatural, keyTerms,
   meanLength, preservesKeyTerms, repetitionPenalty,
 } from './rules.ts';
+import { MAX_LISTED_PAIRS, checkScorable } from './limits.ts';
 import { cpLength, cpSlice } from './text.ts';
 
 export const CONTINUATION_DEDUCTION = 'CONTINUATION DETECTED - output does not start with lex:/vec:/hyde:';
@@ -27,12 +28,14 @@ function formatPoints(p: Parsed, deductions: string[]): number {
 }
 
 function pairPoints(lines: string[], kind: 'lex' | 'vec', deductions: string[]): number {
-  let score = 5;
-  for (const [i, j] of duplicatePairs(lines, MIN_DIFFERENT_WORDS[kind])) {
-    score -= 2;
+  const found = duplicates(lines, MIN_DIFFERENT_WORDS[kind], MAX_LISTED_PAIRS);
+  for (const [i, j] of found.listed) {
     deductions.push(`${kind} duplicates: '${cpSlice(lines[i]!, 20)}...' ~ '${cpSlice(lines[j]!, 20)}...'`);
   }
-  return Math.max(0, score);
+  // Python lists every pair; past the cap one line stands for the rest (the points are the same).
+  const unlisted = found.count - found.listed.length;
+  if (unlisted > 0) deductions.push(`${kind} duplicates: ${unlisted.toLocaleString('en-US')} more pairs not listed`);
+  return Math.max(0, 5 - 2 * found.count);
 }
 
 function diversityPoints(p: Parsed, query: string, deductions: string[]): number {
@@ -107,6 +110,7 @@ function rating(percentage: number): Rating {
 }
 
 export function scoreEval(query: string, expansion: string): EvalScore {
+  checkScorable(query, expansion);
   if (!startsWithPrefix(expansion)) {
     return {
       format: 0, diversity: 0, hyde: 0, quality: 0,

@@ -5,7 +5,8 @@ import { expansionLines, parseExpansion, startsWithPrefix, type LineKind } from 
 import { isGeneric, namedEntities } from './entities.ts';
 import { scoreEval } from './eval.ts';
 import { rewardCategories, rewardFromCategories } from './reward.ts';
-import { MIN_DIFFERENT_WORDS, duplicatePairs, echoes } from './rules.ts';
+import { MIN_DIFFERENT_WORDS, duplicates, echoes } from './rules.ts';
+import { MAX_LISTED_PAIRS, checkScorable } from './limits.ts';
 
 export interface ExplainedLine {
   kind: LineKind | 'invalid';
@@ -19,8 +20,10 @@ export interface ExplainedLine {
   generic: boolean;
   /** [start, end) UTF-16 offsets into `text` of each entity mention, sorted and merged. */
   entitySpans: [number, number][];
-  /** Indices into `lines` of earlier lines of the same kind this one is not diverse from. */
+  /** Indices into `lines` of the first (at most MAX_LISTED_PAIRS) earlier lines of the same kind this one is not diverse from. */
   duplicateOf: number[];
+  /** How many earlier lines of its kind this one is not diverse from, listed or not. */
+  duplicates: number;
 }
 
 export interface CategoryBar {
@@ -83,13 +86,20 @@ function explainLines(query: string, expansion: string, entities: readonly strin
       generic: k === 'lex' && isGeneric(text),
       entitySpans: entitySpans(text, entities),
       duplicateOf: [],
+      duplicates: 0,
     };
   });
   for (const kind of ['lex', 'vec'] as const) {
     const positions = lines.flatMap((line, i) => (line.kind === kind ? [i] : []));
     const texts = positions.map((i) => lines[i]!.text);
-    for (const [a, b] of duplicatePairs(texts, MIN_DIFFERENT_WORDS[kind])) {
-      lines[positions[b]!]!.duplicateOf.push(positions[a]!);
+    const found = duplicates(texts, MIN_DIFFERENT_WORDS[kind], 0);
+    for (let b = 0; b < texts.length; b++) {
+      const line = lines[positions[b]!]!;
+      for (let a = 0; a < b; a++) {
+        if (!found.isDuplicate(a, b)) continue;
+        line.duplicates++;
+        if (line.duplicateOf.length < MAX_LISTED_PAIRS) line.duplicateOf.push(positions[a]!);
+      }
     }
   }
   return lines;
@@ -127,6 +137,7 @@ function rewardSide(query: string, expansion: string, parsed: Parsed, entities: 
 }
 
 export function explain(query: string, expansion: string): Explanation {
+  checkScorable(query, expansion);
   const entities = namedEntities(query);
   const parsed = parseExpansion(expansion);
   const evalScore = scoreEval(query, expansion);

@@ -5,10 +5,11 @@ import type { Parsed, RewardBreakdown, RewardScore } from './types.ts';
 import { parseExpansion, startsWithPrefix } from './parse.ts';
 import { isGeneric, mentionsEntity, namedEntities } from './entities.ts';
 import {
-  HYDE_MAX_LENGTH, HYDE_MIN_LENGTH, KEY_STOP, MIN_DIFFERENT_WORDS, duplicatePairs, echoes, isNatural, keyTerms,
+  HYDE_MAX_LENGTH, HYDE_MIN_LENGTH, KEY_STOP, MIN_DIFFERENT_WORDS, duplicates, echoes, isNatural, keyTerms,
   meanLength, preservesKeyTerms, repetitionPenalty,
 } from './rules.ts';
 import { cpLength } from './text.ts';
+import { checkScorable } from './limits.ts';
 
 export type RewardCategoryName = 'format' | 'diversity' | 'hyde' | 'quality' | 'entity';
 
@@ -53,7 +54,8 @@ function diversityCategory(p: Parsed, query: string): RewardCategory {
   if (p.lex.length + p.vec.length >= 2) points += 5;
   else lost.push('fewer than 2 lex/vec lines (-5)');
   for (const kind of ['lex', 'vec'] as const) {
-    const pairs = duplicatePairs(p[kind], MIN_DIFFERENT_WORDS[kind]);
+    // Three pairs spend the whole budget: later ones are never named.
+    const pairs = duplicates(p[kind], MIN_DIFFERENT_WORDS[kind], 3).listed;
     points += spend(5, 2, pairs.map(([i, j]) => `${kind} lines ${i + 1} and ${j + 1} are near-duplicates`), lost);
   }
   const echoing = [
@@ -160,6 +162,7 @@ export function rewardFromCategories(categories: RewardCategory[], parsed: Parse
 }
 
 export function scoreRewardWith(query: string, expansion: string, entities: readonly string[]): RewardScore {
+  checkScorable(query, expansion);
   if (!startsWithPrefix(expansion)) return { hard_fail: true, reward: 0 };
   const parsed = parseExpansion(expansion);
   return rewardFromCategories(rewardCategories(query, parsed, entities), parsed);

@@ -48,16 +48,62 @@ export function echoes(line: string, query: string): boolean {
   return e === q || (e.includes(q) && cpLength(e) < cpLength(q) + 10);
 }
 
-/** Pairs (i < j) of lines that are not diverse, in the order the scorers visit them. */
-export function duplicatePairs(lines: readonly string[], minDifferentWords: number): [number, number][] {
-  const pairs: [number, number][] = [];
-  const prepared = lines.map(comparable);
-  for (let i = 0; i < prepared.length; i++) {
-    for (let j = i + 1; j < prepared.length; j++) {
-      if (!differ(prepared[i]!, prepared[j]!, minDifferentWords)) pairs.push([i, j]);
+/** The near-duplicate pairs (i < j) among the lines of one kind. */
+export interface Duplicates {
+  /** The first `limit` pairs in the order the scorers visit them (i, then j, ascending). */
+  listed: [number, number][];
+  /** Every pair, listed or not. */
+  count: number;
+  /** Whether lines i and j (either order, i ≠ j) are not diverse. */
+  isDuplicate(i: number, j: number): boolean;
+  /** Calls of the pairwise comparison made: at most distinct × (distinct − 1) / 2. */
+  comparisons: number;
+}
+
+/**
+ * Identical lines are compared once: lines are grouped by their compared text, the groups are
+ * compared pairwise, and pair counts come from group sizes. The work is bounded by the square of
+ * the number of *distinct* lines (limits.ts bounds that) and the output by `limit`, however many
+ * pairs there are (1,000 identical lines make 499,500).
+ */
+export function duplicates(lines: readonly string[], minDifferentWords: number, limit: number): Duplicates {
+  const groupOf = new Int32Array(lines.length);
+  const groups: Comparable[] = [];
+  const sizes: number[] = [];
+  const index = new Map<string, number>();
+  lines.forEach((line, i) => {
+    const c = comparable(line);
+    let g = index.get(c.text);
+    if (g === undefined) {
+      g = groups.length;
+      index.set(c.text, g);
+      groups.push(c);
+      sizes.push(0);
+    }
+    groupOf[i] = g;
+    sizes[g]!++;
+  });
+  const u = groups.length;
+  const same = new Uint8Array(u * u);
+  let count = 0;
+  let comparisons = 0;
+  for (let a = 0; a < u; a++) {
+    same[a * u + a] = 1;
+    count += (sizes[a]! * (sizes[a]! - 1)) / 2;
+    for (let b = a + 1; b < u; b++) {
+      comparisons++;
+      if (!differ(groups[a]!, groups[b]!, minDifferentWords)) {
+        same[a * u + b] = same[b * u + a] = 1;
+        count += sizes[a]! * sizes[b]!;
+      }
     }
   }
-  return pairs;
+  const isDuplicate = (i: number, j: number) => same[groupOf[i]! * u + groupOf[j]!] === 1;
+  const listed: [number, number][] = [];
+  for (let i = 0; i < lines.length && listed.length < limit; i++) {
+    for (let j = i + 1; j < lines.length && listed.length < limit; j++) if (isDuplicate(i, j)) listed.push([i, j]);
+  }
+  return { listed, count, isDuplicate, comparisons };
 }
 
 const NON_ASCII_WORD_CHAR = /[\p{L}\p{N}]/u;
