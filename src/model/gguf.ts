@@ -1,10 +1,12 @@
-// GGUF v3 writer (llama.cpp's format) for a Qwen3 base model and for LoRA adapters, so that llama.cpp can
-// check our numerics. Layout: magic, version, counts, key/values, tensor infos, padding, aligned tensor data.
-// Tensor dims are written innermost first (ne0 = in for an [out, in] matrix); bytes are HF's, unpermuted.
+// GGUF v3 writer (llama.cpp's format) for Qwen3 models (base or merged with an adapter, f32/f16/Q8_0) and
+// for LoRA adapters: what QMD runs through node-llama-cpp, and how llama.cpp checks our numerics.
+// Layout: magic, version, counts, key/values, tensor infos, padding, aligned tensor data. Tensor dims are
+// written innermost first (ne0 = in for an [out, in] matrix); bytes are HF's, unpermuted. The header
+// needs only shapes and types, so a model streams out one tensor at a time (writeGguf).
 import type { Qwen3Config } from './config.ts';
 import { encodeTensor } from './dtype.ts';
 import { loraScale, type LoraAdapter } from './peft.ts';
-import type { TensorReader } from './safetensors.ts';
+import { encodeQ8_0, Q8_0_BLOCK, q8_0Bytes } from './q8.ts';
 import { ggufTensorName, projectionPath, projectionShape, qwen3TensorShapes } from './tensors.ts';
 
 export type GgufValue =
@@ -18,17 +20,32 @@ export type GgufValue =
 
 export type GgufMetadata = Array<[key: string, value: GgufValue]>;
 
-export interface GgufTensor {
+export type GgufType = 'F32' | 'F16' | 'Q8_0';
+
+export interface GgufTensorInfo {
   name: string;
   /** Row-major shape, outermost first (HF order); written reversed. */
   shape: number[];
-  type: 'F32' | 'F16';
+  type: GgufType;
+}
+
+export interface GgufTensor extends GgufTensorInfo {
   data: Float32Array;
 }
 
+/** A tensor read when its turn to be written comes. */
+export interface GgufTensorSource extends GgufTensorInfo {
+  read(): Promise<Float32Array>;
+}
+
+/** Where a streamed file goes (a file handle, a download stream); awaited before the next write. */
+export type ByteSink = (bytes: Uint8Array) => Promise<void>;
+
 export const ggufAlignment = 32;
 const valueType = { u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9 } as const;
-const ggmlType = { F32: 0, F16: 1 } as const;
+const ggmlType = { F32: 0, F16: 1, Q8_0: 8 } as const;
+/** llama.cpp's `general.file_type` (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q8_0). */
+const fileType = { F32: 0, F16: 1, Q8_0: 7 } as const;
 
 /** Append-only little-endian byte buffer. */
 class ByteWriter {
@@ -113,8 +130,22 @@ function writeValue(w: ByteWriter, value: GgufValue): void {
 
 const padded = (n: number) => Math.ceil(n / ggufAlignment) * ggufAlignment;
 
-/** Encodes a whole GGUF v3 file. */
-export function encodeGguf(metadata: GgufMetadata, tensors: GgufTensor[]): Uint8Array<ArrayBuffer> {
+function count(t: GgufTensorInfo): number {
+  return t.shape.reduce((a, d) => a * d, 1);
+}
+
+function dataBytes(t: GgufTensorInfo): number {
+  const n = count(t);
+  return t.type === 'Q8_0' ? q8_0Bytes(n) : n * (t.type === 'F32' ? 4 : 2);
+}
+
+function encodeData(t: GgufTensorInfo, data: Float32Array): Uint8Array {
+  if (data.length !== count(t)) throw new Error(`GGUF tensor ${t.name}: shape [${t.shape.join(', ')}] holds ${count(t)} values, data has ${data.length}`);
+  return t.type === 'Q8_0' ? encodeQ8_0(data) : encodeTensor(t.type, data);
+}
+
+/** Everything before the tensor data, padded to the alignment, and each tensor's offset in the data. */
+function encodeHeader(metadata: GgufMetadata, tensors: readonly GgufTensorInfo[]): { header: Uint8Array; offsets: number[]; size: number } {
   const w = new ByteWriter();
   w.u32(0x46554747); // "GGUF"
   w.u32(3);
@@ -124,46 +155,66 @@ export function encodeGguf(metadata: GgufMetadata, tensors: GgufTensor[]): Uint8
     w.string(key);
     writeValue(w, value);
   }
-  const encoded = tensors.map((t) => {
-    const count = t.shape.reduce((a, d) => a * d, 1);
-    if (count !== t.data.length) throw new Error(`GGUF tensor ${t.name}: shape [${t.shape.join(', ')}] holds ${count} values, data has ${t.data.length}`);
-    return encodeTensor(t.type, t.data);
-  });
+  const offsets: number[] = [];
   let offset = 0;
-  tensors.forEach((t, i) => {
+  for (const t of tensors) {
+    if (t.type === 'Q8_0' && t.shape.at(-1)! % Q8_0_BLOCK !== 0) throw new Error(`GGUF tensor ${t.name}: Q8_0 needs rows of a multiple of ${Q8_0_BLOCK} values`);
     w.string(t.name);
     w.u32(t.shape.length);
     for (const d of [...t.shape].reverse()) w.u64(d);
     w.u32(ggmlType[t.type]);
     w.u64(offset);
-    offset += padded(encoded[i].byteLength);
-  });
-  const header = w.result();
-  const dataStart = padded(header.byteLength);
-  const out = new Uint8Array(dataStart + offset);
-  out.set(header);
-  let cursor = dataStart;
-  for (const bytes of encoded) {
-    out.set(bytes, cursor);
-    cursor += padded(bytes.byteLength);
+    offsets.push(offset);
+    offset += padded(dataBytes(t));
   }
+  const unpadded = w.result();
+  const header = new Uint8Array(padded(unpadded.byteLength));
+  header.set(unpadded);
+  return { header, offsets, size: header.byteLength + offset };
+}
+
+/** Encodes a whole GGUF v3 file in memory (adapters, tests). */
+export function encodeGguf(metadata: GgufMetadata, tensors: GgufTensor[]): Uint8Array<ArrayBuffer> {
+  const { header, offsets, size } = encodeHeader(metadata, tensors);
+  const out = new Uint8Array(size);
+  out.set(header);
+  tensors.forEach((t, i) => out.set(encodeData(t, t.data), header.byteLength + offsets[i]!));
   return out;
 }
 
-/** A Qwen3 base model as GGUF; 1-D tensors (norms) stay f32 as llama.cpp's converter keeps them. */
-export async function qwen3Gguf(
+/** Streams a GGUF v3 file to `sink`, reading and encoding one tensor at a time; returns its size in bytes. */
+export async function writeGguf(sink: ByteSink, metadata: GgufMetadata, tensors: readonly GgufTensorSource[]): Promise<number> {
+  const { header, size } = encodeHeader(metadata, tensors);
+  await sink(header);
+  for (const t of tensors) {
+    const bytes = encodeData(t, await t.read());
+    await sink(bytes);
+    const pad = padded(bytes.byteLength) - bytes.byteLength;
+    if (pad > 0) await sink(new Uint8Array(pad));
+  }
+  return size;
+}
+
+export interface Qwen3GgufOptions {
+  /** Type of the matrices; 1-D tensors (norms) stay f32 as llama.cpp's converter keeps them. */
+  type?: GgufType;
+  name?: string;
+}
+
+/** The metadata and (lazily read) tensors of a Qwen3 model as GGUF. */
+export function qwen3GgufParts(
   config: Qwen3Config,
-  weights: Pick<TensorReader, 'read'>,
+  read: (name: string) => Promise<Float32Array>,
   tokenizerMetadata: GgufMetadata,
-  options: { type?: 'F32' | 'F16'; name?: string } = {},
-): Promise<Uint8Array<ArrayBuffer>> {
+  options: Qwen3GgufOptions = {},
+): { metadata: GgufMetadata; tensors: GgufTensorSource[] } {
   const type = options.type ?? 'F32';
   const u32 = (value: number): GgufValue => ({ type: 'u32', value });
   const metadata: GgufMetadata = [
     ['general.architecture', { type: 'string', value: 'qwen3' }],
     ['general.type', { type: 'string', value: 'model' }],
     ['general.name', { type: 'string', value: options.name ?? 'qwen3' }],
-    ['general.file_type', u32(type === 'F32' ? 0 : 1)],
+    ['general.file_type', u32(fileType[type])],
     ['general.alignment', u32(ggufAlignment)],
     ['qwen3.context_length', u32(config.maxPositionEmbeddings)],
     ['qwen3.embedding_length', u32(config.hiddenSize)],
@@ -177,11 +228,30 @@ export async function qwen3Gguf(
     ['qwen3.rope.freq_base', { type: 'f32', value: config.ropeTheta }],
     ...tokenizerMetadata,
   ];
-  const tensors: GgufTensor[] = [];
+  const tensors: GgufTensorSource[] = [];
   for (const [name, shape] of qwen3TensorShapes(config)) {
-    tensors.push({ name: ggufTensorName(name), shape, type: shape.length === 1 ? 'F32' : type, data: await weights.read(name) });
+    // Q8_0 quantizes whole blocks of a row; a matrix whose rows don't divide falls back to f16.
+    const matrixType = type === 'Q8_0' && shape.at(-1)! % Q8_0_BLOCK !== 0 ? 'F16' : type;
+    tensors.push({ name: ggufTensorName(name), shape, type: shape.length === 1 ? 'F32' : matrixType, read: () => read(name) });
   }
-  return encodeGguf(metadata, tensors);
+  return { metadata, tensors };
+}
+
+/** A Qwen3 model as one in-memory GGUF file (small models, tests). */
+export async function qwen3Gguf(
+  config: Qwen3Config,
+  weights: { read(name: string): Promise<Float32Array> },
+  tokenizerMetadata: GgufMetadata,
+  options: Qwen3GgufOptions = {},
+): Promise<Uint8Array<ArrayBuffer>> {
+  const { metadata, tensors } = qwen3GgufParts(config, (n) => weights.read(n), tokenizerMetadata, options);
+  const out = new Uint8Array(encodeHeader(metadata, tensors).size);
+  let at = 0;
+  await writeGguf(async (bytes) => {
+    out.set(bytes, at);
+    at += bytes.byteLength;
+  }, metadata, tensors);
+  return out;
 }
 
 /** A LoRA adapter as llama.cpp's GGUF adapter (`<base tensor>.lora_a` [r, in], `.lora_b` [out, r]). */

@@ -49,3 +49,20 @@ export function relativeLogProbError(logits: ArrayLike<number>, logProbs: Float6
   }
   return worst / scale;
 }
+
+/** llama.cpp's greedy continuation of `ids` (temperature 0), `count` tokens, in one context. */
+export async function llamaGreedy(model: LlamaModel, ids: readonly number[], count: number): Promise<number[]> {
+  const context = await model.createContext({
+    contextSize: 64,
+    experimentalKvCacheKeyType: 'F32',
+    experimentalKvCacheValueType: 'F32',
+    flashAttention: false,
+  });
+  const out: number[] = [];
+  for await (const token of context.getSequence().evaluate(ids as Token[], { temperature: 0 })) {
+    out.push(token);
+    if (out.length === count) break;
+  }
+  await context.dispose();
+  return out;
+}
