@@ -1,11 +1,12 @@
 // Adapters kept in the browser, on SwiftShader WebGPU: a tiny Qwen3 from the test hub (?hub=), its
 // PEFT adapter picked from disk and stored in IndexedDB, then after a page reload loaded from the
-// stored list and generating the same tokens; downloaded back byte for byte; renamed; deleted. An
+// stored list and generating the same tokens; downloaded back byte for byte (one zip); renamed; deleted. An
 // adapter made for another model is refused with the tensor named, and nothing is stored.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
+import { unzipSync } from 'fflate';
 import { makeTinyModel, tinyModelConfig } from '../scripts/make-tiny-model.ts';
 import { newAdapter, writePeftAdapter } from '../src/model/peft.ts';
 import { expandIds } from './support/engine.ts';
@@ -94,12 +95,13 @@ test('an adapter stored in the browser loads after a reload, generates as before
   expect(await expandIds(page)).toEqual(adapterIds);
   await page.screenshot({ path: `${SHOTS}/stored.png`, fullPage: true });
 
-  const config = await downloaded(page, 'stored-adapter-config');
-  expect(config.name).toBe('adapter_config.json');
-  expect(config.bytes.equals(await readFile(adapterFiles.config))).toBe(true);
-  const weights = await downloaded(page, 'stored-adapter-weights');
-  expect(weights.name).toBe('adapter_model.safetensors');
-  expect(weights.bytes.equals(await readFile(adapterFiles.weights))).toBe(true);
+  // One zip named after the adapter; this config names its base, so both files are as picked.
+  const zip = await downloaded(page, 'stored-adapter-download');
+  expect(zip.name).toBe('nginx-lora.zip');
+  const entries = unzipSync(zip.bytes);
+  expect(Object.keys(entries).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  expect(Buffer.from(entries['adapter_config.json']!).equals(await readFile(adapterFiles.config))).toBe(true);
+  expect(Buffer.from(entries['adapter_model.safetensors']!).equals(await readFile(adapterFiles.weights))).toBe(true);
 
   await stored.getByTestId('stored-adapter-delete').click();
   await page.getByTestId('stored-adapter-delete-yes').click();

@@ -48,7 +48,7 @@ test('the QMD training set imports with its row and format counts, and is still 
   await page.screenshot({ path: '/tmp/shots/dataset.png', fullPage: true });
 });
 
-test('broken lines are reported with their line numbers; a split makes two datasets', async ({ page }) => {
+test('broken lines are reported with their line numbers; a delete removes the dataset', async ({ page }) => {
   const dir = mkdtempSync(join(tmpdir(), 'qmd-lab-e2e-'));
   const file = join(dir, 'broken.jsonl');
   const good = (i: number) => JSON.stringify({ input: `query number ${i}`, output: `lex: query ${i}\nvec: what is query number ${i}` });
@@ -62,19 +62,12 @@ test('broken lines are reported with their line numbers; a split makes two datas
   await expect(page.getByTestId('rejection').nth(1)).toContainText('output');
   await page.screenshot({ path: '/tmp/shots/datasets-report.png', fullPage: true });
 
-  await page.getByTestId('split').click();
-  await page.getByRole('button', { name: 'Split', exact: true }).click();
-  await expect(page.getByTestId('dataset-row')).toHaveCount(3);
-  // Both parts are created in the same millisecond, so the list's order between them is not fixed.
-  const listed = await page.getByTestId('dataset-row').evaluateAll((trs) =>
-    trs.map((tr) => `${tr.querySelector('[data-testid="dataset-name"]')!.textContent} = ${tr.querySelector('[data-testid="dataset-rows"]')!.textContent}`).sort(),
-  );
-  expect(listed).toEqual(['broken.jsonl = 4', 'broken.jsonl · train = 3', 'broken.jsonl · validation = 1']);
-
+  // The validation part is a setting of the dataset (e2e/dataset-split.e2e.ts), not more datasets.
+  await expect(page.getByTestId('dataset-row')).toHaveCount(1);
   const original = page.getByTestId('dataset-row').filter({ has: page.getByRole('link', { name: 'broken.jsonl', exact: true }) });
   await original.getByTestId('delete-dataset').click();
   await original.getByTestId('delete-dataset-yes').click();
-  await expect(page.getByTestId('dataset-row')).toHaveCount(2);
+  await expect(page.getByTestId('dataset-row')).toHaveCount(0);
   await expect(page.getByRole('link', { name: 'broken.jsonl', exact: true })).toHaveCount(0);
 });
 

@@ -1,9 +1,11 @@
 // The model cache and the engine's failures in the page, on SwiftShader WebGPU with a tiny seeded
-// Qwen3 served like the hub (e2e/hub-server.ts counts every request): a reload loads from OPFS
+// Qwen3 served like the hub (e2e/support/hub.ts counts every request): a reload loads from OPFS
 // without downloading, the listing shows and deletes files, a download cut mid-file resumes with a
-// Range request, a model over the GPU budget is refused before its weights download, and after a
-// worker crash or a lost device "Reload model" brings the model back from the cache.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+// Range request, a file sent short is never complete, a new revision on the hub is fetched again,
+// the cache serves an offline load, a damaged copy is named and fetched again on request, a model
+// over the GPU budget is refused before its weights download, and after a worker crash or a lost
+// device "Reload model" brings the model back from the cache.
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
@@ -24,6 +26,8 @@ const FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_
 let dir: string;
 let hub: HubServer;
 let reference: number[] = [];
+/** The same model with other weights (seed 6): a new revision of model.safetensors, of the same size. */
+let revised: { file: string; reference: number[] };
 /** Bytes of all tensors in model.safetensors (the file less its header): what the estimate must say in f32. */
 let weightBytes = 0;
 let modelBytes = 0;
@@ -43,12 +47,21 @@ test.beforeAll(async () => {
   const file = await readFile(join(tiny, 'model.safetensors'));
   modelBytes = file.length;
   weightBytes = modelBytes - 8 - Number(file.readBigUInt64LE(0));
-  const { config: parsed, weights } = await loadCheckpoint(tiny);
-  const session = await Qwen3Session.load(nodeRuntime, parsed, weights);
-  const greedy = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: 2, stopTokens: STOP_TOKENS };
-  reference = (await generate(session, (await loadModelTokenizer(tiny)).promptIds(QUERY), greedy)).ids;
-  await session.release();
+  reference = await greedyIds(tiny);
+  const other = join(dir, 'revised');
+  await makeTinyModel(other, { seed: 6, hidden: 64, layers: 2 });
+  revised = { file: join(other, 'model.safetensors'), reference: await greedyIds(other) };
+  expect(revised.reference).not.toEqual(reference);
 });
+
+async function greedyIds(folder: string): Promise<number[]> {
+  const { config, weights } = await loadCheckpoint(folder);
+  const session = await Qwen3Session.load(nodeRuntime, config, weights);
+  const greedy = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: 2, stopTokens: STOP_TOKENS };
+  const ids = (await generate(session, (await loadModelTokenizer(folder)).promptIds(QUERY), greedy)).ids;
+  await session.release();
+  return ids;
+}
 
 test.afterAll(async () => {
   await hub?.close();
@@ -149,7 +162,77 @@ test('a model over the GPU budget is refused before its weights or tokenizer dow
   await expect(error).toHaveAttribute('data-code', 'too_large', { timeout: 60_000 });
   await expect(error).toContainText(`${HUGE} cannot run on this GPU`);
   await expect(page.getByTestId('load-estimate')).toBeVisible();
-  expect(hub.requests.filter((r) => r.repo === HUGE).map((r) => r.file)).toEqual(['config.json']);
+  expect(hub.requests.filter((r) => r.repo === HUGE).map((r) => r.file)).toEqual(['(api)', 'config.json']);
+});
+
+test('a file sent short is never complete and resumes; a new revision on the hub is fetched again', async ({ page }) => {
+  test.setTimeout(300_000);
+  const tinyWeights = join(dir, 'tiny', 'model.safetensors');
+  const original = join(dir, 'original.safetensors');
+  await copyFile(tinyWeights, original);
+  try {
+    // A proxy (or a file caught mid-write) answers with half the file and a Content-Length to match.
+    const half = Math.floor(modelBytes / 2);
+    hub.truncateNext('model.safetensors', half);
+    await load(page);
+    const error = page.getByTestId('engine-error');
+    await expect(error).toHaveAttribute('data-code', 'download_failed', { timeout: 60_000 });
+    await expect(error).toContainText(`the server sent ${half} bytes but the hub lists ${modelBytes}`);
+    await openCache(page);
+    const weights = page.locator('[data-testid="cache-entry"][data-file="model.safetensors"]');
+    await expect(weights).toHaveAttribute('data-complete', 'false');
+
+    await load(page);
+    await loaded(page);
+    expect(weightRequests().map((r) => r.range)).toEqual([null, `bytes=${half}-`]);
+    await expect(weights).toHaveAttribute('data-complete', 'true');
+    expect(await generateIds(page)).toEqual(reference);
+
+    // A new revision pushed to main: same size, other bytes. The next load fetches it whole.
+    await copyFile(revised.file, tinyWeights);
+    hub.requests.length = 0;
+    await load(page);
+    await loaded(page);
+    expect(hub.requests.map((r) => `${r.file} ${r.range}`)).toEqual(['(api) null', 'model.safetensors null']);
+    expect(await generateIds(page)).toEqual(revised.reference);
+  } finally {
+    await copyFile(original, tinyWeights);
+  }
+});
+
+test('offline the cache serves the load; a damaged copy is named and "Delete it and download again" loads it', async ({ page }) => {
+  test.setTimeout(300_000);
+  await load(page);
+  await loaded(page);
+  hub.offline = true;
+  hub.requests.length = 0;
+  try {
+    await page.reload();
+    await load(page);
+    await loaded(page);
+    expect(hub.requests).toEqual([]); // every file from OPFS, the hub not even reachable
+    // Damage the stored weights in place, as a failing disk would: same size, so no listing could tell.
+    await page.evaluate(async (repo) => {
+      const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('hub');
+      const folder = await root.getDirectoryHandle(`${encodeURIComponent(repo)}@main`);
+      const writable = await (await folder.getFileHandle('model.safetensors')).createWritable({ keepExistingData: true });
+      await writable.write({ type: 'write', position: 8, data: new TextEncoder().encode('{{{{{{{{') });
+      await writable.close();
+    }, REPO);
+    await load(page);
+    const error = page.getByTestId('engine-error');
+    await expect(error).toHaveAttribute('data-code', 'corrupt_file', { timeout: 60_000 });
+    await expect(error).toContainText(`${REPO}/model.safetensors: the copy kept in this browser is damaged`);
+    await expect(error).toContainText('header is not valid JSON');
+  } finally {
+    hub.offline = false;
+  }
+  hub.requests.length = 0;
+  await page.getByTestId('refetch-damaged').click();
+  await loaded(page);
+  expect(weightRequests().map((r) => r.range)).toEqual([null]);
+  await expect(page.getByTestId('engine-error')).toHaveCount(0);
+  expect(await generateIds(page)).toEqual(reference);
 });
 
 test('after a worker crash or a lost GPU the page says so and Reload model loads again from the cache', async ({ page }) => {

@@ -2,6 +2,8 @@
 // a 3-line uploaded query set, 4 sampled tokens a query. The saved result survives a reload, its
 // expansions match onnxruntime-node sampling with the same seed, and a second run on a freshly
 // loaded model with the same seed gives the same expansions; Cancel stops a run mid-generation.
+// A run cancelled or cut off by a reload keeps the generations it finished as a partial result,
+// and leaving the page while it runs asks first.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,25 +85,45 @@ async function runEval(page: Page): Promise<string> {
   return decodeURIComponent(href!.replace('#/results/', ''));
 }
 
-/** A stored result's (query, expansion) pairs and settings, read from IndexedDB. */
-function storedResult(page: Page, id: string) {
+interface Stored {
+  id: string;
+  items: { query: string; expansion: string }[];
+  origin: string;
+  settings: unknown;
+  partial?: { done: number; total: number };
+}
+
+/** Every stored result's (query, expansion) pairs, settings and partial mark, read from IndexedDB. */
+function storedResults(page: Page): Promise<Stored[]> {
   return page.evaluate(
-    (id) =>
-      new Promise<{ items: { query: string; expansion: string }[]; origin: string; settings: unknown }>((resolve, reject) => {
+    () =>
+      new Promise<Stored[]>((resolve, reject) => {
         const open = indexedDB.open('qmd-lab');
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
-          const get = open.result.transaction('results').objectStore('results').get(id);
-          get.onsuccess = () => {
-            const { items, origin, settings } = get.result;
-            resolve({ items: items.map((i: { query: string; expansion: string }) => ({ query: i.query, expansion: i.expansion })), origin, settings });
+          const all = open.result.transaction('results').objectStore('results').getAll();
+          all.onsuccess = () => {
+            resolve(
+              all.result.map(({ id, items, origin, settings, partial }) => ({
+                id,
+                items: items.map((i: { query: string; expansion: string }) => ({ query: i.query, expansion: i.expansion })),
+                origin,
+                settings,
+                ...(partial ? { partial } : {}),
+              })),
+            );
             open.result.close();
           };
-          get.onerror = () => reject(get.error);
+          all.onerror = () => reject(all.error);
         };
       }),
-    id,
   );
+}
+
+async function storedResult(page: Page, id: string): Promise<Stored> {
+  const found = (await storedResults(page)).find((r) => r.id === id);
+  if (!found) throw new Error(`no stored result ${id}`);
+  return found;
 }
 
 test('an eval run over an uploaded set is saved, survives a reload, matches onnxruntime-node, repeats with its seed and cancels', async ({ page }) => {
@@ -150,4 +172,56 @@ test('an eval run over an uploaded set is saved, survives a reload, matches onnx
   await expect(page.getByTestId('eval-run')).toBeEnabled();
   await expect(page.getByTestId('results-table').getByTestId('result-row')).toHaveCount(2);
   expect(errors).toEqual([]);
+});
+
+test('a run cut off by a reload and a cancelled run keep what finished, marked partial; leaving mid-run asks first', async ({ page }) => {
+  test.setTimeout(360_000);
+  const dialogs: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.type());
+    void dialog.accept();
+  });
+  const progress = page.getByTestId('eval-progress');
+  const rows = page.getByTestId('results-table').getByTestId('result-row');
+  const start = async () => {
+    await expect(page.getByTestId('eval-query-count')).toHaveAttribute('data-count', '3');
+    await page.getByTestId('seed').fill(String(SEED));
+    await page.getByTestId('max-tokens').fill(String(NEW_TOKENS));
+    await page.getByTestId('eval-run').click();
+  };
+  const expansions = (n: number) => QUERIES.slice(0, n).map((query, i) => ({ query, expansion: reference[i] }));
+
+  // A reload during the second generation (each takes seconds on SwiftShader): the browser asks, the first is kept.
+  await page.goto(`./?hub=${encodeURIComponent(hubUrl)}#/eval`);
+  await loadModel(page);
+  await page.getByTestId('eval-query-file').setInputFiles(queryFile);
+  await start();
+  await expect(progress).toHaveAttribute('data-done', '1', { timeout: 120_000 });
+  await page.reload();
+  expect(dialogs).toEqual(['beforeunload']);
+  await expect(rows).toHaveCount(1);
+  await expect(rows.getByTestId('result-partial')).toHaveText('partial 1/3');
+  const [interrupted] = await storedResults(page);
+  expect(interrupted).toMatchObject({ origin: 'run', partial: { done: 1, total: 3 } });
+  expect(interrupted!.items).toEqual(expansions(1));
+
+  // Cancel during the third generation: the first two are kept, listed and marked in the result's page.
+  await loadModel(page);
+  await page.getByTestId('eval-query-set').selectOption({ label: `${SET_NAME} (3 queries)` });
+  await start();
+  await expect(progress).toHaveAttribute('data-done', '2', { timeout: 120_000 });
+  await page.getByTestId('eval-cancel').click();
+  await expect(page.getByTestId('eval-cancelled')).toContainText('Cancelled after 2 of 3 generations; what finished is saved as a partial result');
+  await expect(page.getByTestId('eval-result-partial')).toHaveText('partial: 2 of 3');
+  await expect(rows).toHaveCount(2);
+  const cancelled = (await storedResults(page)).find((r) => r.id !== interrupted!.id)!;
+  expect(cancelled).toMatchObject({ partial: { done: 2, total: 3 } });
+  expect(cancelled.items).toEqual(expansions(2));
+  await page.getByTestId('eval-result-link').click();
+  await expect(page.getByTestId('result-partial')).toContainText('after 2 of its 3 generations');
+
+  // Nothing runs now: leaving does not ask.
+  await page.reload();
+  await expect(page.getByTestId('result-partial')).toBeVisible();
+  expect(dialogs).toEqual(['beforeunload']);
 });

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { explain, scoreEval, scoreReward } from '../src/scoring/index.ts';
+import { MAX_EXPANSION_LINES, explain, scoreEval, scoreReward } from '../src/scoring/index.ts';
 
 const QUERY = 'TDS motorsports pricing';
 const EXPANSION = [
@@ -65,7 +65,7 @@ test('markup in an expansion renders as text, never as elements', async ({ page 
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
 });
 
-test('what was typed survives a reload and a trip to another view; the example comes back on request', async ({ page }) => {
+test('what was typed survives a reload and a trip to another view; the example comes back on request, with an undo', async ({ page }) => {
   await page.goto('./#/playground');
   const example = { query: await page.getByTestId('query-input').inputValue(), expansion: await page.getByTestId('expansion-input').inputValue() };
   await expect(page.getByTestId('restore-example')).toBeDisabled();
@@ -77,7 +77,7 @@ test('what was typed survives a reload and a trip to another view; the example c
   await expect(page.getByTestId('eval-score')).toHaveText(`${scoreEval(QUERY, EXPANSION).percentage.toFixed(1)} %`);
 
   await page.getByRole('link', { name: 'Datasets' }).click();
-  await page.getByRole('link', { name: 'Playground' }).click();
+  await page.getByRole('link', { name: 'Playground', exact: true }).click();
   await expect(page.getByTestId('expansion-input')).toHaveValue(EXPANSION);
 
   await page.getByTestId('expansion-input').fill('');
@@ -85,8 +85,37 @@ test('what was typed survives a reload and a trip to another view; the example c
   await expect(page.getByTestId('query-input')).toHaveValue(QUERY);
   await expect(page.getByTestId('expansion-input')).toHaveValue('');
 
+  // Restoring the example keeps what it replaced, across a reload, until undone.
+  const typed = 'lex: my own line\nvec: typed by hand, not the example';
+  await page.getByTestId('expansion-input').fill(typed);
+  await expect(page.getByTestId('undo-placement')).toHaveCount(0);
   await page.getByTestId('restore-example').click();
-  await page.reload();
   await expect(page.getByTestId('query-input')).toHaveValue(example.query);
   await expect(page.getByTestId('expansion-input')).toHaveValue(example.expansion);
+  await page.reload();
+  await expect(page.getByTestId('expansion-input')).toHaveValue(example.expansion);
+  await page.getByTestId('undo-placement').click();
+  await expect(page.getByTestId('query-input')).toHaveValue(QUERY);
+  await expect(page.getByTestId('expansion-input')).toHaveValue(typed);
+  await expect(page.getByTestId('undo-placement')).toHaveCount(0);
+
+  // Once the placed text is edited the edit is the user's: no undo over it.
+  await page.getByTestId('restore-example').click();
+  await page.getByTestId('expansion-input').press('End');
+  await page.getByTestId('expansion-input').pressSequentially(' edited');
+  await expect(page.getByTestId('undo-placement')).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByTestId('expansion-input')).toHaveValue(`${example.expansion} edited`);
+});
+
+test('text past the scorers\' limits is refused with the limit named, and the page keeps working', async ({ page }) => {
+  await page.goto('./#/playground');
+  await page.getByTestId('query-input').fill(QUERY);
+  const tooMany = Array.from({ length: MAX_EXPANSION_LINES + 1 }, (_, i) => `lex: line ${i}`).join('\n');
+  await page.getByTestId('expansion-input').fill(tooMany);
+  await expect(page.getByTestId('not-scored')).toContainText(`at most ${MAX_EXPANSION_LINES}`);
+  await expect(page.getByTestId('breakdown')).toHaveCount(0);
+  await page.getByTestId('expansion-input').fill(EXPANSION);
+  await expect(page.getByTestId('not-scored')).toHaveCount(0);
+  await expect(page.getByTestId('eval-score')).toHaveText(`${scoreEval(QUERY, EXPANSION).percentage.toFixed(1)} %`);
 });

@@ -56,7 +56,7 @@ test('a Python eval file imports with its 98.8 % average, and a share link shows
   await elsewhere.close();
 });
 
-test('two results compare per query', async ({ page }) => {
+test('two results compare per query: this − other, wins / ties / losses, both expansions side by side', async ({ page }) => {
   test.skip(!evalFile, 'needs ../shared/data/evaluation_v4.json');
   const grpo = sharedFile('data/evaluation_v4_grpo.json');
   test.skip(!grpo, 'needs ../shared/data/evaluation_v4_grpo.json');
@@ -69,8 +69,107 @@ test('two results compare per query', async ({ page }) => {
   await page.getByTestId('compare-select').selectOption({ label: 'evaluation_v4_grpo' });
   const rows = page.getByTestId('compare-row');
   await expect(rows).toHaveCount(21);
-  await expect(page.getByTestId('compare')).toContainText('98.8 %');
+  await expect(page.getByTestId('compare-totals')).toContainText('98.8 %');
+  await expect(page.getByTestId('compare-legend')).toContainText('this evaluation_v4 against other evaluation_v4_grpo');
+  await expect(page.getByTestId('compare-legend')).toContainText('Δ is this − other');
+
+  // The counts, from the Python files' own scores: this (v4) against other (GRPO).
+  type Stored = { query: string; expansion: string; scores: { percentage: number } };
+  const mine = JSON.parse(readFileSync(evalFile!, 'utf8')) as Stored[];
+  const theirs = JSON.parse(readFileSync(grpo!, 'utf8')) as Stored[];
+  const pairs = mine.map((a) => [a, theirs.find((b) => b.query === a.query)!] as const);
+  const expected = {
+    wins: pairs.filter(([a, b]) => a.scores.percentage > b.scores.percentage).length,
+    ties: pairs.filter(([a, b]) => a.scores.percentage === b.scores.percentage).length,
+    losses: pairs.filter(([a, b]) => a.scores.percentage < b.scores.percentage).length,
+  };
+  expect(expected.wins + expected.losses).toBeGreaterThan(0); // the files must differ somewhere for this to test anything
+  const evalTally = page.getByTestId('tally-eval');
+  for (const [name, count] of Object.entries(expected)) await expect(evalTally.getByTestId(name)).toHaveText(String(count));
+
+  // Every delta's sign and colour say how this result did: + and green where it scored higher.
+  const deltas = await rows.evaluateAll((trs) =>
+    trs.map((tr) => {
+      const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim());
+      const delta = tr.querySelector('[data-testid="delta-eval"]')!;
+      return { mine: parseFloat(cells[1]), theirs: parseFloat(cells[2]), text: delta.textContent!.trim(), color: getComputedStyle(delta).color };
+    }),
+  );
+  const colors = await page.evaluate(() => {
+    const probe = document.createElement('span');
+    document.body.append(probe);
+    const read = (v: string) => ((probe.style.color = `var(${v})`), getComputedStyle(probe).color);
+    const result = { good: read('--good'), bad: read('--bad') };
+    probe.remove();
+    return result;
+  });
+  for (const d of deltas) {
+    if (d.mine > d.theirs) expect(d, 'this scored higher').toMatchObject({ text: `+${(d.mine - d.theirs).toFixed(1)}`, color: colors.good });
+    else if (d.mine < d.theirs) expect(d, 'this scored lower').toMatchObject({ text: `−${(d.theirs - d.mine).toFixed(1)}`, color: colors.bad });
+    else expect(d.text).toBe('0.0');
+  }
+
+  // A row opens into both expansions, side by side.
+  const differing = deltas.findIndex((d) => d.mine !== d.theirs);
+  await rows.nth(differing).getByTestId('compare-toggle').click();
+  const sides = page.getByTestId('compare-side');
+  await expect(sides).toHaveCount(2);
+  const [a, b] = pairs[differing];
+  const firstLine = (expansion: string) => expansion.trim().split('\n')[0].trim().replace(/^(lex|vec|hyde):\s*/, '').slice(0, 30);
+  await expect(sides.nth(0)).toHaveAttribute('data-side', 'this');
+  await expect(sides.nth(0)).toContainText('evaluation_v4');
+  await expect(sides.nth(0).getByTestId('parsed-line').first()).toContainText(firstLine(a.expansion));
+  await expect(sides.nth(1)).toContainText('evaluation_v4_grpo');
+  await expect(sides.nth(1).getByTestId('parsed-line').first()).toContainText(firstLine(b.expansion));
+  const [left, right] = [await sides.nth(0).boundingBox(), await sides.nth(1).boundingBox()];
+  expect(right!.x).toBeGreaterThan(left!.x + left!.width - 1);
+  expect(right!.y).toBe(left!.y);
   await page.screenshot({ path: '/tmp/shots/compare.png', fullPage: true });
+
+  // At phone width no number breaks over two lines ("100.0" above "%"); headers are words and may wrap.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const broken = await page.locator('td.num').evaluateAll((cells) =>
+    cells.filter((cell) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      return lines.size > 1;
+    }).map((cell) => cell.textContent),
+  );
+  expect(broken).toEqual([]);
+  // …and the page itself fits: wide tables and the chart scroll inside their panels.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: '/tmp/shots/compare-narrow.png', fullPage: true });
+});
+
+test('a share link keeps the time the result was made and leaves the page\'s ?hub= behind', async ({ page, browser }) => {
+  const created = Date.UTC(2026, 0, 2, 3, 4);
+  const payload = encodeShare({
+    v: SHARE_VERSION,
+    created,
+    model: { base: 'Qwen/Qwen3-0.6B', adapter: null },
+    profile: 'eval',
+    settings: null,
+    name: 'made in January',
+    pairs: [{ query: 'sqlite wal mode', expansion: 'lex: sqlite wal\nvec: what is write-ahead logging in sqlite' }],
+  });
+  const hub = encodeURIComponent('http://127.0.0.1:9/models');
+  await page.goto(`./?hub=${hub}#/share/${payload}`);
+  const shown = await page.evaluate((ms) => new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }), created);
+  await expect(page.getByTestId('result-detail')).toContainText(shown);
+  await page.getByTestId('save-shared').click();
+  await page.getByTestId('share-saved').getByRole('link').click();
+  await expect(page.getByTestId('view-result')).toContainText(shown);
+
+  await page.getByTestId('share-button').click();
+  const link = await page.getByTestId('share-link').inputValue();
+  expect(link).not.toContain('hub=');
+  expect(link.startsWith(new URL('./#/share/2.', page.url()).href)).toBe(true);
+  const elsewhere = await browser.newContext();
+  const viewer = await elsewhere.newPage();
+  await viewer.goto(link);
+  await expect(viewer.getByTestId('result-detail')).toContainText(shown);
+  await elsewhere.close();
 });
 
 test('a shared link renders markup as text and explains broken links', async ({ page }) => {

@@ -58,3 +58,80 @@ test('views stay readable at a narrow width', async ({ page }) => {
   await expect(page.getByTestId('drop-zone')).toBeVisible();
   await page.screenshot({ path: '/tmp/shots/datasets-narrow.png', fullPage: true });
 });
+
+test('the page follows prefers-color-scheme: a dark palette with readable text', async ({ browser }) => {
+  const colors = async (scheme: 'light' | 'dark') => {
+    const context = await browser.newContext({ colorScheme: scheme });
+    const page = await context.newPage();
+    await page.goto('./#/playground');
+    await expect(page.getByTestId('profile-eval')).toBeVisible();
+    const read = await page.evaluate(() => {
+      const style = (selector: string) => getComputedStyle(document.querySelector(selector)!);
+      return {
+        page: style('html').backgroundColor,
+        panel: style('.panel').backgroundColor,
+        ink: style('html').color,
+        muted: style('.muted').color,
+        input: style('[data-testid="expansion-input"]').backgroundColor,
+      };
+    });
+    await page.screenshot({ path: `/tmp/shots/playground-${scheme}.png`, fullPage: true });
+    await context.close();
+    return read;
+  };
+  /** WCAG contrast ratio of two "rgb(r, g, b)" colours. */
+  const contrast = (a: string, b: string) => {
+    const luminance = (rgb: string) => {
+      const [r, g, bl] = rgb.match(/\d+/g)!.slice(0, 3).map((v) => {
+        const c = Number(v) / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+    };
+    const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const light = await colors('light');
+  const dark = await colors('dark');
+  expect(dark.page).not.toBe(light.page);
+  expect(contrast(dark.page, 'rgb(0, 0, 0)')).toBeLessThan(2); // a dark ground…
+  expect(contrast(dark.input, 'rgb(0, 0, 0)')).toBeLessThan(2); // …form fields included
+  for (const side of [light, dark]) {
+    expect(contrast(side.ink, side.panel)).toBeGreaterThan(7);
+    expect(contrast(side.muted, side.panel)).toBeGreaterThan(4.5);
+  }
+});
+
+test('each view has one help line linking into the help page, and a returning user hides them for good', async ({ page }) => {
+  await page.goto('./#/playground');
+  const tip = page.getByTestId('help-tip');
+  await expect(tip).toContainText('lex');
+  await tip.getByTestId('help-tip-link').click();
+  await expect(page).toHaveURL(/#\/help\/lines$/);
+  await expect(page.getByTestId('help-lines')).toBeInViewport();
+  await expect(page.getByTestId('help-lines')).toContainText('hyde:');
+  await expect(page.getByTestId('help-profiles')).toContainText('reward');
+  await expect(page.getByTestId('help-tip')).toHaveCount(0); // the help page needs no tip
+
+  for (const hash of ['#/datasets', '#/train', '#/eval', '#/results']) {
+    await page.goto(`./${hash}`);
+    await expect(tip).toBeVisible();
+    const section = await tip.getAttribute('data-section');
+    await tip.getByTestId('help-tip-link').click();
+    await expect(page.getByTestId(`help-${section}`)).toBeInViewport();
+  }
+
+  await page.goto('./#/results');
+  await tip.getByTestId('help-tip-hide').click();
+  await expect(tip).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByTestId('view-results')).toBeVisible();
+  await expect(tip).toHaveCount(0);
+  await page.goto('./#/playground');
+  await expect(page.getByTestId('view-playground')).toBeVisible();
+  await expect(tip).toHaveCount(0);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Help' }).click();
+  await page.getByTestId('help-tips-show').click();
+  await page.goto('./#/playground');
+  await expect(tip).toBeVisible();
+});

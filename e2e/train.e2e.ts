@@ -1,8 +1,8 @@
 // LoRA training in the page on SwiftShader WebGPU: a tiny seeded Qwen3 served through the hub
 // code path (?hub=), a 4-row dataset imported in the page (3 train rows, 1 held out), 2 steps at
 // max length 48. The loss chart gets a point per step, the loss of step 1 matches the CLI's
-// trainer on onnxruntime-node (same model, rows, split and seed), and the saved adapter shows up
-// in the Playground's stored adapters.
+// trainer on onnxruntime-node (same model, rows, split and seed), the pace readout gives the time
+// left during the validation pass, and the saved adapter shows up in the Playground's stored adapters.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,6 +94,12 @@ test('a LoRA run in the page: 2 steps charted, step 1 loss as onnxruntime-node c
   await page.getByTestId('train-max-length').fill(String(MAX_LENGTH));
   await page.getByTestId('train-max-steps').fill(String(STEPS));
   await page.getByTestId('train-start').click();
+  // While the validation pass runs after the last step, the pace of step 2 (step 1 built the graphs) gives the time left.
+  await expect(page.getByTestId('train-phase')).toHaveText(/^Computing the validation loss/, { timeout: 120_000 });
+  await expect(page.getByTestId('train-pace-steps')).toHaveText(`${STEPS} of ${STEPS} steps`);
+  await expect(page.getByTestId('train-pace-step-seconds')).toHaveText(/^\d.* s\/step$/);
+  await expect(page.getByTestId('train-pace-tokens')).toHaveText(/^\d+\.\d scored tokens\/s$/);
+  await expect(page.getByTestId('train-eta')).toHaveText(/^about \d.* left$/);
   await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 120_000 });
   const points = page.getByTestId('loss-point');
   await expect(points).toHaveCount(STEPS);

@@ -179,6 +179,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         trainOnModel(runtime, loaded, rows, request.config, request.maxSteps, {
           onStep: (step) => emit({ type: 'train-step', step }),
           onPhase: (phase) => emit({ type: 'train-phase', phase }),
+          onProgress: (progress) => emit({ type: 'train-progress', progress }),
           stop: () => signal.aborted,
         }),
       );

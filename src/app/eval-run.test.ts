@@ -154,4 +154,33 @@ describe('eval run', () => {
     }
     expect(new Set(results.map((r) => r.id)).size).toBe(2);
   });
+
+  it('hands over what it has after every generation, so a run cancelled after two keeps a partial result of two', async () => {
+    const controller = new AbortController();
+    const client = new FakeClient();
+    const date = new Date(2026, 10, 5, 9, 4);
+    const context = { model: 'm', set: 'three', profile: 'eval' as const, sampling, samplesPerQuery: 1, date, ids: ['base-id', 'lora-id'] };
+    const saves: ReturnType<typeof runResults>[] = [];
+    const run = runEval(client, { ...plan, samplesPerQuery: 1 }, {
+      signal: controller.signal,
+      onStep: async (outputs) => {
+        saves.push(runResults(outputs, context));
+        if (saves.length === 2) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+    expect(client.requests).toHaveLength(2); // nothing starts once the second save has run
+    expect(saves.map((results) => results.map((r) => [r.id, r.items.length, r.partial]))).toEqual([
+      [['base-id', 1, { done: 1, total: 3 }]],
+      [['base-id', 2, { done: 2, total: 3 }]],
+    ]);
+    expect(saves[1]![0]!.created).toBe(date.getTime());
+
+    const full = await runEval(new FakeClient(), { ...plan, samplesPerQuery: 1 });
+    const results = runResults(full, context);
+    expect(results.map((r) => [r.id, r.items.length, 'partial' in r])).toEqual([
+      ['base-id', 3, false],
+      ['lora-id', 3, false],
+    ]);
+  });
 });

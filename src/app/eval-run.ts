@@ -1,6 +1,7 @@
 // An eval run: every chosen variant (the base model and/or loaded adapters) expands every query
 // of a set through the engine, one generate request at a time, and each variant becomes one
-// stored result.
+// stored result. The runner saves after every generation (RunOptions.onStep), so a run that is
+// cancelled, fails or is cut off by a reload keeps what it finished, marked partial.
 //
 // Samples per query: with `samplesPerQuery` = S > 1, each query is generated S times and every
 // sample is its own result item (the query repeated S times in a row). Sample k (0-based) runs
@@ -61,11 +62,15 @@ export interface EvalOutput {
   variant: EvalVariant;
   /** In plan order: query by query, samples of a query together. */
   pairs: ExpansionPair[];
+  /** Pairs the plan has for this variant: fewer in `pairs` means the run stopped early. */
+  planned: number;
 }
 
 export interface RunOptions {
   signal?: AbortSignal;
   onProgress?: (progress: EvalProgress) => void;
+  /** After each finished generation, awaited before the next one starts: where a run saves what it has. */
+  onStep?: (outputs: readonly EvalOutput[]) => Promise<void>;
   /** Milliseconds; `performance.now` unless a test drives the clock. */
   now?: () => number;
 }
@@ -103,9 +108,10 @@ export function planSteps(plan: EvalPlan): EvalStep[] {
  * in flight (the client forwards the abort to the worker) and rejects with a `cancelled` EngineError.
  */
 export async function runEval(client: GenerateClient, plan: EvalPlan, options: RunOptions = {}): Promise<EvalOutput[]> {
-  const { signal, onProgress, now = () => performance.now() } = options;
+  const { signal, onProgress, onStep, now = () => performance.now() } = options;
   const steps = planSteps(plan);
-  const outputs: EvalOutput[] = plan.variants.map((variant) => ({ variant, pairs: [] }));
+  const planned = plan.queries.length * plan.samplesPerQuery;
+  const outputs: EvalOutput[] = plan.variants.map((variant) => ({ variant, pairs: [], planned }));
   const started = now();
   const progress: EvalProgress = { done: 0, total: steps.length, step: null, tokens: 0, tokensPerSecond: 0, elapsedSeconds: 0, etaSeconds: null };
   const report = (step: EvalStep | null) => {
@@ -130,6 +136,7 @@ export async function runEval(client: GenerateClient, plan: EvalPlan, options: R
       },
     );
     outputs[step.variant]!.pairs.push({ query: step.query, expansion: result.text });
+    await onStep?.(outputs);
     progress.done += 1;
     progress.tokensPerSecond = result.tokensPerSecond;
     const elapsed = (now() - started) / 1000;
@@ -167,20 +174,29 @@ export interface RunContext {
   profile: EvalResult['profile'];
   sampling: SamplingRequest;
   samplesPerQuery: number;
+  /** When the run started: every save of its results keeps it as their creation time. */
   date: Date;
+  /** The results' ids, one per variant, so that each save during a run replaces the last; fresh ids without. */
+  ids?: readonly string[];
 }
 
-/** One scored result per variant, `origin: 'run'`. */
+/**
+ * One scored result per variant that has pairs, `origin: 'run'`, marked `partial` while it has
+ * fewer pairs than planned.
+ */
 export function runResults(outputs: readonly EvalOutput[], context: RunContext): EvalResult[] {
   const settings = runSettings(context.sampling, context.samplesPerQuery);
-  return outputs.map(({ variant, pairs }) =>
-    makeResult({
+  return outputs.flatMap(({ variant, pairs, planned }, i) => {
+    if (pairs.length === 0) return [];
+    const result = makeResult({
       name: runResultName(context.model, variant.label, context.set, context.date),
       model: { base: context.model, adapter: variant.adapter === null ? null : variant.label },
       profile: context.profile,
       settings,
       pairs,
       origin: 'run',
-    }),
-  );
+    });
+    const partial = pairs.length < planned ? { partial: { done: pairs.length, total: planned } } : {};
+    return [{ ...result, id: context.ids?.[i] ?? result.id, created: context.date.getTime(), ...partial }];
+  });
 }

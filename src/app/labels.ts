@@ -1,5 +1,5 @@
 // Human words for stored enum values.
-import type { RowFormat } from '../data/db.ts';
+import type { DatasetMeta, RowFormat, ValidationSplit } from '../data/db.ts';
 
 export const FORMAT_LABELS: Record<RowFormat, string> = {
   input_output: 'input/output',
@@ -13,3 +13,14 @@ export function formatCounts(formats: Record<RowFormat, number>): string {
   const present = (Object.keys(FORMAT_LABELS) as RowFormat[]).filter((f) => formats[f] > 0);
   return present.length === 0 ? '—' : present.map((f) => `${FORMAT_LABELS[f]} ${formats[f].toLocaleString('en-US')}`).join(', ');
 }
+
+/** A dataset's validation split in words: "10 %, seed 42", or "none" at ratio 0. */
+export function formatValidation({ ratio, seed }: ValidationSplit): string {
+  return ratio === 0 ? 'none' : `${Number((ratio * 100).toFixed(2))} %, seed ${seed}`;
+}
+
+/** What a dataset's validation part is called wherever it is offered as a query set. */
+export const validationPartName = (dataset: Pick<DatasetMeta, 'name'>): string => `${dataset.name} — validation part`;
+
+/** "1 row", "5,730 rows". */
+export const rowCount = (n: number): string => `${n.toLocaleString('en-US')} row${n === 1 ? '' : 's'}`;

@@ -10,6 +10,8 @@ export type Route =
   | { view: 'results' }
   | { view: 'result'; id: string }
   | { view: 'share'; payload: string }
+  /** `section`: the id of a part of the help page (src/app/help.ts), null for its top. */
+  | { view: 'help'; section: string | null }
   | { view: 'unknown'; hash: string };
 
 export const DEFAULT_ROUTE: Route = { view: 'playground' };
@@ -21,6 +23,7 @@ export const NAV: readonly { label: string; hash: string; match: readonly Route[
   { label: 'Train', hash: '#/train', match: ['train'] },
   { label: 'Eval', hash: '#/eval', match: ['eval'] },
   { label: 'Results', hash: '#/results', match: ['results', 'result', 'share'] },
+  { label: 'Help', hash: '#/help', match: ['help'] },
 ];
 
 /** Parses `location.hash`; an empty hash is the default route. */
@@ -44,6 +47,9 @@ export function parseHash(hash: string): Route {
     case 'share':
       if (rest !== '') return { view: 'share', payload: rest };
       break;
+    case 'help':
+      if (!rest.includes('/')) return { view: 'help', section: rest === '' ? null : decodeURIComponent(rest) };
+      break;
   }
   return { view: 'unknown', hash };
 }
@@ -57,6 +63,8 @@ export function routeHash(route: Route): string {
       return `#/results/${encodeURIComponent(route.id)}`;
     case 'share':
       return `#/share/${route.payload}`;
+    case 'help':
+      return route.section === null ? '#/help' : `#/help/${encodeURIComponent(route.section)}`;
     case 'unknown':
       return route.hash;
     default:

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
 import { inspectAdapterFiles } from '../data/adapters.ts';
 import { openLab } from '../data/db.ts';
@@ -15,6 +15,7 @@ import { nodeRuntime } from '../engine/runtime-node.ts';
 import { Qwen3Session } from '../engine/session.ts';
 import { loadBundledTokenizer } from '../engine/tokenizer-node.ts';
 import { parseTrainConfig } from '../engine/train-config.ts';
+import type { TrainProgress } from '../engine/protocol.ts';
 import { LoraTrainer } from '../engine/trainer.ts';
 import { trainingRows, trainOnModel } from './train-run.ts';
 
@@ -37,8 +38,9 @@ describe('trainingRows', () => {
     const split = { ratio: 0.4, seed: 3 };
     const parts = await trainingRows(db, meta.id, split);
     const expected = splitDataset(ROWS.length, split);
-    expect(parts.validation).toEqual(expected.validation.map((i) => ROWS[i]));
-    expect(parts.train).toEqual(expected.train.map((i) => ROWS[i]));
+    // Each row keeps its line in the file, for what is said about it (a skipped row's line).
+    expect(parts.validation).toEqual(expected.validation.map((i) => ({ ...ROWS[i], line: i + 1 })));
+    expect(parts.train).toEqual(expected.train.map((i) => ({ ...ROWS[i], line: i + 1 })));
     await expect(trainingRows(db, 'missing', split)).rejects.toThrow(/no stored dataset missing/);
   });
 });
@@ -77,8 +79,10 @@ describe('trainOnModel', async () => {
     await check.release();
     expect(Math.abs(result.validationLoss! - held.loss) / held.loss).toBeLessThan(1e-5);
 
-    const stoppedRun = await trainOnModel(nodeRuntime, { config: model, tokenizer, session }, rows, config, 4, { stop: () => true });
+    let done = 0;
+    const stoppedRun = await trainOnModel(nodeRuntime, { config: model, tokenizer, session }, rows, config, 4, { onStep: () => done++, stop: () => done >= 1 });
     expect(stoppedRun.stopped).toBe(true);
+    expect(stoppedRun.discarded).toBeNull();
     expect(stoppedRun.steps.map((s) => s.step)).toEqual([1]);
     expect(stoppedRun.steps[0]!.of).toBe(4);
     expect(stoppedRun.steps[0]!.loss).toBeCloseTo(result.steps[0]!.loss, 6);
@@ -90,5 +94,75 @@ describe('trainOnModel', async () => {
     await expect(trainOnModel(nodeRuntime, { config: model, tokenizer, session }, rows, config, 1)).rejects.toThrow(/float16; LoRA training needs float32/);
     await session.release();
   });
-});
 
+  describe('cancel', async () => {
+    // Two micro-batches of one row per step, at a constant rate: the schedule does not depend on
+    // maxSteps, so a cancelled run's adapter can be compared with a shorter run's.
+    const accum = { ...config, training: { ...config.training, batchSize: 1, gradAccum: 2 }, optimizer: { ...config.optimizer, schedule: 'constant' as const } };
+    const session = await Qwen3Session.load(nodeRuntime, model, weights);
+    const loaded = { config: model, tokenizer, session };
+    afterAll(() => session.release());
+    const kinds = (events: TrainProgress[], kind: TrainProgress['kind']) => events.filter((p) => p.kind === kind);
+
+    it('stops between micro-batches, discards the partial step, skips validation and keeps the last completed step', async () => {
+      const events: TrainProgress[] = [];
+      let stop = false;
+      const result = await trainOnModel(nodeRuntime, loaded, rows, accum, 3, {
+        onProgress: (p) => {
+          events.push(p);
+          if (p.kind === 'micro-batch' && p.step === 2) stop = true;
+        },
+        stop: () => stop,
+      });
+      expect(result.steps.map((s) => s.step)).toEqual([1]);
+      expect(result).toMatchObject({ stopped: true, discarded: { step: 2, microBatches: 1, of: 2 }, validationSkipped: true, validationLoss: null });
+      // Nothing started after the cancel: step 2's second micro-batch and the validation pass never ran.
+      expect(kinds(events, 'micro-batch').map((p) => p.kind === 'micro-batch' && [p.step, p.index, p.of, p.totalSteps])).toEqual([[1, 1, 2, 3], [1, 2, 2, 3], [2, 1, 2, 3]]);
+      expect(kinds(events, 'validation')).toEqual([]);
+      expect(events.at(-1)).toEqual({ kind: 'micro-batch', step: 2, totalSteps: 3, index: 1, of: 2 });
+      // The adapter is step 1's, untouched by the discarded micro-batch.
+      const one = await trainOnModel(nodeRuntime, loaded, { train: rows.train, validation: [] }, accum, 1);
+      expect(result.adapterWeights).toEqual(one.adapterWeights);
+    }, 60_000);
+
+    it('reports each graph step 1 builds (building, session, ready, with timings) before its first micro-batch', async () => {
+      const events: TrainProgress[] = [];
+      await trainOnModel(nodeRuntime, loaded, rows, accum, 1, { onProgress: (p) => events.push(p) });
+      const graphs = events.slice(0, events.findIndex((p) => p.kind === 'micro-batch'));
+      const of = graphs[0]!.kind === 'graph' ? graphs[0]!.of : 0;
+      expect(graphs).toHaveLength(3 * of);
+      graphs.forEach((p, i) => expect(p).toMatchObject({ kind: 'graph', index: Math.floor(i / 3) + 1, of, stage: ['building', 'session', 'ready'][i % 3] }));
+      const names = graphs.filter((p) => p.kind === 'graph' && p.stage === 'ready').map((p) => p.kind === 'graph' && p.graph);
+      expect(names.slice(-2)).toEqual(['gradient accumulation', 'AdamW update']);
+      for (const name of names.slice(0, -2)) expect(name).toMatch(/^train step for batch 1 × length (16|32|48) \(64 loss positions\)$/);
+      for (const p of graphs) if (p.kind === 'graph' && p.stage === 'ready') expect(p.buildSeconds! >= 0 && p.sessionSeconds! >= 0).toBe(true);
+      // The validation row is of another length bucket: its graph is built, and reported, in the validation pass.
+      const validation = events.slice(events.findIndex((p) => p.kind === 'validation'));
+      expect(validation.map((p) => (p.kind === 'graph' ? `${p.index} of ${p.of} ${p.stage}` : p))).toEqual([
+        { kind: 'validation', index: 1, of: 1 },
+        '1 of 1 building',
+        '1 of 1 session',
+        '1 of 1 ready',
+      ]);
+    }, 60_000);
+
+    it('during graph building ends after the graph in progress, with nothing trained', async () => {
+      const events: TrainProgress[] = [];
+      const run = trainOnModel(nodeRuntime, loaded, rows, accum, 3, { onProgress: (p) => events.push(p), stop: () => events.length > 0 });
+      await expect(run).rejects.toMatchObject({ code: 'cancelled', message: 'training was cancelled during step 1 of 3: no step completed, so nothing was trained' });
+      expect(events.map((p) => p.kind === 'graph' && `${p.index} ${p.stage}`)).toEqual(['1 building', '1 session', '1 ready']);
+    }, 60_000);
+
+    it('during the validation pass keeps the trained steps and skips the rest of it', async () => {
+      const events: TrainProgress[] = [];
+      const validation = ROWS.slice(3);
+      const result = await trainOnModel(nodeRuntime, loaded, { train: rows.train, validation }, accum, 1, {
+        onProgress: (p) => events.push(p),
+        stop: () => events.some((p) => p.kind === 'validation'),
+      });
+      expect(result).toMatchObject({ stopped: false, discarded: null, validationSkipped: true, validationLoss: null });
+      expect(result.steps.map((s) => s.step)).toEqual([1]);
+      expect(kinds(events, 'validation')).toEqual([{ kind: 'validation', index: 1, of: 2 }]);
+    }, 60_000);
+  });
+});

@@ -1,28 +1,28 @@
 // A LoRA training run from the page: the rows of a stored dataset's train and validation parts
 // (the split the Datasets page shows), and the run itself on a loaded model, which the engine
 // worker calls with its WebGPU runtime and the session's resident weights — the CLI's flow
-// (src/cli/train.ts) on the same trainer, with a stop after any step.
+// (src/cli/train.ts) on the same trainer, with progress within each step and a stop between
+// micro-batches.
 import type { LabDatabase } from '../data/db.ts';
-import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../data/prompt.ts';
 import { getDataset, scanRows } from '../data/store.ts';
 import { splitDataset, type SplitOptions } from '../data/split.ts';
 import type { Qwen3Config } from '../model/config.ts';
 import { writePeftAdapter } from '../model/peft.ts';
-import { EngineError, type TrainPhase, type TrainResult, type TrainRow, type TrainStep } from '../engine/protocol.ts';
+import { EngineError, type TrainPhase, type TrainProgress, type TrainResult, type TrainRow, type TrainStep } from '../engine/protocol.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import type { Qwen3Session } from '../engine/session.ts';
-import { evaluateLoss, runSft, sftTrainer } from '../engine/sft.ts';
+import { evaluateLoss, runSft, sftExamples, sftTrainer, skippedLines, ValidationCancelled } from '../engine/sft.ts';
 import type { Qwen3Tokenizer } from '../engine/tokenizer.ts';
-import type { TrainConfig } from '../engine/train-config.ts';
+import { trainConfigProblem, type TrainConfig } from '../engine/train-config.ts';
 
-/** The train and validation rows of stored dataset `id`, each part in row order. */
-export async function trainingRows(db: LabDatabase, id: string, split: SplitOptions): Promise<{ train: TrainRow[]; validation: TrainRow[] }> {
+/** The train and validation rows of stored dataset `id` (its own validation part unless `split` is given), each part in row order. */
+export async function trainingRows(db: LabDatabase, id: string, split?: SplitOptions): Promise<{ train: TrainRow[]; validation: TrainRow[] }> {
   const meta = await getDataset(db, id);
   if (!meta) throw new Error(`training rows: no stored dataset ${id}`);
-  const validation = new Set(splitDataset(meta.rows, split).validation);
+  const validation = new Set(splitDataset(meta.rows, split ?? meta.validation).validation);
   const parts = { train: [] as TrainRow[], validation: [] as TrainRow[] };
   for await (const row of scanRows(db, id)) {
-    parts[validation.has(row.index) ? 'validation' : 'train'].push({ query: row.query, completion: row.completion });
+    parts[validation.has(row.index) ? 'validation' : 'train'].push({ query: row.query, completion: row.completion, line: row.line });
   }
   return parts;
 }
@@ -37,14 +37,17 @@ export interface TrainableModel {
 export interface TrainHooks {
   onStep?: (step: TrainStep) => void;
   onPhase?: (phase: TrainPhase) => void;
-  /** Asked after every step: true ends training there (the adapter so far is validated and exported). */
+  /** Graph builds, micro-batches and validation batches as they start. */
+  onProgress?: (progress: TrainProgress) => void;
+  /**
+   * Asked before every step, graph build, micro-batch and validation batch: true ends training
+   * there, discarding a step cut short, skips the validation pass, and exports the adapter of the
+   * last completed step (none completed: the run fails `cancelled`).
+   */
   stop?: () => boolean;
   /** Milliseconds; `performance.now` unless a test drives the clock. */
   now?: () => number;
 }
-
-/** Thrown from runSft's step callback to end the schedule early; never leaves this module. */
-class StopAfterStep extends Error {}
 
 /**
  * The train-step graph reads float32 weights with the vocabulary in one tensor (train-step.ts):
@@ -57,7 +60,13 @@ export function trainingRefusal(session: Qwen3Session): string | null {
   return null;
 }
 
-/** Trains a new adapter (config.lora, seeded by config.training.seed) on `rows.train`; the CLI's run, step by step. */
+/**
+ * Trains a new adapter (config.lora, seeded by config.training.seed) on `rows.train`; the CLI's run,
+ * step by step. Rows whose prompt fills max_length are left out and listed in the result; a step
+ * whose loss or gradient norm is not finite ends training there, and the result (with `halt`
+ * saying so) holds the adapter of the step before; so does `hooks.stop` (`stopped`, with the step
+ * it cut short in `discarded`).
+ */
 export async function trainOnModel(
   runtime: Runtime,
   model: TrainableModel,
@@ -70,54 +79,75 @@ export async function trainOnModel(
   if (refusal) throw new EngineError('bad_model', `cannot train: ${refusal}`);
   if (rows.train.length === 0) throw new EngineError('internal', 'cannot train: the train part has no rows');
   if (maxSteps !== null && !(Number.isInteger(maxSteps) && maxSteps >= 1)) throw new EngineError('internal', `cannot train: max steps must be an integer ≥ 1, got ${maxSteps}`);
+  const problem = trainConfigProblem(config);
+  if (problem) throw new EngineError('internal', `cannot train: ${problem}`);
   const now = hooks.now ?? (() => performance.now());
-  const format = config.promptFormat === QMD_1_7B_PROMPT.id ? QMD_1_7B_PROMPT : QMD_V4_PROMPT;
-  const example = (r: TrainRow) => model.tokenizer.example(r.query, r.completion, format);
+  const train = sftExamples(rows.train, model.tokenizer, config);
+  const validation = sftExamples(rows.validation, model.tokenizer, config);
+  const { maxLength } = config.training;
+  if (train.examples.length === 0) {
+    throw new EngineError('internal', `cannot train: the prompt of every train row fills max length ${maxLength}, leaving no completion token (${skippedLines(train.skipped)}); raise the max length`);
+  }
   hooks.onPhase?.('compile');
-  const trainer = await sftTrainer(runtime, model.config, model.session.weights, config);
+  const progress = hooks.onProgress ?? (() => {});
+  const trainer = await sftTrainer(runtime, model.config, model.session.weights, config, (graph) => progress({ kind: 'graph', ...graph }));
   try {
     const started = now();
     let last = started;
     const steps: TrainStep[] = [];
-    let stopped = false;
-    try {
-      await runSft(trainer, rows.train.map(example), config, {
-        maxSteps: maxSteps ?? undefined,
-        onStep: (p) => {
-          const t = now();
-          const step: TrainStep = {
-            step: p.step,
-            of: p.totalSteps,
-            epoch: p.epoch,
-            loss: p.loss,
-            lr: p.lr,
-            gradNorm: p.gradNorm,
-            tokens: p.tokens,
-            tokensPerSecond: p.tokens / Math.max(1e-3, (t - last) / 1000),
-            seconds: (t - started) / 1000,
-          };
-          last = t;
-          steps.push(step);
-          hooks.onStep?.(step);
-          if (p.step < p.totalSteps && hooks.stop?.()) throw new StopAfterStep();
-        },
-      });
-    } catch (error) {
-      if (!(error instanceof StopAfterStep)) throw error;
-      stopped = true;
+    const outcome = await runSft(trainer, train.examples, config, {
+      maxSteps: maxSteps ?? undefined,
+      stop: hooks.stop,
+      onMicroBatch: (step, totalSteps, index, of) => progress({ kind: 'micro-batch', step, totalSteps, index, of }),
+      onStep: (p) => {
+        const t = now();
+        const step: TrainStep = {
+          step: p.step,
+          of: p.totalSteps,
+          epoch: p.epoch,
+          loss: p.loss,
+          lr: p.lr,
+          gradNorm: p.gradNorm,
+          tokens: p.tokens,
+          tokensPerSecond: p.tokens / Math.max(1e-3, (t - last) / 1000),
+          seconds: (t - started) / 1000,
+        };
+        last = t;
+        steps.push(step);
+        hooks.onStep?.(step);
+      },
+    });
+    const { cancelled } = outcome;
+    if (cancelled && cancelled.step === 0) {
+      const cut = cancelled.discarded ? ` after ${cancelled.discarded.microBatches} of ${cancelled.discarded.of} micro-batches` : '';
+      throw new EngineError('cancelled', `training was cancelled during step 1 of ${cancelled.totalSteps}${cut}: no step completed, so nothing was trained`);
     }
     let validationLoss: number | null = null;
-    if (rows.validation.length > 0) {
+    let validationSkipped = cancelled !== null && validation.examples.length > 0;
+    if (validation.examples.length > 0 && !cancelled) {
       hooks.onPhase?.('validation');
-      validationLoss = await evaluateLoss(trainer, rows.validation.map(example), config);
+      try {
+        validationLoss = await evaluateLoss(trainer, validation.examples, config, {
+          stop: hooks.stop,
+          onBatch: (index, of) => progress({ kind: 'validation', index, of }),
+        });
+      } catch (error) {
+        if (!(error instanceof ValidationCancelled)) throw error;
+        validationSkipped = true;
+      }
     }
     hooks.onPhase?.('export');
     const peft = writePeftAdapter(await trainer.adapter(), model.config);
     return {
       steps,
-      stopped,
+      stopped: cancelled !== null,
+      discarded: cancelled?.discarded ? { step: cancelled.step + 1, ...cancelled.discarded } : null,
+      validationSkipped,
+      halt: outcome.halt?.message ?? null,
+      skipped: { train: train.skipped, validation: validation.skipped },
+      maxLength,
       validationLoss,
-      validationRows: rows.validation.length,
+      validationRows: validation.examples.length,
       adapterConfig: new TextEncoder().encode(peft.configJson),
       adapterWeights: peft.safetensors,
       seconds: (now() - started) / 1000,

@@ -2,6 +2,7 @@
 // {"input_ids": [...], "top": [[id, logit], ...]} for the position after the prompt.
 // The prompt is tokenized as written (no chat template), so any model can be probed.
 import { parseArgs } from 'node:util';
+import { firstNonFinite } from '../model/dtype.ts';
 import { loadAdapter, loadCheckpoint, loadModelTokenizer } from '../engine/model-dir.ts';
 import { nodeRuntime } from '../engine/runtime-node.ts';
 import { Qwen3Session } from '../engine/session.ts';
@@ -23,6 +24,11 @@ export async function main(args: string[]): Promise<number> {
   if (values.adapter) await session.setAdapter(await loadAdapter(values.adapter, config));
   const logits = await session.forward(ids);
   await session.release();
+  const bad = firstNonFinite(logits);
+  if (bad >= 0) {
+    const count = logits.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+    throw new Error(`the logits are not finite (${count} of ${logits.length}; token ${bad} is ${logits[bad]}): the weights${values.adapter ? ' or the adapter' : ''} overflow float32`);
+  }
   const best = Array.from(logits.keys())
     .sort((a, b) => logits[b]! - logits[a]!)
     .slice(0, top)

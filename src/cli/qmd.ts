@@ -6,6 +6,8 @@ const commands: Record<string, () => Promise<Command>> = {
   logits: () => import('./logits.ts'),
   expand: () => import('./expand.ts'),
   train: () => import('./train.ts'),
+  export: () => import('./export.ts'),
+  retrieve: () => import('./retrieve.ts'),
 };
 
 const [commandName, ...commandArgs] = process.argv.slice(2);

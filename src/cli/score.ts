@@ -4,22 +4,12 @@
 import { open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { once } from 'node:events';
-import { scoreBoth } from '../scoring/index.ts';
+import { parseBoundedJson, JsonNestingError } from '../data/json-depth.ts';
+import { decodeLines } from '../data/lines.ts';
+import { scoreBoth, ScoringLimitError } from '../scoring/index.ts';
 
 const USAGE = 'usage: qmd score [FILE.jsonl|-]   (no FILE or "-" reads stdin)\n';
 const FLUSH_CHARS = 1 << 16;
-
-/** Lines split on "\n" only, so line numbers match what an editor shows for the file. */
-async function* lines(input: Readable): AsyncGenerator<string> {
-  input.setEncoding('utf8');
-  let rest = '';
-  for await (const chunk of input as AsyncIterable<string>) {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop()!;
-    yield* parts;
-  }
-  if (rest !== '') yield rest;
-}
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing (field missing)';
@@ -32,8 +22,9 @@ function describe(value: unknown): string {
 function scoreLine(text: string): { out: Record<string, unknown>; ok: boolean } {
   let row: unknown;
   try {
-    row = JSON.parse(text);
+    row = parseBoundedJson(text);
   } catch (err) {
+    if (err instanceof JsonNestingError) return { out: { error: `JSON too deep: ${err.message}` }, ok: false };
     return { out: { error: `invalid JSON: ${(err as Error).message}` }, ok: false };
   }
   if (typeof row !== 'object' || row === null || Array.isArray(row)) {
@@ -45,29 +36,40 @@ function scoreLine(text: string): { out: Record<string, unknown>; ok: boolean } 
       return { out: { error: `field "${field}": expected a string, got ${describe(fields[field])}` }, ok: false };
     }
   }
-  const scores = scoreBoth(fields.query as string, fields.expansion as string);
-  return { out: { ...fields, eval: scores.eval, reward: scores.reward, entities: scores.entities }, ok: true };
+  try {
+    const scores = scoreBoth(fields.query as string, fields.expansion as string);
+    return { out: { ...fields, eval: scores.eval, reward: scores.reward, entities: scores.entities }, ok: true };
+  } catch (err) {
+    // Beyond the scorers' size limits (src/scoring/limits.ts): this row fails, the run goes on.
+    if (err instanceof ScoringLimitError) return { out: { error: err.message }, ok: false };
+    throw err;
+  }
 }
 
-async function scoreStream(input: Readable, output: Writable): Promise<number> {
+/**
+ * Score every row of `input` to `output`; returns how many rows failed. Lines are read as the
+ * dataset import reads them (src/data/lines.ts: BOM dropped, \n, \r\n or \r line breaks,
+ * invalid UTF-8 reported), so line numbers match what an editor shows for the file.
+ */
+export async function scoreStream(input: AsyncIterable<Uint8Array>, output: Writable): Promise<number> {
   let failed = 0;
-  let lineNumber = 0;
   let pending = '';
   const flush = async () => {
     if (!output.write(pending)) await once(output, 'drain');
     pending = '';
   };
-  for await (const raw of lines(input)) {
-    lineNumber++;
-    // A byte-order mark from Windows editors is not part of the first row's JSON.
-    const text = lineNumber === 1 && raw.startsWith('\ufeff') ? raw.slice(1) : raw;
-    if (/^[ \t\r]*$/.test(text)) continue;
-    const { out, ok } = scoreLine(text);
-    if (!ok) failed++;
-    pending += `${JSON.stringify(ok ? out : { line: lineNumber, ...out })}\n`;
-    if (pending.length >= FLUSH_CHARS) await flush();
+  try {
+    for await (const { text, line, error } of decodeLines(input)) {
+      if (text.trim() === '') continue;
+      const { out, ok } = error === undefined ? scoreLine(text) : { out: { error }, ok: false };
+      if (!ok) failed++;
+      pending += `${JSON.stringify(ok ? out : { line, ...out })}\n`;
+      if (pending.length >= FLUSH_CHARS) await flush();
+    }
+  } finally {
+    // Rows scored before a failure (a read error, a scorer bug) still reach the output.
+    if (pending !== '') await flush();
   }
-  if (pending !== '') await flush();
   return failed;
 }
 
@@ -90,6 +92,6 @@ export async function main(args: string[]): Promise<number> {
     // A reader such as `head` closing the pipe early is a normal way to stop.
     if (err.code === 'EPIPE') process.exit(0);
   });
-  const failed = await scoreStream(input, process.stdout);
+  const failed = await scoreStream(input as AsyncIterable<Uint8Array>, process.stdout);
   return failed > 0 ? 1 : 0;
 }

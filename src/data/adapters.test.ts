@@ -1,12 +1,13 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { openDB } from 'idb';
+import { unzipSync } from 'fflate';
 import { tinyModelConfig } from '../../scripts/make-tiny-model.ts';
 import { bytesSource } from '../model/byte-source.ts';
 import { adapterConfigJson, newAdapter, peftTensorName, readPeftAdapter, writePeftAdapter } from '../model/peft.ts';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../model/safetensors.ts';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, deleteAdapter, inspectAdapterFiles, listAdapters, pickAdapterFiles, readAdapterFiles, renameAdapter, saveAdapter } from './adapters.ts';
-import { DB_VERSION, openLab, type DatasetMeta, type DatasetRow, type EvalResult, type QuerySet } from './db.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapterZip, configWithBase, deleteAdapter, inspectAdapterFiles, listAdapters, pickAdapterFiles, readAdapterFiles, renameAdapter, saveAdapter } from './adapters.ts';
+import { DB_VERSION, DEFAULT_VALIDATION, openLab, type DatasetMeta, type DatasetRow, type EvalResult, type QuerySet } from './db.ts';
 
 let dbCount = 0;
 const freshName = () => `adapters-test-${++dbCount}-${Date.now()}`;
@@ -114,8 +115,60 @@ describe('stored adapters', () => {
   });
 });
 
+describe('one stored adapter per name and per file pair', () => {
+  it('saving the same files again stores nothing new and returns the stored adapter, whatever name is asked', async () => {
+    const db = await openLab(freshName());
+    const first = await saveAdapter(db, { name: 'trained', config: configBytes, weights, checkedWith: 'tiny' });
+    const again = await saveAdapter(db, { name: 'trained', config: configBytes.slice(), weights: weights.slice(), checkedWith: 'tiny' });
+    const renamedAsk = await saveAdapter(db, { name: 'other name', config: configBytes, weights });
+    expect(again).toEqual(first);
+    expect(renamedAsk).toEqual(first);
+    expect(await db.count('adapters')).toBe(1);
+    expect(await db.count('adapterFiles')).toBe(1);
+    db.close();
+  });
+
+  it('a different adapter under a taken name, or a rename onto one, gets the first free " (n)"', async () => {
+    const db = await openLab(freshName());
+    const other = writePeftAdapter(newAdapter(model, { r: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 4, bStd: 0.1 }), model, 'BF16');
+    const third = writePeftAdapter(newAdapter(model, { r: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 5, bStd: 0.1 }), model, 'BF16');
+    // Same size as the first: only the bytes tell them apart.
+    expect(other.safetensors.length).toBe(weights.length);
+    const first = await saveAdapter(db, { name: 'run', config: configBytes, weights });
+    const second = await saveAdapter(db, { name: 'Run ', config: configBytes, weights: other.safetensors });
+    const last = await saveAdapter(db, { name: 'run (2)', config: configBytes, weights: third.safetensors });
+    expect([first.name, second.name, last.name]).toEqual(['run', 'Run (2)', 'run (3)']);
+    expect((await renameAdapter(db, last.id, 'RUN')).name).toBe('RUN (3)');
+    expect((await renameAdapter(db, first.id, 'run')).name).toBe('run');
+    const names = (await listAdapters(db)).map((a) => a.name.toLowerCase());
+    expect(new Set(names).size).toBe(names.length);
+    db.close();
+  });
+});
+
+describe('adapter download', () => {
+  const stored = { name: 'my lora', baseModel: 'Qwen/Qwen3-0.6B', created: Date.UTC(2026, 10, 2, 10, 30) } as Parameters<typeof adapterZip>[0];
+
+  it("one zip of both PEFT files, the config given its base model when it names none (as the page's training writes it)", () => {
+    const entries = unzipSync(adapterZip(stored, { config: configBytes, weights }));
+    expect(Object.keys(entries).sort()).toEqual([ADAPTER_CONFIG, ADAPTER_WEIGHTS]);
+    expect(entries[ADAPTER_WEIGHTS]).toEqual(weights);
+    const config = JSON.parse(new TextDecoder().decode(entries[ADAPTER_CONFIG]));
+    expect(JSON.parse(written.configJson).base_model_name_or_path).toBeNull();
+    expect(config).toEqual({ ...JSON.parse(written.configJson), base_model_name_or_path: 'Qwen/Qwen3-0.6B' });
+    expect(Object.keys(config)).toEqual(Object.keys(JSON.parse(written.configJson)));
+  });
+
+  it("a config that names its base, or an adapter whose base is unknown, goes out byte for byte", () => {
+    const named = new TextEncoder().encode(JSON.stringify({ ...adapterConfigJson(adapter.config), base_model_name_or_path: '/models/qwen' }));
+    expect(configWithBase(named, 'Qwen/Qwen3-0.6B')).toBe(named);
+    expect(configWithBase(configBytes, null)).toBe(configBytes);
+    expect(unzipSync(adapterZip(stored, { config: named, weights }))[ADAPTER_CONFIG]).toEqual(named);
+  });
+});
+
 describe('schema upgrade', () => {
-  it('a version 1 database with data opens as version 2 with every store and row kept', async () => {
+  it('a version 1 database with data opens at the current version with every store and row kept', async () => {
     const name = freshName();
     // Version 1 as it shipped, written independently of openLab.
     const v1 = await openDB(name, 1, {
@@ -127,7 +180,7 @@ describe('schema upgrade', () => {
         db.createObjectStore('results', { keyPath: 'id' });
       },
     });
-    const dataset: DatasetMeta = {
+    const dataset: Omit<DatasetMeta, 'validation'> = {
       id: 'd1', name: 'set', rows: 1, formats: { input_output: 1, messages: 0, prompt_completion: 0, text: 0 },
       rejected: 1, created: 1, source: 'set.jsonl', complete: true,
     };
@@ -144,7 +197,7 @@ describe('schema upgrade', () => {
     const db = await openLab(name);
     expect(db.version).toBe(DB_VERSION);
     expect([...db.objectStoreNames].sort()).toEqual(['adapterFiles', 'adapters', 'datasets', 'querySets', 'rejections', 'results', 'rows']);
-    expect(await db.get('datasets', 'd1')).toEqual(dataset);
+    expect(await db.get('datasets', 'd1')).toEqual({ ...dataset, validation: DEFAULT_VALIDATION });
     expect(await db.getAllFromIndex('rows', 'byDataset', 'd1')).toEqual([row]);
     expect(await db.countFromIndex('rejections', 'byDataset', 'd1')).toBe(1);
     expect(await db.get('querySets', 'q1')).toEqual(querySet);

@@ -1,8 +1,11 @@
 // LoRA adapters kept in the browser: the two PEFT files stored byte for byte in IndexedDB, checked
 // before they are stored (config fields, tensor names, ranks and shapes that agree with each other),
 // listed without reading their weights, renamed, deleted and read back for the engine or a download.
-// Whether an adapter fits a given base model is the engine's check (readPeftAdapter) at load.
+// Names are unique, and the same files are stored once. Whether an adapter fits a given base
+// model is the engine's check (readPeftAdapter) at load.
+import { zipSync } from 'fflate';
 import { newId, type AdapterFiles, type LabDatabase, type StoredAdapter } from './db.ts';
+import { uniqueName } from './names.ts';
 import { bytesSource } from '../model/byte-source.ts';
 import { parseAdapterConfig, peftTensorName, type LoraConfig } from '../model/peft.ts';
 import { SafetensorsFile } from '../model/safetensors.ts';
@@ -96,25 +99,41 @@ export interface AdapterToSave {
   checkedWith?: string | null;
 }
 
-/** Checks and stores an adapter (metadata and both files in one transaction); nothing is stored when the check fails. */
+const sameBytes = (a: ArrayBuffer, b: Uint8Array) => a.byteLength === b.byteLength && new Uint8Array(a).every((v, i) => v === b[i]);
+
+/**
+ * Checks and stores an adapter (metadata and both files in one transaction); nothing is stored when
+ * the check fails. Files already stored (the same adapter saved again) are not stored twice: the
+ * stored adapter is returned as it is. A name another adapter has gets a " (2)"… suffix.
+ */
 export async function saveAdapter(db: LabDatabase, adapter: AdapterToSave): Promise<StoredAdapter> {
-  const name = adapter.name.trim();
-  if (name === '') throw new Error('saveAdapter: the adapter name is empty');
+  const wanted = adapter.name.trim();
+  if (wanted === '') throw new Error('saveAdapter: the adapter name is empty');
   const { config } = await inspectAdapterFiles(adapter.config, adapter.weights);
+  const bytes = adapter.config.byteLength + adapter.weights.byteLength;
+  // Only IndexedDB requests are awaited below, so the transaction stays open from the name check to the put.
+  const tx = db.transaction(['adapters', 'adapterFiles'], 'readwrite');
+  const listed = await tx.objectStore('adapters').getAll();
+  for (const candidate of listed.filter((a) => a.bytes === bytes)) {
+    const files = await tx.objectStore('adapterFiles').get(candidate.id);
+    if (files && sameBytes(files.config, adapter.config) && sameBytes(files.weights, adapter.weights)) {
+      await tx.done;
+      return candidate;
+    }
+  }
   const stored: StoredAdapter = {
     id: newId(),
-    name,
+    name: uniqueName(wanted, listed.map((a) => a.name)),
     rank: config.r,
     alpha: config.alpha,
     targets: [...config.targets],
     useRslora: config.useRslora,
     baseModel: config.baseModel ?? adapter.checkedWith ?? null,
-    bytes: adapter.config.byteLength + adapter.weights.byteLength,
+    bytes,
     created: Date.now(),
   };
   // Copies: a view into a larger buffer would store the whole buffer.
   const files: AdapterFiles = { adapterId: stored.id, config: adapter.config.slice().buffer, weights: adapter.weights.slice().buffer };
-  const tx = db.transaction(['adapters', 'adapterFiles'], 'readwrite');
   await Promise.all([tx.objectStore('adapters').put(stored), tx.objectStore('adapterFiles').put(files), tx.done]);
   return stored;
 }
@@ -124,13 +143,15 @@ export async function listAdapters(db: LabDatabase): Promise<StoredAdapter[]> {
   return (await db.getAll('adapters')).sort((a, b) => b.created - a.created);
 }
 
+/** Renames a stored adapter; a name another adapter has gets a " (2)"… suffix. */
 export async function renameAdapter(db: LabDatabase, id: string, name: string): Promise<StoredAdapter> {
   const trimmed = name.trim();
   if (trimmed === '') throw new Error(`renameAdapter: the new name of adapter ${id} is empty`);
   const tx = db.transaction('adapters', 'readwrite');
-  const stored = await tx.store.get(id);
+  const all = await tx.store.getAll();
+  const stored = all.find((a) => a.id === id);
   if (!stored) throw new Error(`renameAdapter: no stored adapter ${id}`);
-  const renamed = { ...stored, name: trimmed };
+  const renamed = { ...stored, name: uniqueName(trimmed, all.filter((a) => a.id !== id).map((a) => a.name)) };
   await tx.store.put(renamed);
   await tx.done;
   return renamed;
@@ -147,4 +168,28 @@ export async function readAdapterFiles(db: LabDatabase, id: string): Promise<{ c
   const files = await db.get('adapterFiles', id);
   if (!files) throw new Error(`readAdapterFiles: no stored files for adapter ${id}`);
   return { config: new Uint8Array(files.config), weights: new Uint8Array(files.weights) };
+}
+
+/**
+ * adapter_config.json as it goes out: the stored bytes, except that a file naming no base model
+ * (base_model_name_or_path null or absent, as the page's own training wrote it) gets the model
+ * the adapter was checked against, so PEFT's AutoPeftModel can find its base.
+ */
+export function configWithBase(config: Uint8Array, baseModel: string | null): Uint8Array {
+  const json = JSON.parse(new TextDecoder().decode(config)) as Record<string, unknown>;
+  if (baseModel === null || typeof json.base_model_name_or_path === 'string') return config;
+  return new TextEncoder().encode(JSON.stringify({ ...json, base_model_name_or_path: baseModel }, null, 2) + '\n');
+}
+
+/**
+ * A stored adapter as one zip a PEFT folder unpacks from: adapter_config.json (configWithBase)
+ * and adapter_model.safetensors, stored uncompressed (float weights barely deflate) and dated
+ * when the adapter was stored.
+ */
+export function adapterZip(adapter: StoredAdapter, files: { config: Uint8Array; weights: Uint8Array }): Uint8Array<ArrayBuffer> {
+  const mtime = new Date(adapter.created);
+  return zipSync({
+    [ADAPTER_CONFIG]: [configWithBase(files.config, adapter.baseModel), { level: 6, mtime }],
+    [ADAPTER_WEIGHTS]: [files.weights, { level: 0, mtime }],
+  }) as Uint8Array<ArrayBuffer>;
 }

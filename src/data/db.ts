@@ -1,9 +1,23 @@
 // The one IndexedDB schema of the page. Every stored shape is declared here so that
 // datasets, query sets, eval results and adapters share one database and one upgrade path.
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { EvalScore, RewardScore } from '../scoring/index.ts';
+import { uniqueName } from './names.ts';
 
 export type RowFormat = 'input_output' | 'messages' | 'prompt_completion' | 'text';
+
+/**
+ * A dataset's validation part: ceil(ratio × rows) rows drawn by splitDataset (split.ts) with
+ * `seed`; ratio 0 is none. Training holds these rows out, Eval can run their queries.
+ */
+export interface ValidationSplit {
+  /** Share of rows, in [0, 1). */
+  ratio: number;
+  seed: number;
+}
+
+/** The reference SFT run's 10 % eval split, seed 42 (configs/sft.yaml `eval`): every new dataset's. */
+export const DEFAULT_VALIDATION: Readonly<ValidationSplit> = Object.freeze({ ratio: 0.1, seed: 42 });
 
 export interface DatasetMeta {
   id: string;
@@ -19,6 +33,7 @@ export interface DatasetMeta {
   source: string;
   /** False while an import is still writing batches: such a dataset is never listed. */
   complete: boolean;
+  validation: ValidationSplit;
 }
 
 export interface DatasetRow {
@@ -35,7 +50,9 @@ export interface DatasetRow {
 }
 
 export type RejectionKind =
+  | 'invalid_utf8'
   | 'invalid_json'
+  | 'too_deep'
   | 'missing_field'
   | 'wrong_type'
   | 'empty_completion'
@@ -93,6 +110,8 @@ export interface EvalResult {
   items: ResultItem[];
   /** Where it came from: a run in this page, an imported Python eval file, a share link. */
   origin: 'run' | 'import' | 'share';
+  /** Set on a run that stopped early (cancelled, failed, the page closed): `done` of its `total` generations are the items. */
+  partial?: { done: number; total: number };
 }
 
 /** A PEFT LoRA adapter kept in the browser (picked files, or later trained in the page); its files are in `adapterFiles`. */
@@ -110,7 +129,7 @@ export interface StoredAdapter {
   created: number;
 }
 
-/** The two PEFT files exactly as they were given, so an exported adapter is byte-identical. */
+/** The two PEFT files exactly as they were given: an exported adapter is them (adapters.ts adapterZip). */
 export interface AdapterFiles {
   adapterId: string;
   /** adapter_config.json */
@@ -133,12 +152,12 @@ export type LabDatabase = IDBPDatabase<LabDB>;
 
 export const DB_NAME = 'qmd-lab';
 
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /** Opens (creating or upgrading) the database; each version adds its stores and keeps what earlier versions hold. */
 export async function openLab(name = DB_NAME): Promise<LabDatabase> {
   const db = await openDB<LabDB>(name, DB_VERSION, {
-    upgrade(db, oldVersion) {
+    upgrade(db, oldVersion, _newVersion, tx) {
       if (oldVersion < 1) {
         db.createObjectStore('datasets', { keyPath: 'id' });
         const rows = db.createObjectStore('rows', { keyPath: ['datasetId', 'index'] });
@@ -153,12 +172,40 @@ export async function openLab(name = DB_NAME): Promise<LabDatabase> {
         db.createObjectStore('adapters', { keyPath: 'id' });
         db.createObjectStore('adapterFiles', { keyPath: 'adapterId' });
       }
+      if (oldVersion < 3) {
+        // The upgrade transaction stays open while the migration's requests run; a failed request
+        // aborts it (openLab then rejects), and the database stays at the version it had.
+        migrateToV3(tx).catch(() => tx.error === null && tx.abort());
+      }
     },
   });
   // A tab opened on newer code waits for every older connection to close before it can upgrade:
   // let it go instead of blocking it until this tab closes.
   db.addEventListener('versionchange', () => db.close());
   return db;
+}
+
+type UpgradeTransaction = IDBPTransaction<LabDB, StoreNames<LabDB>[], 'versionchange'>;
+
+/**
+ * Version 3: every dataset gets a validation part (the default one, which is what Train and Eval
+ * drew before), and names that were stored twice get " (2)"… suffixes, oldest first.
+ */
+async function migrateToV3(tx: UpgradeTransaction): Promise<void> {
+  const taken: string[] = [];
+  const datasets = tx.objectStore('datasets');
+  for (const meta of (await datasets.getAll()).sort((a, b) => a.created - b.created)) {
+    const name = uniqueName(meta.name, taken);
+    taken.push(name);
+    await datasets.put({ ...meta, name, validation: meta.validation ?? { ...DEFAULT_VALIDATION } });
+  }
+  taken.length = 0;
+  const adapters = tx.objectStore('adapters');
+  for (const adapter of (await adapters.getAll()).sort((a, b) => a.created - b.created)) {
+    const name = uniqueName(adapter.name, taken);
+    taken.push(name);
+    if (name !== adapter.name) await adapters.put({ ...adapter, name });
+  }
 }
 
 export function newId(): string {

@@ -29,7 +29,9 @@ export const REPORT_REJECTIONS = 1000;
 export const ROW_FORMATS: RowFormat[] = ['input_output', 'messages', 'prompt_completion', 'text'];
 
 export const REJECTION_KINDS: RejectionKind[] = [
+  'invalid_utf8',
   'invalid_json',
+  'too_deep',
   'missing_field',
   'wrong_type',
   'empty_completion',
@@ -54,15 +56,38 @@ export function zeroCounts<K extends string>(keys: K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 }
 
+/** Count an accepted row. */
+export function countRow(report: ImportReport, format: RowFormat): void {
+  report.rows++;
+  report.formats[format]++;
+}
+
+/** Count a rejection, listing it while the report has room. */
+export function countRejection(report: ImportReport, rejection: ReportRejection): void {
+  report.rejected++;
+  report.rejectedByKind[rejection.kind]++;
+  if (report.rejections.length < REPORT_REJECTIONS) report.rejections.push(rejection);
+  else report.truncated = true;
+}
+
+/** `kind at field: reason`, as the report and `qmd train` show a rejection. */
+export function describeRejection(r: ReportRejection): string {
+  return `${r.kind}${r.field ? ` at ${r.field}` : ''}: ${r.reason}`;
+}
+
+export function reportSummary(report: ImportReport): string {
+  return `${report.source}: ${report.rows} rows accepted, ${report.rejected} lines rejected (of ${report.lines})`;
+}
+
 export function reportToText(report: ImportReport): string {
   const out = [
-    `${report.source}: ${report.rows} rows accepted, ${report.rejected} lines rejected (of ${report.lines})`,
+    reportSummary(report),
     `formats: ${ROW_FORMATS.map((f) => `${f} ${report.formats[f]}`).join(', ')}`,
   ];
   if (report.rejected > 0) {
     out.push(`rejected: ${REJECTION_KINDS.filter((k) => report.rejectedByKind[k] > 0).map((k) => `${k} ${report.rejectedByKind[k]}`).join(', ')}`);
   }
-  for (const r of report.rejections) out.push(`line ${r.line}: ${r.kind}${r.field ? ` at ${r.field}` : ''}: ${r.reason}`);
+  for (const r of report.rejections) out.push(`line ${r.line}: ${describeRejection(r)}`);
   if (report.truncated) out.push(`… ${report.rejected - report.rejections.length} more rejections not listed`);
   return out.join('\n') + '\n';
 }

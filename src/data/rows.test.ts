@@ -170,6 +170,20 @@ describe('parseRow rejections', () => {
     ['prompt an object', { prompt: {}, completion: 'x' }, 'wrong_type', 'prompt', /a string or a message list, got an object/],
     ['text not templated', { text: 'lex: a' }, 'not_qmd_prompt', 'text', /<\|im_start\|>user/],
     ['text a number', { text: 5 }, 'wrong_type', 'text', /expected a string/],
+    [
+      'an upper-case role',
+      { messages: [{ role: 'USER', content: 'Expand this search query: a' }, { role: 'assistant', content: COMPLETION }] },
+      'wrong_type',
+      'messages[0].role',
+      /^messages\[0\]\.role: roles are lower-case: expected "user", got "USER"$/,
+    ],
+    [
+      'an extra field nested 10,000 deep',
+      `{"input": "auth", "output": "lex: a", "extra": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`,
+      'too_deep',
+      '',
+      /^arrays and objects nest deeper than 64 levels \(at position 110\); the limit is 64$/,
+    ],
   ];
   it.each(cases)('%s', (_name, line, kind, field, reason) => {
     const rejection = rejected(line);

@@ -2,6 +2,7 @@
 // Formats are detected per row by their keys; every rejection names the JSON path of the
 // field at fault and says what was expected.
 import type { RejectionKind, RowFormat } from './db.ts';
+import { JsonNestingError, parseBoundedJson } from './json-depth.ts';
 import { completionFromAssistant, parseTemplate, queryFromUserMessage } from './prompt.ts';
 
 export interface AcceptedRow {
@@ -39,8 +40,9 @@ const QMD_PROMPT_EXPECTED =
 export function parseRow(line: string): ParsedRow {
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = parseBoundedJson(line);
   } catch (err) {
+    if (err instanceof JsonNestingError) return reject('too_deep', '', err.message);
     return reject('invalid_json', '', `not valid JSON (${(err as Error).message}): expected one JSON object per line`);
   }
   try {
@@ -68,8 +70,16 @@ function detectFormat(record: Record<string, unknown>): RowFormat {
     'missing_field',
     '',
     `expected {"input","output"}, {"messages"}, {"prompt","completion"} or {"text"}; ` +
-      `found ${keys.length ? `keys ${keys.map((k) => JSON.stringify(k)).join(', ')}` : 'an empty object'}`,
+      `found ${keys.length ? `keys ${quoteKeys(keys)}` : 'an empty object'}`,
   );
+}
+
+/** Keys a reason quotes: a row with thousands of keys must not make a reason as long as the row. */
+const QUOTED_KEYS = 8;
+
+function quoteKeys(keys: string[]): string {
+  const quoted = keys.slice(0, QUOTED_KEYS).map(excerpt).join(', ');
+  return keys.length > QUOTED_KEYS ? `${quoted} and ${keys.length - QUOTED_KEYS} more` : quoted;
 }
 
 type Pair = { query: string; completion: string };
@@ -155,11 +165,23 @@ function messageList(value: unknown, path: string): Turn[] {
     const at = `${path}[${i}]`;
     const record = asRecord(message, at);
     return {
-      role: field(record, 'role', at, 'the role (user, assistant or system)'),
+      role: roleOf(record, at),
       content: field(record, 'content', at, 'the message text'),
       path: `${at}.content`,
     };
   });
+}
+
+const ROLES = ['user', 'assistant', 'system'];
+
+/** Chat templates match roles exactly: "User" would silently drop the turn, so say why it is refused. */
+function roleOf(record: Record<string, unknown>, at: string): string {
+  const role = field(record, 'role', at, 'the role (user, assistant or system)');
+  const lower = role.toLowerCase();
+  if (role !== lower && ROLES.includes(lower)) {
+    throw new RowError('wrong_type', `${at}.role`, `${at}.role: roles are lower-case: expected "${lower}", got ${excerpt(role)}`);
+  }
+  return role;
 }
 
 function checkCompletion(completion: string, path: string): string {
@@ -191,7 +213,8 @@ function wrongType(path: string, expected: string, value: unknown): RowError {
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${shorten(JSON.stringify(value))}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${typeof value === 'string' ? excerpt(value) : shorten(String(value))}`;
 }
 
 function excerpt(text: string): string {

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { openLab } from './db.ts';
 import { importDataset } from './import.ts';
 import { mulberry32 } from '../random.ts';
-import { saveSplit, splitDataset, splitQueries } from './split.ts';
-import { getRows, listDatasets } from './store.ts';
+import { splitDataset, validationSize } from './split.ts';
+import { trainingRows } from '../app/train-run.ts';
+import { exportLines, getDataset, listDatasets, partRows, renameDataset, setValidation, validationQueries } from './store.ts';
 
 let dbCount = 0;
 const freshDb = () => openLab(`split-test-${++dbCount}-${Date.now()}`);
@@ -30,7 +31,10 @@ describe('splitDataset', () => {
     expect(other.validation).not.toEqual(a.validation);
     expect(splitDataset(101, { ratio: 0.25 }).validation.length).toBe(26);
     expect(splitDataset(1).validation.length).toBe(1);
-    expect(() => splitDataset(10, { ratio: 1 })).toThrow(/ratio 1 must be between 0 and 1/);
+    expect(splitDataset(10, { ratio: 0 })).toEqual({ validation: [], train: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    expect(() => splitDataset(10, { ratio: 1 })).toThrow('splitDataset: the validation share 1 must be in [0, 1) (0: no validation part)');
+    expect(() => splitDataset(10, { seed: -1 })).toThrow('the split seed -1 must be a whole number ≥ 0');
+    expect([0, 0.1, 0.25].map((ratio) => validationSize(101, ratio))).toEqual([0, 11, 26]);
   });
 
   it('spreads validation rows over the whole dataset (not a prefix)', () => {
@@ -41,22 +45,64 @@ describe('splitDataset', () => {
   });
 });
 
-describe('stored splits', () => {
-  it('saves both parts as new datasets and gives the validation queries', async () => {
+describe("a stored dataset's validation part", () => {
+  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ input: `query ${i}`, output: `lex: q${i}\nvec: query number ${i}` }));
+  const importSet = async (db: Awaited<ReturnType<typeof freshDb>>) => (await importDataset(db, new File([rows.join('\n')], 'set.jsonl'), { name: 'set' })).meta;
+  const collect = async <T>(it: AsyncIterable<T>) => {
+    const out: T[] = [];
+    for await (const x of it) out.push(x);
+    return out;
+  };
+
+  it('is the default 10 % (seed 42) at import, read from the meta by every part reader, and no new dataset is made', async () => {
     const db = await freshDb();
-    const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ input: `query ${i}`, output: `lex: q${i}\nvec: query number ${i}` }));
-    const { meta } = await importDataset(db, new File([rows.join('\n')], 'set.jsonl'), { name: 'set' });
+    const meta = await importSet(db);
+    expect(meta.validation).toEqual({ ratio: 0.1, seed: 42 });
     const expected = splitDataset(40);
+    expect(await validationQueries(db, meta.id)).toEqual(expected.validation.map((i) => `query ${i}`));
+    expect((await collect(partRows(db, meta.id, 'train'))).map((r) => r.index)).toEqual(expected.train);
+    expect((await collect(partRows(db, meta.id, 'all'))).length).toBe(40);
+    const exported = await collect(exportLines(db, meta.id, 'input_output', 'validation'));
+    expect(exported.map((line) => JSON.parse(line).input)).toEqual(expected.validation.map((i) => `query ${i}`));
+    expect((await listDatasets(db)).length).toBe(1);
+  });
 
-    const queries = await splitQueries(db, meta.id);
-    expect(queries).toEqual(expected.validation.map((i) => `query ${i}`));
-    expect(await splitQueries(db, meta.id, 'train', { seed: 42 })).toEqual(expected.train.map((i) => `query ${i}`));
+  it('changing ratio or seed changes the parts everywhere; ratio 0 leaves none; bad values are refused and nothing changes', async () => {
+    const db = await freshDb();
+    const meta = await importSet(db);
+    const updated = await setValidation(db, meta.id, { ratio: 0.25, seed: 7 });
+    expect(updated.validation).toEqual({ ratio: 0.25, seed: 7 });
+    expect((await getDataset(db, meta.id))!.validation).toEqual({ ratio: 0.25, seed: 7 });
+    expect(await validationQueries(db, meta.id)).toEqual(splitDataset(40, { ratio: 0.25, seed: 7 }).validation.map((i) => `query ${i}`));
+    expect((await collect(partRows(db, meta.id, 'train'))).length).toBe(30);
 
-    const saved = await saveSplit(db, meta.id);
-    expect(saved.train).toMatchObject({ name: 'set · train', rows: 36, complete: true, formats: { input_output: 36 } });
-    expect(saved.validation).toMatchObject({ name: 'set · validation', rows: 4, complete: true });
-    const validationRows = (await getRows(db, saved.validation.id)).rows;
-    expect(validationRows.map((r) => [r.index, r.query])).toEqual(expected.validation.map((i, k) => [k, `query ${i}`]));
-    expect((await listDatasets(db)).length).toBe(3);
+    await setValidation(db, meta.id, { ratio: 0, seed: 7 });
+    expect(await validationQueries(db, meta.id)).toEqual([]);
+    expect((await collect(partRows(db, meta.id, 'train'))).length).toBe(40);
+
+    await expect(setValidation(db, meta.id, { ratio: 1, seed: 7 })).rejects.toThrow(`setValidation: dataset ${meta.id}: the validation share 1 must be in [0, 1)`);
+    await expect(setValidation(db, meta.id, { ratio: 0.1, seed: 1.5 })).rejects.toThrow('the split seed 1.5 must be a whole number');
+    await expect(setValidation(db, 'gone', { ratio: 0.1, seed: 1 })).rejects.toThrow('setValidation: no dataset gone');
+    expect((await getDataset(db, meta.id))!.validation).toEqual({ ratio: 0, seed: 7 });
+  });
+
+  it("is what Train holds out, and the only hold-out: training rows are the other part, whole", async () => {
+    const db = await freshDb();
+    const meta = await importSet(db);
+    await setValidation(db, meta.id, { ratio: 0.2, seed: 5 });
+    const parts = await trainingRows(db, meta.id);
+    const expected = splitDataset(40, { ratio: 0.2, seed: 5 });
+    expect(parts.validation.map((r) => r.query)).toEqual(expected.validation.map((i) => `query ${i}`));
+    expect(parts.train.map((r) => r.query)).toEqual(expected.train.map((i) => `query ${i}`));
+    expect(parts.train.length + parts.validation.length).toBe(40);
+  });
+
+  it('dataset names never double up: a second import or a rename onto a taken name gets " (2)"', async () => {
+    const db = await freshDb();
+    const first = await importSet(db);
+    const second = await importSet(db);
+    expect([first.name, second.name]).toEqual(['set', 'set (2)']);
+    expect((await renameDataset(db, first.id, 'SET (2)')).name).toBe('SET (3)');
+    expect((await renameDataset(db, second.id, 'set')).name).toBe('set');
   });
 });

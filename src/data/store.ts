@@ -1,9 +1,15 @@
-// Datasets in IndexedDB: list, read, rename, delete, page through and export rows.
-// A dataset whose meta says `complete: false` is an import still writing (or one that
-// died with its tab): it is never listed and `purgeIncomplete` removes it.
-import type { DatasetMeta, DatasetRow, LabDatabase } from './db.ts';
+// Datasets in IndexedDB: list, read, rename, delete, page through and export rows, and set
+// and read each dataset's validation part. A dataset whose meta says `complete: false` is an
+// import still writing (or one that died with its tab): it is never listed and
+// `purgeIncomplete` removes it.
+import type { DatasetMeta, DatasetRow, LabDatabase, ValidationSplit } from './db.ts';
+import { uniqueName } from './names.ts';
 import { qmdUserMessage } from './prompt.ts';
 import { emptyReport, type ImportReport } from './report.ts';
+import { splitDataset, validationProblem } from './split.ts';
+
+/** All rows of a dataset, or the train or validation part of its split. */
+export type DatasetPart = 'all' | 'train' | 'validation';
 
 /** Rows (or rejections) of dataset `id` with index (or line) in [from, to]. */
 export function datasetRange(id: string, from = 0, to = Infinity): IDBKeyRange {
@@ -22,16 +28,37 @@ export async function getDataset(db: LabDatabase, id: string): Promise<DatasetMe
   return meta?.complete ? meta : undefined;
 }
 
+/** A name no other stored dataset has: `wanted`, or with a " (2)"… suffix. */
+export async function uniqueDatasetName(db: LabDatabase, wanted: string): Promise<string> {
+  return uniqueName(wanted, (await db.getAll('datasets')).map((d) => d.name));
+}
+
+/** Renames a dataset; a name another dataset has gets a " (2)"… suffix. */
 export async function renameDataset(db: LabDatabase, id: string, name: string): Promise<DatasetMeta> {
   const trimmed = name.trim();
   if (trimmed === '') throw new Error(`renameDataset: the new name of dataset ${id} is empty`);
+  // One transaction, so two renames at once cannot both take a free name.
   const tx = db.transaction('datasets', 'readwrite');
-  const meta = await tx.store.get(id);
+  const all = await tx.store.getAll();
+  const meta = all.find((d) => d.id === id);
   if (!meta?.complete) throw new Error(`renameDataset: no dataset ${id}`);
-  const renamed = { ...meta, name: trimmed };
+  const renamed = { ...meta, name: uniqueName(trimmed, all.filter((d) => d.id !== id).map((d) => d.name)) };
   await tx.store.put(renamed);
   await tx.done;
   return renamed;
+}
+
+/** Sets which rows are the dataset's validation part (its rows stay as they are). */
+export async function setValidation(db: LabDatabase, id: string, validation: ValidationSplit): Promise<DatasetMeta> {
+  const problem = validationProblem(validation);
+  if (problem) throw new Error(`setValidation: dataset ${id}: ${problem}`);
+  const tx = db.transaction('datasets', 'readwrite');
+  const meta = await tx.store.get(id);
+  if (!meta?.complete) throw new Error(`setValidation: no dataset ${id}`);
+  const updated = { ...meta, validation: { ratio: validation.ratio, seed: validation.seed } };
+  await tx.store.put(updated);
+  await tx.done;
+  return updated;
 }
 
 /** Remove a dataset with its rows and rejections, in one transaction. */
@@ -93,6 +120,22 @@ export async function getRows(
   return { rows, total };
 }
 
+/** Rows of one part of a dataset (its own validation split), in row order. */
+export async function* partRows(db: LabDatabase, id: string, part: DatasetPart): AsyncGenerator<DatasetRow> {
+  const meta = await getDataset(db, id);
+  if (!meta) throw new Error(`partRows: no dataset ${id}`);
+  const member = new Uint8Array(meta.rows);
+  if (part !== 'all') for (const i of splitDataset(meta.rows, meta.validation)[part]) member[i] = 1;
+  for await (const row of scanRows(db, id)) if (part === 'all' || member[row.index]) yield row;
+}
+
+/** The queries of the dataset's validation part, in row order (a query-set source for Eval). */
+export async function validationQueries(db: LabDatabase, id: string): Promise<string[]> {
+  const queries: string[] = [];
+  for await (const row of partRows(db, id, 'validation')) queries.push(row.query);
+  return queries;
+}
+
 export type ExportFormat = 'messages' | 'input_output';
 
 /** One JSONL line of a row in `format`: the QMD raw pair or the v4 chat conversation. */
@@ -106,17 +149,17 @@ export function rowToJson(row: Pick<DatasetRow, 'query' | 'completion'>, format:
   });
 }
 
-/** The dataset as JSONL lines (without newlines), streamed from the store. */
-export async function* exportLines(db: LabDatabase, id: string, format: ExportFormat): AsyncGenerator<string> {
+/** The dataset (or one part of it) as JSONL lines (without newlines), streamed from the store. */
+export async function* exportLines(db: LabDatabase, id: string, format: ExportFormat, part: DatasetPart = 'all'): AsyncGenerator<string> {
   if (!(await getDataset(db, id))) throw new Error(`exportLines: no dataset ${id}`);
-  for await (const row of scanRows(db, id)) yield rowToJson(row, format);
+  for await (const row of partRows(db, id, part)) yield rowToJson(row, format);
 }
 
-/** The dataset as a JSONL file. */
-export async function exportBlob(db: LabDatabase, id: string, format: ExportFormat): Promise<Blob> {
-  const parts: string[] = [];
-  for await (const line of exportLines(db, id, format)) parts.push(line + '\n');
-  return new Blob(parts, { type: 'application/x-ndjson' });
+/** The dataset (or one part of it) as a JSONL file. */
+export async function exportBlob(db: LabDatabase, id: string, format: ExportFormat, part: DatasetPart = 'all'): Promise<Blob> {
+  const lines: string[] = [];
+  for await (const line of exportLines(db, id, format, part)) lines.push(line + '\n');
+  return new Blob(lines, { type: 'application/x-ndjson' });
 }
 
 /** The full import report of a stored dataset, rebuilt from its meta and stored rejections. */

@@ -29,19 +29,37 @@ export function bucket(n: number, max: number): number {
   return Math.min(b, Math.max(max, n));
 }
 
+/** A row as the train step sees it: cut to maxLength, with 1 where the loss scores the token. */
+function cut(e: TokenizedExample, options: BatchOptions): { ids: number[]; scored: number[] } {
+  return {
+    ids: e.ids.slice(0, options.maxLength),
+    scored: (options.lossOn === 'all' ? e.ids.map(() => 1) : e.completionMask).slice(0, options.maxLength),
+  };
+}
+
+export interface BatchOptions {
+  maxLength: number;
+  lossOn: 'completion' | 'all';
+}
+
+/** Tokens of `example` the loss scores once it is cut to maxLength: 0 when its prompt alone fills it. */
+export function scoredTokens(example: TokenizedExample, options: BatchOptions): number {
+  const { scored } = cut(example, options);
+  let n = 0;
+  for (let t = 1; t < scored.length; t++) n += scored[t] === 1 ? 1 : 0;
+  return n;
+}
+
 /**
  * Right padding needs no key mask: a real token only attends to earlier positions, which are
  * all real, and padded positions are never scored.
  */
 export function makeBatch(
   examples: readonly TokenizedExample[],
-  options: { maxLength: number; lossOn: 'completion' | 'all' },
+  options: BatchOptions,
 ): TrainBatch {
   if (examples.length === 0) throw new Error('makeBatch: no examples');
-  const rows = examples.map((e) => ({
-    ids: e.ids.slice(0, options.maxLength),
-    scored: (options.lossOn === 'all' ? e.ids.map(() => 1) : e.completionMask).slice(0, options.maxLength),
-  }));
+  const rows = examples.map((e) => cut(e, options));
   const length = bucket(Math.max(...rows.map((r) => r.ids.length)), options.maxLength);
   const ids: number[] = [];
   const lossIndex: number[] = [];
@@ -55,6 +73,7 @@ export function makeBatch(
     }
   });
   const tokens = lossIndex.length;
+  // sftExamples leaves such rows out first (and lists them); this guards other callers.
   if (tokens === 0) throw new Error('makeBatch: no scored token in the batch (all completions truncated away?)');
   const positions = Math.ceil(tokens / POSITION_STEP) * POSITION_STEP;
   const lossWeight = lossIndex.map(() => 1);

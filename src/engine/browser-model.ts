@@ -6,12 +6,13 @@ import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { blobSource, type ByteSource } from '../model/byte-source.ts';
 import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
 import type { ModelCache } from '../model/hub/cache.ts';
-import { download, HubError, readJson } from '../model/hub/download.ts';
+import { fetchFile, HubError, readJson } from '../model/hub/download.ts';
 import { estimateLoad, type BufferLimits, type SizingConfig } from '../model/hub/estimate.ts';
-import { HUB_BASE, hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
+import { fetchListing, type RepoListing } from '../model/hub/listing.ts';
+import { ADAPTER_FILES, hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
-import { qwen3TensorShapes } from '../model/tensors.ts';
+import { checkCheckpointTensors, qwen3TensorShapes } from '../model/tensors.ts';
 import { EngineError, type EngineEvent, type LoadBudget, type ModelSource } from './protocol.ts';
 import type { Runtime } from './runtime.ts';
 import { Qwen3Session } from './session.ts';
@@ -19,11 +20,19 @@ import { Qwen3Tokenizer } from './tokenizer.ts';
 
 type Progress = (event: Extract<EngineEvent, { type: 'progress' | 'estimate' }>) => void;
 
+const [ADAPTER_CONFIG, ADAPTER_WEIGHTS] = ADAPTER_FILES as [string, string];
+
 /** The files of one model folder, opened on demand. */
 interface ModelFolder {
   name: string;
   has(file: string): Promise<boolean>;
   open(file: string): Promise<ByteSource>;
+  /**
+   * What to report when `file`, opened before, does not parse: for a copy that came from the
+   * download cache, an error naming it as damaged (the UI offers to delete it and fetch it again);
+   * null for a fresh download or a picked file, whose error is the model's.
+   */
+  damaged(file: string, error: unknown): EngineError | null;
 }
 
 export interface LoadedModel {
@@ -35,33 +44,17 @@ export interface LoadedModel {
 }
 
 /**
- * The repo's file names from the hub API (`<base>/api/models/<repo>/revision/<revision>` →
- * `siblings[].rfilename`, served with CORS), or null when the API does not answer with a list
- * (a server without it, offline): the caller then probes instead.
- */
-async function apiFileList(source: Extract<ModelSource, { kind: 'hub' }>, signal: AbortSignal): Promise<string[] | null> {
-  const base = (source.base ?? HUB_BASE).replace(/\/+$/, '');
-  const revision = encodeURIComponent(source.revision ?? 'main');
-  try {
-    const response = await fetch(`${base}/api/models/${source.repo}/revision/${revision}`, { signal, cache: 'no-store' });
-    if (!response.ok) return null;
-    const siblings = ((await response.json()) as { siblings?: { rfilename?: unknown }[] }).siblings;
-    if (!Array.isArray(siblings)) return null;
-    return siblings.map((s) => s.rfilename).filter((name): name is string => typeof name === 'string');
-  } catch (error) {
-    if (signal.aborted) throw error;
-    return null;
-  }
-}
-
-/**
- * Whether the repo has `file`: the API's list first; without it, what the cache holds complete
+ * Whether the repo has `file`: the hub's listing first; without it, what the cache holds complete
  * (so a cached model loads offline) and last the probe of listBaseModelFiles, whose 404 for a
  * single-file model's shard index the browser logs as a console error.
  */
-async function repoFiles(source: Extract<ModelSource, { kind: 'hub' }>, cache: ModelCache, signal: AbortSignal): Promise<Set<string>> {
-  const listed = await apiFileList(source, signal);
-  if (listed) return new Set(listed);
+async function repoFiles(
+  source: Extract<ModelSource, { kind: 'hub' }>,
+  listing: RepoListing | null,
+  cache: ModelCache,
+  signal: AbortSignal,
+): Promise<Set<string>> {
+  if (listing) return new Set(listing.keys());
   const revision = source.revision ?? 'main';
   const cached = (await cache.list()).filter((e) => e.repo === source.repo && e.revision === revision && e.complete).map((e) => e.file);
   if (cached.includes(SHARD_INDEX) || cached.includes('model.safetensors')) return new Set(cached);
@@ -69,26 +62,43 @@ async function repoFiles(source: Extract<ModelSource, { kind: 'hub' }>, cache: M
   return new Set((await listBaseModelFiles(source.repo, location, { cache, signal })).map((f) => f.file));
 }
 
+// The listing is fetched once per load, before the first file: each file is then checked against
+// it (download.ts), and a file it lacks fails at once.
 function hubFolder(source: Extract<ModelSource, { kind: 'hub' }>, cache: ModelCache, signal: AbortSignal, progress: Progress): ModelFolder {
   const location = { base: source.base, revision: source.revision };
-  let listing: Promise<Set<string>> | null = null;
+  let listing: Promise<RepoListing | null> | null = null;
+  const listed = () => (listing ??= fetchListing(source.repo, location, signal));
+  let files: Promise<Set<string>> | null = null;
+  const fromCache = new Set<string>();
   return {
     name: source.repo,
     async has(file) {
-      listing ??= repoFiles(source, cache, signal);
-      return (await listing).has(file);
+      files ??= listed().then((l) => repoFiles(source, l, cache, signal));
+      return (await files).has(file);
     },
     async open(file) {
+      const current = await listed();
+      const expected = current?.get(file) ?? null;
+      if (current && !expected) throw new EngineError('download_failed', `file not found in repo ${source.repo}: ${file}`);
       try {
-        return await download(hubFile(source.repo, file, location), {
+        const fetched = await fetchFile(hubFile(source.repo, file, location), {
           cache,
           signal,
+          expected,
           onProgress: (p) => progress({ type: 'progress', phase: 'download', file, ...p }),
         });
+        if (fetched.cached) fromCache.add(file);
+        return fetched.source;
       } catch (error) {
         if (error instanceof HubError) throw new EngineError('download_failed', error.message);
         throw error;
       }
+    },
+    damaged(file, error) {
+      if (!fromCache.has(file)) return null;
+      const reason = error instanceof Error ? error.message : String(error);
+      const message = `${source.repo}/${file}: the copy kept in this browser is damaged (${reason}); delete it and download it again`;
+      return new EngineError('corrupt_file', message, [{ repo: source.repo, revision: source.revision ?? 'main', file }]);
     },
   };
 }
@@ -105,6 +115,7 @@ function filesFolder(files: readonly File[], name?: string): ModelFolder {
       if (!picked) throw new EngineError('bad_model', `${file} is missing among the picked files (${[...byName.keys()].join(', ')})`);
       return blobSource(picked, file);
     },
+    damaged: () => null,
   };
 }
 
@@ -112,15 +123,38 @@ export function modelFolder(source: ModelSource, cache: ModelCache, signal: Abor
   return source.kind === 'hub' ? hubFolder(source, cache, signal, progress) : filesFolder(source.files, source.name);
 }
 
-async function json(folder: ModelFolder, file: string): Promise<unknown> {
-  return readJson(await folder.open(file));
+/** `parse` of the file's bytes; its failure on a copy from the download cache is reported as a damaged file. */
+async function parsed<T>(folder: ModelFolder, file: string, parse: (source: ByteSource) => Promise<T>): Promise<T> {
+  const source = await folder.open(file);
+  try {
+    return await parse(source);
+  } catch (error) {
+    throw folder.damaged(file, error) ?? error;
+  }
 }
+
+const json = (folder: ModelFolder, file: string): Promise<unknown> => parsed(folder, file, readJson);
 
 async function openWeights(folder: ModelFolder): Promise<TensorReader> {
   if (await folder.has(SHARD_INDEX)) {
-    return openShardedCheckpoint(await json(folder, SHARD_INDEX), (file) => folder.open(file), `${folder.name}/${SHARD_INDEX}`);
+    // Each shard's header is checked here first, so that a damaged shard is named; openShardedCheckpoint
+    // then reads the header again (kilobytes, not the weights).
+    const shard = (file: string) => parsed(folder, file, async (source) => (await SafetensorsFile.open(source), source));
+    return openShardedCheckpoint(await json(folder, SHARD_INDEX), shard, `${folder.name}/${SHARD_INDEX}`);
   }
-  return SafetensorsFile.open(await folder.open('model.safetensors'));
+  return parsed(folder, 'model.safetensors', (source) => SafetensorsFile.open(source));
+}
+
+/** Refuses a folder of the other kind with where to load it, before "file not found" could say it less clearly. */
+async function checkKind(folder: ModelFolder, wanted: 'model' | 'adapter'): Promise<void> {
+  const [own, other] = wanted === 'model' ? (['config.json', ADAPTER_CONFIG] as const) : ([ADAPTER_CONFIG, 'config.json'] as const);
+  if ((await folder.has(own)) || !(await folder.has(other))) return;
+  throw new EngineError(
+    'bad_model',
+    wanted === 'model'
+      ? `${folder.name} is a LoRA adapter (it has ${ADAPTER_CONFIG}, no config.json): load its base model here, then load ${folder.name} under Adapters`
+      : `${folder.name} is a full model (it has config.json, no ${ADAPTER_CONFIG}), not a LoRA adapter: load it as the base model`,
+  );
 }
 
 async function loadTokenizer(folder: ModelFolder): Promise<Qwen3Tokenizer> {
@@ -170,6 +204,7 @@ export function loadBudget(raw: SizingConfig, dtype: 'f32' | 'f16', limits: Buff
 
 /** Loads config, tokenizer and weights; refuses before the weights download when the model cannot fit the GPU. */
 export async function loadModel(folder: ModelFolder, runtime: Runtime, options: DeviceCaps, progress: Progress): Promise<LoadedModel> {
+  await checkKind(folder, 'model');
   const raw = await json(folder, 'config.json');
   const config = parseQwen3Config(raw, `${folder.name}/config.json`);
   const weightDtype = options.shaderF16 ? 'float16' : 'float32';
@@ -179,11 +214,10 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   const tokenizer = await loadTokenizer(folder);
   const reader = await openWeights(folder);
   const shapes = qwen3TensorShapes(config);
-  for (const [name, shape] of shapes) {
-    const stored = reader.info(name).shape;
-    if (stored.join(',') !== shape.join(',')) {
-      throw new EngineError('bad_model', `${folder.name}: tensor ${name} is [${stored.join(', ')}], config.json implies [${shape.join(', ')}]`);
-    }
+  try {
+    checkCheckpointTensors(config, reader, folder.name);
+  } catch (error) {
+    throw new EngineError('bad_model', (error as Error).message);
   }
   let loaded = 0;
   // Qwen3Session.load reads, converts and uploads one tensor at a time: the host never holds the model.
@@ -209,11 +243,12 @@ export async function loadAdapter(
   progress: Progress,
 ): Promise<{ name: string; adapter: LoraAdapter }> {
   const folder = modelFolder(source, cache, signal, progress);
-  const configJson = await json(folder, 'adapter_config.json');
-  const weights = await SafetensorsFile.open(await folder.open('adapter_model.safetensors'));
+  await checkKind(folder, 'adapter');
+  const configJson = await json(folder, ADAPTER_CONFIG);
+  const weights = await parsed(folder, ADAPTER_WEIGHTS, (bytes) => SafetensorsFile.open(bytes));
   progress({ type: 'progress', phase: 'adapter', loaded: 0, total: null });
   try {
-    return { name: folder.name, adapter: await readPeftAdapter(configJson, weights, config, `${folder.name}/adapter_model.safetensors`) };
+    return { name: folder.name, adapter: await readPeftAdapter(configJson, weights, config, `${folder.name}/${ADAPTER_WEIGHTS}`) };
   } catch (error) {
     throw new EngineError('unsupported_adapter', `${folder.name} does not fit the loaded model: ${(error as Error).message}`);
   }

@@ -64,11 +64,11 @@ export class EngineClient {
     }
     this.#pending.delete(message.id);
     if (message.kind === 'result') pending.resolve(message.result);
-    else pending.reject(new EngineError(message.error.code, message.error.message));
+    else pending.reject(new EngineError(message.error.code, message.error.message, message.error.damaged));
   }
 
   #rejectAll(error: EngineErrorData): void {
-    for (const pending of this.#pending.values()) pending.reject(new EngineError(error.code, error.message));
+    for (const pending of this.#pending.values()) pending.reject(new EngineError(error.code, error.message, error.damaged));
     this.#pending.clear();
   }
 

@@ -8,7 +8,7 @@ const deviceLost = /device (was |is )?lost|GPUDevice.*destroyed/i;
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export function classifyError(error: unknown, request: RequestType, cancelled: boolean): EngineErrorData {
-  if (error instanceof EngineError) return { code: error.code, message: error.message };
+  if (error instanceof EngineError) return error.data();
   const message = describe(error);
   if (cancelled || (error instanceof DOMException && error.name === 'AbortError')) {
     return { code: 'cancelled', message: `${request} was cancelled` };

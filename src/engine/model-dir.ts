@@ -1,15 +1,18 @@
 // Node-only: a Hugging Face model folder (config.json + model.safetensors or a sharded index)
-// and PEFT adapter folders, read and written through src/model.
+// and PEFT adapter folders, read and written through src/model. Every file is named in its
+// errors, and a folder that disagrees with its config.json fails before any tensor is read.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ByteSource } from '../model/byte-source.ts';
 import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
 import { openFileSource } from '../model/file-source.ts';
+import { readJson } from '../model/hub/download.ts';
 import { readPeftAdapter, writePeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
-import { qwen3TensorShapes } from '../model/tensors.ts';
+import { checkCheckpointTensors, LM_HEAD, qwen3TensorShapes } from '../model/tensors.ts';
 import { loadTokenizer, type Qwen3Tokenizer } from './tokenizer.ts';
-import { loadBundledTokenizer } from './tokenizer-node.ts';
+import { bundledTokenizerDir, loadBundledTokenizer } from './tokenizer-node.ts';
 
 export interface Qwen3Checkpoint {
   config: Qwen3Config;
@@ -17,9 +20,33 @@ export interface Qwen3Checkpoint {
   weights: Map<string, Float32Array>;
 }
 
-const readJson = async (path: string): Promise<unknown> => JSON.parse(await readFile(path, 'utf8'));
+/** Where a load reports what it did on the user's behalf (a substituted tokenizer, an untied head). */
+export type Warn = (message: string) => void;
 
-async function openCheckpoint(dir: string): Promise<{ reader: TensorReader; close(): Promise<void> }> {
+export const warnOnStderr: Warn = (message) => void process.stderr.write(`warning: ${message}\n`);
+
+// config.json, a shard index, adapter_config.json and the tokenizer's files (Qwen3's tokenizer.json
+// is 11 MB): a bigger one is not what its name says, and is refused before it is read.
+const MAX_JSON_BYTES = 64 * 1024 * 1024;
+
+/** A small file's bytes, refused by name when it is a directory or over `maxBytes`. */
+async function readSmallFile<T>(path: string, maxBytes: number, what: string, parse: (source: ByteSource) => Promise<T>): Promise<T> {
+  const source = await openFileSource(path);
+  try {
+    if (source.size > maxBytes) throw new Error(`${path}: ${source.size} bytes is over the ${maxBytes} bytes ${what} may have`);
+    return await parse(source);
+  } finally {
+    await source.close();
+  }
+}
+
+const readJsonFile = (path: string) => readSmallFile(path, MAX_JSON_BYTES, 'a JSON file of a model folder', readJson);
+
+/** A text file of settings (configs/*.yaml), with the same refusals. */
+export const readSettingsFile = (path: string): Promise<string> =>
+  readSmallFile(path, 1024 * 1024, 'a settings file', async (source) => new TextDecoder().decode(await source.read(0, source.size)));
+
+async function openCheckpoint(dir: string): Promise<{ reader: TensorReader; file: string; close(): Promise<void> }> {
   const index = join(dir, 'model.safetensors.index.json');
   const sources: { close(): Promise<void> }[] = [];
   const open = async (file: string) => {
@@ -27,36 +54,70 @@ async function openCheckpoint(dir: string): Promise<{ reader: TensorReader; clos
     sources.push(source);
     return source;
   };
-  const reader = existsSync(index)
-    ? await openShardedCheckpoint(await readJson(index), open, index)
-    : await SafetensorsFile.open(await open('model.safetensors'));
-  return { reader, close: async () => void (await Promise.all(sources.map((s) => s.close()))) };
+  const close = async () => void (await Promise.all(sources.map((s) => s.close())));
+  try {
+    const sharded = existsSync(index);
+    const reader = sharded ? await openShardedCheckpoint(await readJsonFile(index), open, index) : await SafetensorsFile.open(await open('model.safetensors'));
+    return { reader, file: sharded ? index : join(dir, 'model.safetensors'), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
-export async function loadCheckpoint(dir: string): Promise<Qwen3Checkpoint> {
+const sameValues = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** A model folder opened for reading one tensor at a time (exports stream through it). */
+export interface OpenedModel {
+  config: Qwen3Config;
+  /** A tensor of qwen3TensorShapes(config), float32. */
+  read(name: string): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a model folder, checking config.json against the tensors before any is read. A tied
+ * config.json whose checkpoint still stores an `lm_head.weight` loads as transformers (5.x) loads
+ * it: tied when the stored head equals the embedding, untied with the stored head (and a warning)
+ * when it differs.
+ */
+export async function openModel(dir: string, warn: Warn = warnOnStderr): Promise<OpenedModel> {
   const configPath = join(dir, 'config.json');
-  const config = parseQwen3Config(await readJson(configPath), configPath);
-  const { reader, close } = await openCheckpoint(dir);
+  let config = parseQwen3Config(await readJsonFile(configPath), configPath);
+  const { reader, file, close } = await openCheckpoint(dir);
+  try {
+    checkCheckpointTensors(config, reader, file);
+    if (config.tieWordEmbeddings && reader.names().includes(LM_HEAD)) {
+      if (!sameValues(await reader.read(LM_HEAD), await reader.read('model.embed_tokens.weight'))) {
+        warn(`${file}: config.json ties the LM head to the embedding, but the stored ${LM_HEAD} differs from model.embed_tokens.weight: using the stored ${LM_HEAD} (untied), as transformers does`);
+        config = { ...config, tieWordEmbeddings: false };
+      }
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { config, read: (name) => reader.read(name), close };
+}
+
+export async function loadCheckpoint(dir: string, warn: Warn = warnOnStderr): Promise<Qwen3Checkpoint> {
+  const model = await openModel(dir, warn);
   try {
     const weights = new Map<string, Float32Array>();
-    for (const [name, shape] of qwen3TensorShapes(config)) {
-      const stored = reader.info(name).shape;
-      if (stored.join(',') !== shape.join(',')) {
-        throw new Error(`${dir}: tensor ${name} has shape [${stored.join(', ')}], config.json implies [${shape.join(', ')}]`);
-      }
-      weights.set(name, await reader.read(name));
-    }
-    return { config, weights };
+    for (const name of qwen3TensorShapes(model.config).keys()) weights.set(name, await model.read(name));
+    return { config: model.config, weights };
   } finally {
-    await close();
+    await model.close();
   }
 }
 
 export async function loadAdapter(dir: string, config: Qwen3Config): Promise<LoraAdapter> {
+  const configPath = join(dir, 'adapter_config.json');
+  const configJson = await readJsonFile(configPath);
   const source = await openFileSource(join(dir, 'adapter_model.safetensors'));
   try {
     const weights = await SafetensorsFile.open(source);
-    return await readPeftAdapter(await readJson(join(dir, 'adapter_config.json')), weights, config, source.name);
+    return await readPeftAdapter(configJson, weights, config, source.name, configPath);
   } finally {
     await source.close();
   }
@@ -69,9 +130,31 @@ export async function saveAdapter(dir: string, adapter: LoraAdapter, config: Qwe
   await writeFile(join(dir, 'adapter_model.safetensors'), safetensors);
 }
 
-/** The model folder's own tokenizer when it ships one, else the bundled Qwen3 tokenizer. */
-export function loadModelTokenizer(dir: string): Promise<Qwen3Tokenizer> {
-  return existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer_config.json'))
-    ? loadTokenizer(dir)
-    : loadBundledTokenizer();
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
+
+/** The folder whose tokenizer files a model uses: its own, else the bundled Qwen3 one (with a warning naming what is missing). */
+function tokenizerDir(dir: string, warn: Warn): string {
+  const missing = TOKENIZER_FILES.filter((file) => !existsSync(join(dir, file)));
+  if (missing.length === 0) return dir;
+  warn(`${dir} has no ${missing.join(' and no ')}: using the bundled Qwen3 tokenizer instead`);
+  return bundledTokenizerDir;
+}
+
+export async function loadModelTokenizer(dir: string, warn: Warn = warnOnStderr): Promise<Qwen3Tokenizer> {
+  const from = tokenizerDir(dir, warn);
+  if (from === bundledTokenizerDir) return loadBundledTokenizer();
+  // transformers.js reports a broken file without naming it: parse each here first.
+  for (const file of TOKENIZER_FILES) await readJsonFile(join(from, file));
+  try {
+    return await loadTokenizer(from);
+  } catch (error) {
+    throw new Error(`${dir}: its tokenizer files do not load (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+/** The parsed tokenizer.json and tokenizer_config.json a model uses (GGUF exports embed them). */
+export async function modelTokenizerJson(dir: string, warn: Warn = warnOnStderr): Promise<{ tokenizer: unknown; tokenizerConfig: unknown; file: string }> {
+  const from = tokenizerDir(dir, warn);
+  const file = join(from, 'tokenizer.json');
+  return { tokenizer: await readJsonFile(file), tokenizerConfig: await readJsonFile(join(from, 'tokenizer_config.json')), file };
 }

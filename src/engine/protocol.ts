@@ -2,6 +2,7 @@
 // sides import. Every request carries an id; the worker answers it with exactly one `result` or
 // `error`, and may send `event`s for it (progress, tokens) before that. Requests are a union
 // that later features (eval runs, training) extend with new `type`s.
+import type { CacheKey } from '../model/hub/cache.ts';
 import type { Placements } from './placement.ts';
 import type { SessionMemory } from './session.ts';
 import type { TrainConfig } from './train-config.ts';
@@ -35,8 +36,10 @@ export type Request =
   | { type: 'memory' }
   | { type: 'placements' }
   /**
-   * LoRA SFT of a new adapter on the loaded model's resident weights. `cancel` stops after the
-   * step in flight; the run then validates and exports what it has (TrainResult.stopped).
+   * LoRA SFT of a new adapter on the loaded model's resident weights. `cancel` stops between
+   * micro-batches (or graph builds), discarding the step in flight, and skips the validation pass;
+   * the run then exports the adapter of the last completed step (TrainResult.stopped), or fails
+   * `cancelled` when no step completed.
    */
   | { type: 'train'; train: TrainRow[]; validation: TrainRow[]; config: TrainConfig; maxSteps: number | null }
   /** Test mode only (the worker named ENGINE_TEST_NAME): fail the way a real crash or a lost GPU would. */
@@ -107,6 +110,15 @@ export interface Results {
 export interface TrainRow {
   query: string;
   completion: string;
+  /** 1-based line in the dataset file, for what is said about the row. */
+  line?: number;
+}
+
+/** A row left out of training: its prompt alone fills max_length, so no token of it would be scored (sft.ts sftExamples). */
+export interface SkippedRow {
+  /** 1-based line in the dataset file; null when the row came without one. */
+  line: number | null;
+  promptTokens: number;
 }
 
 /** One optimizer step, as the CLI prints it. */
@@ -129,8 +141,17 @@ export interface TrainStep {
 
 export interface TrainResult {
   steps: TrainStep[];
-  /** Cancelled: training ended after the step in flight, before the schedule's last. */
+  /** Cancelled: training ended before the schedule's last step; the adapter is that of the last completed step. */
   stopped: boolean;
+  /** The step a cancel cut short between its micro-batches: it was discarded (no update made). */
+  discarded: { step: number; microBatches: number; of: number } | null;
+  /** A cancel skipped the validation pass or cut it short: validationLoss is null. */
+  validationSkipped: boolean;
+  /** Set when a step's loss or gradient norm was not finite: it names the step; the adapter is the last good step's. */
+  halt: string | null;
+  /** Rows of each part left out because their prompt alone fills max_length. */
+  skipped: { train: SkippedRow[]; validation: SkippedRow[] };
+  maxLength: number;
   /** Token-weighted mean loss over the validation rows after the last step; null without them. */
   validationLoss: number | null;
   validationRows: number;
@@ -141,6 +162,26 @@ export interface TrainResult {
 }
 
 export type TrainPhase = 'compile' | 'validation' | 'export';
+
+/** One graph the trainer builds (trainer.ts): its ONNX bytes in JS, then onnxruntime's session. */
+export interface GraphProgress {
+  /** What it computes, e.g. "train step for batch 2 × length 64 (64 loss positions)". */
+  graph: string;
+  /** 1-based among the graphs built in one go (step 1 builds most of them). */
+  index: number;
+  of: number;
+  stage: 'building' | 'session' | 'ready';
+  /** Set from 'session' on. */
+  buildSeconds?: number;
+  /** Set on 'ready'. */
+  sessionSeconds?: number;
+}
+
+/** Within a phase: a graph being built, the micro-batch of the step in flight, the validation batch. */
+export type TrainProgress =
+  | ({ kind: 'graph' } & GraphProgress)
+  | { kind: 'micro-batch'; step: number; totalSteps: number; index: number; of: number }
+  | { kind: 'validation'; index: number; of: number };
 
 /** What a model will take on this GPU, sent before its weights download (browser-model.ts). */
 export interface LoadBudget {
@@ -163,11 +204,13 @@ export type EngineEvent =
   | { type: 'token'; id: number; text: string; tokensPerSecond: number }
   | { type: 'estimate'; budget: LoadBudget }
   | { type: 'train-step'; step: TrainStep }
-  | { type: 'train-phase'; phase: TrainPhase };
+  | { type: 'train-phase'; phase: TrainPhase }
+  | { type: 'train-progress'; progress: TrainProgress };
 
 /**
  * `too_large`: refused before the weights download (a tensor over the binding limit that cannot be
- * split, or a total over the device budget); `crashed`: the worker died and must be restarted.
+ * split, or a total over the device budget); `crashed`: the worker died and must be restarted;
+ * `corrupt_file`: a file kept in the download cache does not parse (EngineErrorData.damaged).
  */
 export type ErrorCode =
   | 'oom'
@@ -176,6 +219,7 @@ export type ErrorCode =
   | 'crashed'
   | 'unsupported_adapter'
   | 'download_failed'
+  | 'corrupt_file'
   | 'bad_model'
   | 'cancelled'
   | 'internal';
@@ -184,6 +228,8 @@ export interface EngineErrorData {
   code: ErrorCode;
   /** A sentence a user can act on. */
   message: string;
+  /** Files in the download cache that caused it (corrupt_file): deleting them and loading again fetches them afresh. */
+  damaged?: CacheKey[];
 }
 
 export type ToWorker = { id: number; request: Request };
@@ -199,8 +245,14 @@ export class EngineError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly damaged: CacheKey[] = [],
   ) {
     super(message);
     this.name = 'EngineError';
+  }
+
+  /** What crosses to the UI. */
+  data(): EngineErrorData {
+    return { code: this.code, message: this.message, ...(this.damaged.length ? { damaged: this.damaged } : {}) };
   }
 }

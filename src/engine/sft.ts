@@ -1,16 +1,59 @@
 // Supervised fine-tuning as the reference run does it: shuffled epochs of micro-batches,
-// `gradAccum` micro-batches per optimizer step, warmup + cosine learning rate.
+// `gradAccum` micro-batches per optimizer step, warmup + cosine learning rate. Rows that cannot be
+// trained on are left out up front and listed; a step whose loss or gradient is not finite ends
+// the run there, keeping the adapter of the step before; so does a stop asked for between
+// micro-batches (the partial step is discarded).
+import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../data/prompt.ts';
 import { shuffled } from '../random.ts';
-import { makeBatch, type TrainBatch } from './batches.ts';
-import type { TokenizedExample } from './tokenizer.ts';
+import { makeBatch, scoredTokens, type TrainBatch } from './batches.ts';
+import type { GraphProgress, SkippedRow, TrainRow } from './protocol.ts';
+import type { Qwen3Tokenizer, TokenizedExample } from './tokenizer.ts';
 import { learningRate, totalSteps, type TrainConfig } from './train-config.ts';
 import type { Qwen3Config } from '../model/config.ts';
-import { newAdapter } from '../model/peft.ts';
-import { LoraTrainer, type StepResult } from './trainer.ts';
+import { checkLoraRank, newAdapter } from '../model/peft.ts';
+import { LoraTrainer, NonFiniteStep, StepCancelled, type StepResult } from './trainer.ts';
 import type { Runtime, Tensor } from './runtime.ts';
 
+/**
+ * `rows` tokenized in `config`'s prompt format, without the rows whose prompt leaves no scored
+ * token within max_length (a batch of only such rows has nothing to learn from and would stop
+ * the run); those are listed in `skipped`, in row order.
+ */
+export function sftExamples(rows: readonly TrainRow[], tokenizer: Qwen3Tokenizer, config: TrainConfig): { examples: TokenizedExample[]; skipped: SkippedRow[] } {
+  const format = config.promptFormat === QMD_1_7B_PROMPT.id ? QMD_1_7B_PROMPT : QMD_V4_PROMPT;
+  const options = { maxLength: config.training.maxLength, lossOn: config.training.lossOn };
+  const examples: TokenizedExample[] = [];
+  const skipped: SkippedRow[] = [];
+  for (const row of rows) {
+    const example = tokenizer.example(row.query, row.completion, format);
+    if (scoredTokens(example, options) > 0) examples.push(example);
+    else skipped.push({ line: row.line ?? null, promptTokens: example.completionMask.indexOf(1) });
+  }
+  return { examples, skipped };
+}
+
+/** What the CLI writes after a skipped row's `FILE:LINE: `, as it does for a rejected row. */
+export function skippedReason(row: SkippedRow, maxLength: number): string {
+  return `skipped: the prompt is ${row.promptTokens} tokens, so max_length ${maxLength} leaves no completion token to train on`;
+}
+
+/** "lines 3, 9 and 14", at most `max` of them (a dataset may hold thousands such rows). */
+export function skippedLines(rows: readonly SkippedRow[], max = 10): string {
+  const lines = rows.slice(0, max).map((r) => (r.line === null ? '?' : String(r.line)));
+  const more = rows.length - lines.length;
+  if (more > 0) return `lines ${lines.join(', ')} and ${more} more`;
+  return lines.length === 1 ? `line ${lines[0]}` : `lines ${lines.slice(0, -1).join(', ')} and ${lines.at(-1)}`;
+}
+
 /** A fresh adapter with `config.lora` (seeded by config.training.seed) and the trainer that fits it on `weights`. */
-export function sftTrainer(runtime: Runtime, model: Qwen3Config, weights: ReadonlyMap<string, Tensor>, config: TrainConfig): Promise<LoraTrainer> {
+export function sftTrainer(
+  runtime: Runtime,
+  model: Qwen3Config,
+  weights: ReadonlyMap<string, Tensor>,
+  config: TrainConfig,
+  onGraph?: (progress: GraphProgress) => void,
+): Promise<LoraTrainer> {
+  checkLoraRank(config.lora, model, 'the training settings (lora.r)');
   const adapter = newAdapter(model, {
     r: config.lora.r,
     alpha: config.lora.alpha,
@@ -23,6 +66,7 @@ export function sftTrainer(runtime: Runtime, model: Qwen3Config, weights: Readon
     optimizer: config.optimizer,
     dropout: config.lora.dropout,
     seed: config.training.seed,
+    onGraph,
   });
 }
 
@@ -44,38 +88,102 @@ function epochBatches(examples: readonly TokenizedExample[], config: TrainConfig
   return batches;
 }
 
+/** A run ended at `step` (1-based) by a loss or gradient norm that was not finite. */
+export interface SftHalt {
+  step: number;
+  totalSteps: number;
+  /** Names the step and the values, and says which adapter the trainer kept. */
+  message: string;
+}
+
+/**
+ * A run ended by `stop` after `step` completed steps (the trainer holds the adapter of that step).
+ * `discarded`: the step in flight had run that many of its micro-batches, whose gradient was thrown away.
+ */
+export interface SftCancel {
+  step: number;
+  totalSteps: number;
+  discarded: { microBatches: number; of: number } | null;
+}
+
+export interface SftOptions {
+  maxSteps?: number;
+  onStep?: (p: SftProgress) => void;
+  /** Told as each micro-batch (1-based) of step `step` starts. */
+  onMicroBatch?: (step: number, totalSteps: number, index: number, of: number) => void;
+  /** Asked before each step, graph build and micro-batch: true ends the run there (SftCancel). */
+  stop?: () => boolean;
+}
+
 /**
  * Trains until the schedule's last step (or `maxSteps`, which also shortens the schedule so a
- * quick run still warms up and decays). Returns the last step's progress.
+ * quick run still warms up and decays), or until a step's loss or gradient norm is not finite:
+ * then `halt` says so and the trainer keeps the parameters of the step before. `stop` ends the
+ * run early the same way (`cancelled`), between steps or between a step's micro-batches.
  */
 export async function runSft(
   trainer: LoraTrainer,
   examples: readonly TokenizedExample[],
   config: TrainConfig,
-  options: { maxSteps?: number; onStep?: (p: SftProgress) => void } = {},
-): Promise<SftProgress> {
+  options: SftOptions = {},
+): Promise<{ last: SftProgress | null; halt: SftHalt | null; cancelled: SftCancel | null }> {
   if (examples.length === 0) throw new Error('runSft: no training examples');
   const total = Math.min(options.maxSteps ?? Infinity, totalSteps(config, examples.length));
+  const { stop } = options;
   let last: SftProgress | null = null;
   for (let epoch = 0, step = 0; step < total; epoch++) {
     const batches = epochBatches(examples, config, epoch);
     for (let i = 0; i < batches.length && step < total; i += config.training.gradAccum) {
+      if (stop?.()) return { last, halt: null, cancelled: { step, totalSteps: total, discarded: null } };
       const lr = learningRate(config.optimizer, step, total);
-      const result = await trainer.step(batches.slice(i, i + config.training.gradAccum), lr);
+      const current = step + 1;
+      const onMicroBatch = options.onMicroBatch && ((index: number, of: number) => options.onMicroBatch!(current, total, index, of));
+      let result: StepResult;
+      try {
+        result = await trainer.step(batches.slice(i, i + config.training.gradAccum), lr, { stop, onMicroBatch });
+      } catch (error) {
+        if (error instanceof StepCancelled) {
+          const discarded = error.microBatches > 0 ? { microBatches: error.microBatches, of: error.of } : null;
+          return { last, halt: null, cancelled: { step, totalSteps: total, discarded } };
+        }
+        if (!(error instanceof NonFiniteStep)) throw error;
+        const kept = step === 0 ? 'the adapter as initialised (no step completed)' : `the adapter of step ${step}, the last good one`;
+        return { last, halt: { step: step + 1, totalSteps: total, message: `step ${step + 1} of ${total}: ${error.message}, so training stopped there; kept ${kept}` }, cancelled: null };
+      }
       step += 1;
       last = { ...result, step, totalSteps: total, epoch, lr };
       options.onStep?.(last);
     }
   }
-  return last!;
+  return { last, halt: null, cancelled: null };
 }
 
-/** Token-weighted mean loss over `examples` (no update). */
-export async function evaluateLoss(trainer: LoraTrainer, examples: readonly TokenizedExample[], config: TrainConfig): Promise<number> {
+/** evaluateLoss ended by its `stop` between batches: there is no loss to report. */
+export class ValidationCancelled extends Error {
+  constructor(readonly batches: number, readonly of: number) {
+    super(`the validation pass was cancelled after ${batches} of ${of} batches`);
+    this.name = 'ValidationCancelled';
+  }
+}
+
+/**
+ * Token-weighted mean loss over `examples` (no update). `stop` is asked before each batch
+ * (true throws ValidationCancelled); `onBatch` is told as each (1-based) starts.
+ */
+export async function evaluateLoss(
+  trainer: LoraTrainer,
+  examples: readonly TokenizedExample[],
+  config: TrainConfig,
+  options: { stop?: () => boolean; onBatch?: (index: number, of: number) => void } = {},
+): Promise<number> {
   let sum = 0;
   let tokens = 0;
-  for (let i = 0; i < examples.length; i += config.training.batchSize) {
-    const batch = makeBatch(examples.slice(i, i + config.training.batchSize), { maxLength: config.training.maxLength, lossOn: config.training.lossOn });
+  const { batchSize } = config.training;
+  const of = Math.ceil(examples.length / batchSize);
+  for (let i = 0; i < examples.length; i += batchSize) {
+    if (options.stop?.()) throw new ValidationCancelled(i / batchSize, of);
+    options.onBatch?.(i / batchSize + 1, of);
+    const batch = makeBatch(examples.slice(i, i + batchSize), { maxLength: config.training.maxLength, lossOn: config.training.lossOn });
     const r = await trainer.evaluate(batch);
     sum += r.loss * r.tokens;
     tokens += r.tokens;

@@ -25,7 +25,7 @@ describe('configs/sft.yaml', () => {
 
   it('names file, line and field of a bad value', () => {
     const bad = sftText.replace('r: 16', 'r: 0');
-    expect(() => parseTrainConfig(bad, 'configs/sft.yaml')).toThrow('configs/sft.yaml:4: lora.r: expected an integer ≥ 1, got 0');
+    expect(() => parseTrainConfig(bad, 'configs/sft.yaml')).toThrow('configs/sft.yaml:4: lora.r: expected an integer in [1, 1024], got 0');
     const badTarget = sftText.replace('gate_proj,', 'gate,');
     expect(() => parseTrainConfig(badTarget, 'x.yaml')).toThrow(/x\.yaml:8: lora\.targets\.4: expected one of q_proj/);
     const missing = sftText.replace(/ {2}eps: .*\n/, '');

@@ -1,7 +1,11 @@
 // Training settings (configs/*.yaml) as a typed, validated object, and the learning-rate
-// schedule they describe. Errors name the file, line and field.
+// schedule they describe. Errors name the file, line and field; every number must be finite and
+// in a stated range, and every key one the parser reads.
 import { LineCounter, parseDocument } from 'yaml';
+import { MAX_LORA_ALPHA } from '../model/peft.ts';
+import { quote } from '../model/quote.ts';
 import { loraTargets, type LoraTarget } from '../model/tensors.ts';
+import { checkTrainConfigKeys } from './train-config-keys.ts';
 
 export interface LoraSettings {
   r: number;
@@ -37,76 +41,164 @@ export interface TrainConfig {
   promptFormat: string;
 }
 
+/**
+ * Upper bounds no sane run reaches (the reference run: r 16, lr 2e-4, batch 4 × 4, length 512,
+ * 3 epochs); the model's own shapes bound r further when training starts (peft.ts checkLoraRank).
+ */
+export const TRAIN_LIMITS = {
+  rank: 1_024,
+  lr: 1,
+  epochs: 1_000,
+  batchSize: 1_024,
+  gradAccum: 1_024,
+  maxLength: 131_072,
+  maxGradNorm: 1e6,
+  // With lr ≤ 1, decay ≤ 1 only ever shrinks a parameter (p ← p·(1 − lr·decay)); more could grow it to Infinity.
+  weightDecay: 1,
+  /** Seeds are taken as unsigned 32-bit integers (src/random.ts): a larger one would alias. */
+  seed: 2 ** 32 - 1,
+} as const;
+
+// A configs/*.yaml is a page of text; a bigger one is refused before it is parsed.
+const MAX_CONFIG_CHARS = 1_000_000;
+
+/** A closed or half-open interval of allowed values, with the words an error shows for it. */
+interface Range {
+  min: number;
+  max: number;
+  /** The bound itself is excluded. */
+  above?: boolean;
+  below?: boolean;
+  integer?: boolean;
+}
+
+const inRange = (v: number, r: Range) =>
+  Number.isFinite(v) && (!r.integer || Number.isInteger(v)) && (r.above ? v > r.min : v >= r.min) && (r.below ? v < r.max : v <= r.max);
+const rangeText = (r: Range) => `${r.integer ? 'an integer' : 'a number'} in ${r.above ? '(' : '['}${r.min}, ${r.max}${r.below ? ')' : ']'}`;
+
+const positive = (max: number): Range => ({ min: 0, max, above: true });
+const fraction: Range = { min: 0, max: 1, below: true };
+const count = (min: number, max: number): Range => ({ min, max, integer: true });
+const seed = count(0, TRAIN_LIMITS.seed);
+
+/** Every number of a TrainConfig: its key path in the YAML, its range, and where the object holds it. */
+const NUMBERS: readonly { path: string; range: Range; of: (c: TrainConfig) => number }[] = [
+  { path: 'lora.r', range: count(1, TRAIN_LIMITS.rank), of: (c) => c.lora.r },
+  { path: 'lora.alpha', range: positive(MAX_LORA_ALPHA), of: (c) => c.lora.alpha },
+  { path: 'lora.dropout', range: fraction, of: (c) => c.lora.dropout },
+  { path: 'optimizer.lr', range: positive(TRAIN_LIMITS.lr), of: (c) => c.optimizer.lr },
+  { path: 'optimizer.warmup_ratio', range: fraction, of: (c) => c.optimizer.warmupRatio },
+  { path: 'optimizer.betas.0', range: fraction, of: (c) => c.optimizer.betas[0] },
+  { path: 'optimizer.betas.1', range: fraction, of: (c) => c.optimizer.betas[1] },
+  { path: 'optimizer.eps', range: positive(1), of: (c) => c.optimizer.eps },
+  { path: 'optimizer.weight_decay', range: { min: 0, max: TRAIN_LIMITS.weightDecay }, of: (c) => c.optimizer.weightDecay },
+  { path: 'optimizer.max_grad_norm', range: { min: 0, max: TRAIN_LIMITS.maxGradNorm }, of: (c) => c.optimizer.maxGradNorm },
+  { path: 'training.epochs', range: positive(TRAIN_LIMITS.epochs), of: (c) => c.training.epochs },
+  { path: 'training.batch_size', range: count(1, TRAIN_LIMITS.batchSize), of: (c) => c.training.batchSize },
+  { path: 'training.grad_accum', range: count(1, TRAIN_LIMITS.gradAccum), of: (c) => c.training.gradAccum },
+  { path: 'training.max_length', range: count(2, TRAIN_LIMITS.maxLength), of: (c) => c.training.maxLength },
+  { path: 'training.seed', range: seed, of: (c) => c.training.seed },
+  { path: 'eval.split', range: fraction, of: (c) => c.eval.split },
+  { path: 'eval.seed', range: seed, of: (c) => c.eval.seed },
+];
+const rangeOf = new Map(NUMBERS.map((n) => [n.path, n.range]));
+
+const rangeProblem = (path: string, v: unknown, range: Range) =>
+  typeof v === 'number' && inRange(v, range) ? null : `${path}: expected ${rangeText(range)}, got ${quote(v)}`;
+
+/**
+ * What is out of range in a TrainConfig built elsewhere than parseTrainConfig (the page's form, a
+ * worker message), in the YAML's words, or null: the same ranges, so no path trains on .inf.
+ */
+export function trainConfigProblem(config: TrainConfig): string | null {
+  for (const { path, range, of } of NUMBERS) {
+    const problem = rangeProblem(path, of(config), range);
+    if (problem) return problem;
+  }
+  return null;
+}
+
 export function parseTrainConfig(text: string, source = 'config'): TrainConfig {
+  if (text.length > MAX_CONFIG_CHARS) throw new Error(`${source}: ${text.length} characters is over the ${MAX_CONFIG_CHARS} a training config may have`);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0]!.message}`);
+  checkTrainConfigKeys(doc, lines, source);
 
-  const where = (path: string[]): string => {
+  /** `FILE:LINE` of the value at `path` (`FILE` when it is missing). */
+  const at = (path: string[]): string => {
     const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    const line = node?.range ? `:${lines.linePos(node.range[0]).line}` : '';
-    return `${source}${line}: ${path.join('.')}`;
+    return node?.range ? `${source}:${lines.linePos(node.range[0]).line}` : source;
   };
-  const root = doc.toJS() as unknown;
+  const where = (path: string[]): string => `${at(path)}: ${path.join('.')}`;
+  let root: unknown;
+  try {
+    root = doc.toJS();
+  } catch (error) {
+    // The yaml package refuses alias bombs here ("Excessive alias count…").
+    throw new Error(`${source}: ${(error as Error).message}`);
+  }
   const get = (path: string[]): unknown => {
     const value = path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined), root);
     if (value === undefined) throw new Error(`${where(path)}: missing`);
     return value;
   };
-  const num = (path: string[], ok: (v: number) => boolean, want: string): number => {
+  const num = (path: string[]): number => {
+    const key = path.join('.');
     const v = get(path);
-    if (typeof v !== 'number' || !ok(v)) throw new Error(`${where(path)}: expected ${want}, got ${JSON.stringify(v)}`);
-    return v;
+    const problem = rangeProblem(key, v, rangeOf.get(key)!);
+    if (problem) throw new Error(`${at(path)}: ${problem}`);
+    return v as number;
   };
-  const int = (path: string[], min: number) => num(path, (v) => Number.isInteger(v) && v >= min, `an integer ≥ ${min}`);
   const oneOf = <T extends string>(path: string[], options: readonly T[]): T => {
     const v = get(path);
     if (typeof v !== 'string' || !options.includes(v as T)) {
-      throw new Error(`${where(path)}: expected one of ${options.join(', ')}, got ${JSON.stringify(v)}`);
+      throw new Error(`${where(path)}: expected one of ${options.join(', ')}, got ${quote(v)}`);
     }
     return v as T;
   };
   const bool = (path: string[]): boolean => {
     const v = get(path);
-    if (typeof v !== 'boolean') throw new Error(`${where(path)}: expected true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw new Error(`${where(path)}: expected true or false, got ${quote(v)}`);
     return v;
   };
 
   const targets = get(['lora', 'targets']);
   if (!Array.isArray(targets) || targets.length === 0) throw new Error(`${where(['lora', 'targets'])}: expected a non-empty list`);
   targets.forEach((_, i) => oneOf(['lora', 'targets', String(i)], loraTargets));
+  if (new Set(targets).size !== targets.length) throw new Error(`${where(['lora', 'targets'])}: lists a target twice`);
   const betas = get(['optimizer', 'betas']);
   if (!Array.isArray(betas) || betas.length !== 2) throw new Error(`${where(['optimizer', 'betas'])}: expected [beta1, beta2]`);
-  const beta = (i: number) => num(['optimizer', 'betas', String(i)], (v) => v >= 0 && v < 1, 'a number in [0, 1)');
+  const beta = (i: number) => num(['optimizer', 'betas', String(i)]);
 
   return {
     lora: {
-      r: int(['lora', 'r'], 1),
-      alpha: num(['lora', 'alpha'], (v) => v > 0, 'a number > 0'),
-      dropout: num(['lora', 'dropout'], (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+      r: num(['lora', 'r']),
+      alpha: num(['lora', 'alpha']),
+      dropout: num(['lora', 'dropout']),
       rslora: bool(['lora', 'rslora']),
       targets: targets as LoraTarget[],
     },
     optimizer: {
-      lr: num(['optimizer', 'lr'], (v) => v > 0, 'a number > 0'),
+      lr: num(['optimizer', 'lr']),
       schedule: oneOf(['optimizer', 'schedule'], ['cosine', 'linear', 'constant'] as const),
-      warmupRatio: num(['optimizer', 'warmup_ratio'], (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+      warmupRatio: num(['optimizer', 'warmup_ratio']),
       betas: [beta(0), beta(1)],
-      eps: num(['optimizer', 'eps'], (v) => v > 0, 'a number > 0'),
-      weightDecay: num(['optimizer', 'weight_decay'], (v) => v >= 0, 'a number ≥ 0'),
-      maxGradNorm: num(['optimizer', 'max_grad_norm'], (v) => v >= 0, 'a number ≥ 0'),
+      eps: num(['optimizer', 'eps']),
+      weightDecay: num(['optimizer', 'weight_decay']),
+      maxGradNorm: num(['optimizer', 'max_grad_norm']),
     },
     training: {
-      epochs: num(['training', 'epochs'], (v) => v > 0, 'a number > 0'),
-      batchSize: int(['training', 'batch_size'], 1),
-      gradAccum: int(['training', 'grad_accum'], 1),
-      maxLength: int(['training', 'max_length'], 2),
+      epochs: num(['training', 'epochs']),
+      batchSize: num(['training', 'batch_size']),
+      gradAccum: num(['training', 'grad_accum']),
+      maxLength: num(['training', 'max_length']),
       lossOn: oneOf(['training', 'loss_on'], ['completion', 'all'] as const),
-      seed: int(['training', 'seed'], 0),
+      seed: num(['training', 'seed']),
     },
     eval: {
-      split: num(['eval', 'split'], (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
-      seed: int(['eval', 'seed'], 0),
+      split: num(['eval', 'split']),
+      seed: num(['eval', 'seed']),
     },
     promptFormat: oneOf(['prompt_format'], ['qmd-v4', 'qmd-1.7b'] as const),
   };

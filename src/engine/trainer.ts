@@ -1,6 +1,8 @@
 // LoRA training on the engine's runtime: micro-batches through the train-step graph (one
 // session per shape bucket), gradients accumulated weighted by scored tokens, then one AdamW
-// step. Parameters and optimizer state stay device tensors between steps.
+// step. Parameters and optimizer state stay device tensors between steps. Graphs are built when
+// first needed (step 1 builds most of them, a new shape bucket later builds its own) and each
+// build is reported, since at real size they take minutes.
 import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import * as names from '../model/qwen3/names.ts';
@@ -9,6 +11,7 @@ import * as opt from '../model/qwen3/optimizer.ts';
 import { buildTrainStep } from '../model/qwen3/train-step.ts';
 import { projectionPath, projectionShape } from '../model/tensors.ts';
 import type { TrainBatch } from './batches.ts';
+import type { GraphProgress } from './protocol.ts';
 import { f32, floats, i64, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import { mulberry32 } from '../random.ts';
 import type { OptimizerSettings } from './train-config.ts';
@@ -21,15 +24,55 @@ export interface StepResult {
   gradNorm: number;
 }
 
+/**
+ * A step whose loss or gradient norm came out NaN or infinite (a weight or an input that
+ * overflows): the trainer refused its update, so its parameters are still those of the step before.
+ */
+export class NonFiniteStep extends Error {
+  constructor(readonly loss: number, readonly gradNorm: number) {
+    super(`the loss is ${loss} and the gradient norm ${gradNorm}`);
+    this.name = 'NonFiniteStep';
+  }
+}
+
+/**
+ * A step that `stop` ended before its update, between graph builds or micro-batches: the partial
+ * gradient was discarded, so the parameters are still those of the step before.
+ */
+export class StepCancelled extends Error {
+  constructor(readonly microBatches: number, readonly of: number) {
+    super(`the step was cancelled after ${microBatches} of ${of} micro-batch${of === 1 ? '' : 'es'}; its partial gradient was discarded`);
+    this.name = 'StepCancelled';
+  }
+}
+
 export interface TrainerSettings {
   optimizer: OptimizerSettings;
   dropout: number;
   seed: number;
   session?: SessionOptions;
+  /** Told as each graph is built and its session created (for the page's sub-progress). */
+  onGraph?: (progress: GraphProgress) => void;
+}
+
+export interface StepOptions {
+  /** Asked before each graph build and micro-batch: true ends the step there (StepCancelled). */
+  stop?: () => boolean;
+  /** Told as each micro-batch (1-based) of the step starts. */
+  onMicroBatch?: (index: number, of: number) => void;
+}
+
+/** A graph the trainer still has to build, and where its session goes. */
+interface PendingGraph {
+  graph: string;
+  build: () => Uint8Array;
+  keep: (session: Session) => void;
 }
 
 export class LoraTrainer {
   private readonly stepSessions = new Map<string, Session>();
+  private accumulate: Session | null = null;
+  private adamw: Session | null = null;
   private steps = 0;
   private readonly rng: () => number;
 
@@ -41,8 +84,6 @@ export class LoraTrainer {
     private readonly settings: TrainerSettings,
     private readonly params: opt.Param[],
     private state: Record<string, Tensor>,
-    private readonly accumulate: Session,
-    private readonly adamw: Session,
   ) {
     this.rng = mulberry32(settings.seed);
   }
@@ -78,32 +119,53 @@ export class LoraTrainer {
         }
       }
     }
-    const o = settings.optimizer;
-    const accumulate = await runtime.createSession(opt.buildAccumulate(params, names.gradName), settings.session);
-    const adamw = await runtime.createSession(
-      opt.buildAdamW(params, { betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm }),
-      settings.session,
-    );
-    return new LoraTrainer(runtime, model, weights, adapter, settings, params, state, accumulate, adamw);
+    return new LoraTrainer(runtime, model, weights, adapter, settings, params, state);
   }
 
-  private async stepSession(b: TrainBatch): Promise<Session> {
-    const key = `${b.batch}x${b.length}x${b.lossIndex.length}`;
-    let session = this.stepSessions.get(key);
-    if (!session) {
-      const { bytes } = buildTrainStep(this.model, {
-        batch: b.batch,
-        length: b.length,
-        positions: b.lossIndex.length,
-        rank: this.base.config.r,
-        targets: this.base.config.targets,
-        dropout: this.settings.dropout > 0,
-        transposed: this.weights.has(names.transposed(`${projectionPath(0, 'q_proj')}.weight`)),
+  /**
+   * Builds the sessions `batches` need that do not exist yet — a train-step graph per new shape,
+   * and for an update the accumulate and AdamW graphs — reporting each, and asking `stop` before each.
+   */
+  private async prepare(batches: readonly TrainBatch[], update: boolean, stop?: () => boolean): Promise<void> {
+    const pending: PendingGraph[] = [];
+    const shapes = new Map(batches.map((b) => [shapeKey(b), b]));
+    for (const [key, b] of shapes) {
+      if (this.stepSessions.has(key)) continue;
+      pending.push({
+        graph: `train step for batch ${b.batch} × length ${b.length} (${b.lossIndex.length} loss positions)`,
+        build: () =>
+          buildTrainStep(this.model, {
+            batch: b.batch,
+            length: b.length,
+            positions: b.lossIndex.length,
+            rank: this.base.config.r,
+            targets: this.base.config.targets,
+            dropout: this.settings.dropout > 0,
+            transposed: this.weights.has(names.transposed(`${projectionPath(0, 'q_proj')}.weight`)),
+          }).bytes,
+        keep: (session) => this.stepSessions.set(key, session),
       });
-      session = await this.runtime.createSession(bytes, this.settings.session);
-      this.stepSessions.set(key, session);
     }
-    return session;
+    if (update && !this.accumulate) {
+      pending.push({ graph: 'gradient accumulation', build: () => opt.buildAccumulate(this.params, names.gradName), keep: (s) => (this.accumulate = s) });
+    }
+    if (update && !this.adamw) {
+      const o = this.settings.optimizer;
+      const adamw = { betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm };
+      pending.push({ graph: 'AdamW update', build: () => opt.buildAdamW(this.params, adamw), keep: (s) => (this.adamw = s) });
+    }
+    const report = this.settings.onGraph ?? (() => {});
+    for (const [i, p] of pending.entries()) {
+      if (stop?.()) throw new StepCancelled(0, batches.length);
+      const at = { graph: p.graph, index: i + 1, of: pending.length };
+      report({ ...at, stage: 'building' });
+      const started = performance.now();
+      const bytes = p.build();
+      const built = performance.now();
+      report({ ...at, stage: 'session', buildSeconds: (built - started) / 1000 });
+      p.keep(await this.runtime.createSession(bytes, this.settings.session));
+      report({ ...at, stage: 'ready', buildSeconds: (built - started) / 1000, sessionSeconds: (performance.now() - built) / 1000 });
+    }
   }
 
   /** With `train` false the dropout masks keep everything (evaluation). */
@@ -128,47 +190,68 @@ export class LoraTrainer {
 
   /** Mean loss of `batch` under the current adapter (no update). */
   async evaluate(batch: TrainBatch): Promise<{ loss: number; tokens: number }> {
-    const out = await (await this.stepSession(batch)).run(this.batchFeeds(batch, false), [names.LOSS]);
+    await this.prepare([batch], false);
+    const out = await this.stepSessions.get(shapeKey(batch))!.run(this.batchFeeds(batch, false), [names.LOSS]);
     const loss = floats(out[names.LOSS], names.LOSS)[0]!;
     for (const t of Object.values(out)) this.runtime.release(t);
     return { loss, tokens: batch.tokens };
   }
 
-  /** One optimizer step over `batches` (the gradient-accumulation window) at learning rate `lr`. */
-  async step(batches: readonly TrainBatch[], lr: number): Promise<StepResult> {
+  /**
+   * One optimizer step over `batches` (the gradient-accumulation window) at learning rate `lr`.
+   * `options.stop` can end it between micro-batches (StepCancelled, nothing updated); once every
+   * micro-batch has run, the update is made (it costs little next to them).
+   */
+  async step(batches: readonly TrainBatch[], lr: number, options: StepOptions = {}): Promise<StepResult> {
     if (batches.length === 0) throw new Error('LoraTrainer.step: no micro-batches');
+    const { stop } = options;
+    await this.prepare(batches, true, stop);
+    const [accumulate, adamw] = [this.accumulate!, this.adamw!];
     const total = batches.reduce((n, b) => n + b.tokens, 0);
     let acc: Record<string, Tensor> = {};
     for (const p of this.params) {
       acc[opt.accName(p.name)] = await this.runtime.upload(f32(p.dims, new Float32Array(p.dims.reduce((a, d) => a * d, 1))));
     }
     let lossSum = 0;
-    for (const b of batches) {
-      const out = await (await this.stepSession(b)).run(this.batchFeeds(b, true), [names.LOSS]);
+    for (const [i, b] of batches.entries()) {
+      if (stop?.()) {
+        for (const t of Object.values(acc)) this.runtime.release(t);
+        throw new StepCancelled(i, batches.length);
+      }
+      options.onMicroBatch?.(i + 1, batches.length);
+      const out = await this.stepSessions.get(shapeKey(b))!.run(this.batchFeeds(b, true), [names.LOSS]);
       lossSum += floats(out[names.LOSS], names.LOSS)[0]! * b.tokens;
-      const accOut = await this.accumulate.run({ ...acc, ...out, [opt.GRAD_WEIGHT]: f32([], [b.tokens / total]) });
+      const accOut = await accumulate.run({ ...acc, ...out, [opt.GRAD_WEIGHT]: f32([], [b.tokens / total]) });
       for (const t of [...Object.values(acc), ...Object.values(out)]) this.runtime.release(t);
       acc = Object.fromEntries(this.params.map((p) => [opt.accName(p.name), accOut[opt.next(opt.accName(p.name))]!]));
     }
-    this.steps += 1;
     const [b1, b2] = this.settings.optimizer.betas;
-    const out = await this.adamw.run(
+    const out = await adamw.run(
       {
         ...this.state,
         ...acc,
         [opt.LR]: f32([], [lr]),
-        [opt.BIAS_CORRECTION1]: f32([], [1 - b1 ** this.steps]),
-        [opt.BIAS_CORRECTION2]: f32([], [1 - b2 ** this.steps]),
+        [opt.BIAS_CORRECTION1]: f32([], [1 - b1 ** (this.steps + 1)]),
+        [opt.BIAS_CORRECTION2]: f32([], [1 - b2 ** (this.steps + 1)]),
       },
       [opt.GRAD_NORM],
     );
-    for (const t of [...Object.values(this.state), ...Object.values(acc)]) this.runtime.release(t);
+    for (const t of Object.values(acc)) this.runtime.release(t);
+    const loss = lossSum / total;
+    const gradNorm = floats(out[opt.GRAD_NORM], opt.GRAD_NORM)[0]!;
+    // A finite norm means every gradient element is finite, so the update is too.
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      for (const t of Object.values(out)) this.runtime.release(t);
+      throw new NonFiniteStep(loss, gradNorm);
+    }
+    this.steps += 1;
+    for (const t of Object.values(this.state)) this.runtime.release(t);
     const next: Record<string, Tensor> = {};
     for (const p of this.params) {
       for (const name of [p.name, opt.momentName(p.name), opt.velocityName(p.name)]) next[name] = out[opt.next(name)]!;
     }
     this.state = next;
-    return { loss: lossSum / total, tokens: total, gradNorm: floats(out[opt.GRAD_NORM], opt.GRAD_NORM)[0]! };
+    return { loss, tokens: total, gradNorm };
   }
 
   /** The current adapter, read back to the host. */
@@ -185,9 +268,12 @@ export class LoraTrainer {
 
   async release(): Promise<void> {
     for (const t of Object.values(this.state)) this.runtime.release(t);
-    for (const s of [...this.stepSessions.values(), this.accumulate, this.adamw]) await s.release();
+    for (const s of [...this.stepSessions.values(), this.accumulate, this.adamw]) await s?.release();
   }
 }
+
+/** Micro-batches of one shape share a train-step session. */
+const shapeKey = (b: TrainBatch) => `${b.batch}x${b.length}x${b.lossIndex.length}`;
 
 /** The train-step inputs that describe the micro-batch itself (ids, RoPE, mask, loss selection). */
 export function batchInputs(model: Qwen3Config, b: TrainBatch): Record<string, Tensor> {

@@ -1,4 +1,5 @@
 // Qwen3 hyper-parameters from a Hugging Face config.json (any size, tied or untied LM head).
+import { quote } from './quote.ts';
 
 export interface Qwen3Config {
   hiddenSize: number;
@@ -23,17 +24,34 @@ type Json = Record<string, unknown>;
 function field(json: Json, key: string, source: string, check: (v: unknown) => boolean, expected: string): unknown {
   const value = json[key];
   if (value === undefined) throw new Error(`${source}: missing field "${key}" (expected ${expected})`);
-  if (!check(value)) throw new Error(`${source}: field "${key}" is ${JSON.stringify(value)}, expected ${expected}`);
+  if (!check(value)) throw new Error(`${source}: field "${key}" is ${quote(value)}, expected ${expected}`);
   return value;
 }
 
-const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-const positiveNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+/**
+ * Upper bounds far above any Qwen3 (the 235B has 94 layers, hidden 4096, 64 heads; the vocabulary
+ * is 151,936; contexts reach 131,072): a config past them is broken or hostile, and refusing it
+ * here keeps a load from building tensor lists or buffers sized by it.
+ */
+export const CONFIG_LIMITS = {
+  hidden_size: 65_536,
+  intermediate_size: 262_144,
+  num_hidden_layers: 1_024,
+  num_attention_heads: 1_024,
+  head_dim: 1_024,
+  vocab_size: 2_097_152,
+  max_position_embeddings: 16_777_216,
+} as const;
+
+const intUpTo = (max: number) => (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) <= max;
+const sized = (key: keyof typeof CONFIG_LIMITS) => [intUpTo(CONFIG_LIMITS[key]), `an integer in [1, ${CONFIG_LIMITS[key]}]`] as const;
+const size = (json: Json, key: keyof typeof CONFIG_LIMITS, source: string) => field(json, key, source, ...sized(key)) as number;
+const numberIn = (min: number, max: number) => (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > min && v < max;
 const tokenId = (json: Json, key: string, source: string): number | null => {
   const value = json[key];
   if (value === undefined || value === null) return null;
   if (Number.isInteger(value) && (value as number) >= 0) return value as number;
-  throw new Error(`${source}: field "${key}" is ${JSON.stringify(value)}, expected a token id`);
+  throw new Error(`${source}: field "${key}" is ${quote(value)}, expected a token id`);
 };
 
 /** Parses and validates a Qwen3 config.json object; errors name the field and what was expected. */
@@ -43,20 +61,20 @@ export function parseQwen3Config(json: unknown, source = 'config.json'): Qwen3Co
   }
   const c = json as Json;
   if (c.model_type !== undefined && c.model_type !== 'qwen3') {
-    throw new Error(`${source}: model_type is ${JSON.stringify(c.model_type)}, expected "qwen3"`);
+    throw new Error(`${source}: model_type is ${quote(c.model_type)}, expected "qwen3"`);
   }
   if (c.hidden_act !== undefined && c.hidden_act !== 'silu') {
-    throw new Error(`${source}: hidden_act is ${JSON.stringify(c.hidden_act)}, expected "silu"`);
+    throw new Error(`${source}: hidden_act is ${quote(c.hidden_act)}, expected "silu"`);
   }
   if (c.attention_bias !== undefined && c.attention_bias !== false) {
-    throw new Error(`${source}: attention_bias is ${JSON.stringify(c.attention_bias)}, expected false`);
+    throw new Error(`${source}: attention_bias is ${quote(c.attention_bias)}, expected false`);
   }
   if (c.rope_scaling !== undefined && c.rope_scaling !== null) {
-    throw new Error(`${source}: rope_scaling is ${JSON.stringify(c.rope_scaling)}, only null (plain RoPE) is supported`);
+    throw new Error(`${source}: rope_scaling is ${quote(c.rope_scaling)}, only null (plain RoPE) is supported`);
   }
-  const hiddenSize = field(c, 'hidden_size', source, positiveInt, 'a positive integer') as number;
-  const numHeads = field(c, 'num_attention_heads', source, positiveInt, 'a positive integer') as number;
-  const numKvHeads = field(c, 'num_key_value_heads', source, positiveInt, 'a positive integer') as number;
+  const hiddenSize = size(c, 'hidden_size', source);
+  const numHeads = size(c, 'num_attention_heads', source);
+  const numKvHeads = field(c, 'num_key_value_heads', source, intUpTo(numHeads), `an integer in [1, num_attention_heads ${numHeads}]`) as number;
   if (numHeads % numKvHeads !== 0) {
     throw new Error(`${source}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   }
@@ -67,27 +85,25 @@ export function parseQwen3Config(json: unknown, source = 'config.json'): Qwen3Co
     }
     headDim = hiddenSize / numHeads;
   } else {
-    headDim = field(c, 'head_dim', source, positiveInt, 'a positive integer') as number;
+    headDim = size(c, 'head_dim', source);
   }
   if (headDim % 2 !== 0) throw new Error(`${source}: head_dim ${headDim} must be even for RoPE`);
   const tie = c.tie_word_embeddings;
   if (tie !== undefined && typeof tie !== 'boolean') {
-    throw new Error(`${source}: field "tie_word_embeddings" is ${JSON.stringify(tie)}, expected true or false`);
+    throw new Error(`${source}: field "tie_word_embeddings" is ${quote(tie)}, expected true or false`);
   }
   const maxPositions = c.max_position_embeddings;
-  if (maxPositions !== undefined && !positiveInt(maxPositions)) {
-    throw new Error(`${source}: field "max_position_embeddings" is ${JSON.stringify(maxPositions)}, expected a positive integer`);
-  }
+  if (maxPositions !== undefined) size(c, 'max_position_embeddings', source);
   return {
     hiddenSize,
-    intermediateSize: field(c, 'intermediate_size', source, positiveInt, 'a positive integer') as number,
-    numLayers: field(c, 'num_hidden_layers', source, positiveInt, 'a positive integer') as number,
+    intermediateSize: size(c, 'intermediate_size', source),
+    numLayers: size(c, 'num_hidden_layers', source),
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: field(c, 'rms_norm_eps', source, positiveNumber, 'a positive number') as number,
-    ropeTheta: field(c, 'rope_theta', source, positiveNumber, 'a positive number') as number,
-    vocabSize: field(c, 'vocab_size', source, positiveInt, 'a positive integer') as number,
+    rmsNormEps: field(c, 'rms_norm_eps', source, numberIn(0, 1), 'a positive number below 1') as number,
+    ropeTheta: field(c, 'rope_theta', source, numberIn(0, 1e12), 'a positive number below 1e12') as number,
+    vocabSize: size(c, 'vocab_size', source),
     // transformers' PretrainedConfig defaults tie_word_embeddings to true.
     tieWordEmbeddings: tie ?? true,
     maxPositionEmbeddings: (maxPositions as number | undefined) ?? 40960,

@@ -98,3 +98,12 @@ export function encodeTensor(dtype: StoredDtype, values: Float32Array): Uint8Arr
 export function roundTo(dtype: StoredDtype, values: Float32Array): Float32Array {
   return dtype === 'F32' ? values : decodeTensor(dtype, encodeTensor(dtype, values));
 }
+
+/** Index of the first NaN or ±Infinity in `values`, or −1: one linear pass, as tensors stream in. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    // v − v is 0 for every finite v and NaN for NaN and ±Infinity.
+    if (values[i]! - values[i]! !== 0) return i;
+  }
+  return -1;
+}

@@ -1,5 +1,5 @@
 // Node-only ByteSource over a file handle (CLI and tests); kept apart so browser bundles never see node:fs.
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { ByteSource } from './byte-source.ts';
 
 export function fileHandleSource(handle: FileHandle, size: number, name: string): ByteSource {
@@ -23,8 +23,12 @@ export function fileHandleSource(handle: FileHandle, size: number, name: string)
   return source;
 }
 
-/** Opens `path`; call `close()` when done reading. */
+/** Opens `path`; call `close()` when done reading. Refuses a directory (or a pipe, which would block) by name. */
 export async function openFileSource(path: string): Promise<ByteSource & { close(): Promise<void> }> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new Error(`${path}: no such file`) : error;
+  });
+  if (!info.isFile()) throw new Error(`${path} is ${info.isDirectory() ? 'a directory' : 'not a regular file'}, expected a file`);
   const handle = await open(path, 'r');
   const { size } = await handle.stat();
   return { ...fileHandleSource(handle, size, path), close: () => handle.close() };

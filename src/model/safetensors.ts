@@ -1,7 +1,9 @@
 // safetensors: 8-byte little-endian header length, a JSON header, then the tensors' bytes back to back.
 // Reading goes tensor by tensor through a ByteSource, so a 1.2 GB checkpoint never sits in one buffer.
 import type { ByteSource } from './byte-source.ts';
-import { decodeTensor, dtypeBytes, encodeTensor, type StoredDtype } from './dtype.ts';
+import { decodeTensor, dtypeBytes, encodeTensor, firstNonFinite, type StoredDtype } from './dtype.ts';
+import { staysInFolder } from './file-path.ts';
+import { quote } from './quote.ts';
 
 export interface TensorInfo {
   name: string;
@@ -116,8 +118,14 @@ export class SafetensorsFile implements TensorReader {
     return this.source.read(begin, end - begin);
   }
 
+  /** Refuses a tensor holding NaN or ±Infinity (weights never do; they would turn every logit into NaN). */
   async read(name: string): Promise<Float32Array> {
-    return decodeTensor(this.info(name).dtype, await this.readBytes(name));
+    const values = decodeTensor(this.info(name).dtype, await this.readBytes(name));
+    const bad = firstNonFinite(values);
+    if (bad >= 0) {
+      throw new Error(`${this.source.name}: tensor ${name} holds a non-finite value (${values[bad]}) at element ${bad} of ${values.length}`);
+    }
+    return values;
   }
 }
 
@@ -130,7 +138,10 @@ export function parseSafetensorsIndex(json: unknown, file = 'model.safetensors.i
   const map = new Map<string, string>();
   for (const [name, shard] of Object.entries(weightMap)) {
     if (typeof shard !== 'string' || !shard.endsWith('.safetensors')) {
-      throw new Error(`${file}: weight_map["${name}"] is ${JSON.stringify(shard)}, expected a .safetensors file name`);
+      throw new Error(`${file}: weight_map[${quote(name)}] is ${quote(shard)}, expected a .safetensors file name`);
+    }
+    if (!staysInFolder(shard)) {
+      throw new Error(`${file}: weight_map[${quote(name)}] is ${quote(shard)}, which leaves the model folder: expected a file name beside the index`);
     }
     map.set(name, shard);
   }

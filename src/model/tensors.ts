@@ -70,3 +70,44 @@ export function ggufTensorName(hfName: string): string {
   if (!match || !name) throw new Error(`no GGUF name for tensor ${hfName}`);
   return `blk.${match[1]}.${name}.weight`;
 }
+
+/** The stored LM head that a tied config may still carry (see checkCheckpointTensors). */
+export const LM_HEAD = 'lm_head.weight';
+
+const listed = (names: readonly string[], max = 3) =>
+  names.slice(0, max).join(', ') + (names.length > max ? ` and ${names.length - max} more` : '');
+
+/**
+ * Checks a checkpoint's tensor list against `config` before any tensor is read, so a config
+ * that disagrees with its weights (a layer count of 1e9, a wrong width) fails at once, naming
+ * `source`: the layer count the tensors imply, every tensor qwen3TensorShapes expects with its
+ * shape, and nothing else. The one extra allowed is `lm_head.weight` in a tied config
+ * ([vocab, hidden]): transformers then uses it when it differs from the embedding (see
+ * model-dir.ts loadCheckpoint).
+ */
+export function checkCheckpointTensors(config: Qwen3Config, stored: { names(): string[]; info(name: string): { shape: number[] } }, source: string): void {
+  const names = stored.names();
+  let layers = 0;
+  for (const name of names) {
+    const match = /^model\.layers\.(\d+)\./.exec(name);
+    if (match) layers = Math.max(layers, Number(match[1]) + 1);
+  }
+  if (layers !== config.numLayers) {
+    const held = layers === 0 ? 'no layer tensors' : `layers 0 to ${layers - 1}`;
+    throw new Error(`${source}: config.json has num_hidden_layers ${config.numLayers}, but the checkpoint holds ${held}`);
+  }
+  const expected = qwen3TensorShapes(config);
+  const present = new Set(names);
+  const missing = [...expected.keys()].filter((name) => !present.has(name));
+  if (missing.length > 0) throw new Error(`${source}: missing tensor${missing.length > 1 ? 's' : ''} ${listed(missing)} (expected by config.json)`);
+  if (config.tieWordEmbeddings) expected.set(LM_HEAD, [config.vocabSize, config.hiddenSize]);
+  const extra = names.filter((name) => !expected.has(name));
+  if (extra.length > 0) throw new Error(`${source}: unexpected tensor${extra.length > 1 ? 's' : ''} ${listed(extra)} (not part of a Qwen3 with this config.json)`);
+  for (const [name, shape] of expected) {
+    if (!present.has(name)) continue;
+    const actual = stored.info(name).shape;
+    if (actual.join(',') !== shape.join(',')) {
+      throw new Error(`${source}: tensor ${name} has shape [${actual.join(', ')}], config.json implies [${shape.join(', ')}]`);
+    }
+  }
+}

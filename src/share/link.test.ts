@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { sharedFile } from '../testing/shared.ts';
 import { decodeShare, encodeShare, MAX_LINK_CHARS, shareUrl } from './link.ts';
-import { payloadOfResult, resultOfPayload, SHARE_LIMITS, type SharePayload } from './payload.ts';
+import { payloadOfResult, resultOfPayload, SHARE_LIMITS, SHARE_VERSION, type SharePayload } from './payload.ts';
 import { importPythonEval } from './python-eval.ts';
+import { makeResult } from './result.ts';
 import { referenceLink, referenceRead } from './reference-link.ts';
 import { ShareError, type ShareErrorKind } from './share-error.ts';
 
@@ -21,7 +22,8 @@ function shareFrom(fileName: string): SharePayload | null {
 }
 
 const small: SharePayload = {
-  v: 1,
+  v: SHARE_VERSION,
+  created: Date.UTC(2026, 10, 3, 14, 5),
   model: { base: 'Qwen/Qwen3-0.6B', adapter: null },
   profile: 'reward',
   settings: null,
@@ -50,7 +52,7 @@ describe.each(['evaluation_v4.json', 'evaluation_v4_grpo.json'])('share link of 
     const url = shareUrl(BASE, payload!);
     console.log(`${fileName}: link data ${encodeShare(payload!).length} chars, URL ${url.length} chars`);
     expect(url.length).toBeLessThan(8 * 1024);
-    expect(url.startsWith(`${BASE}#/share/1.`)).toBe(true);
+    expect(url.startsWith(`${BASE}#/share/2.`)).toBe(true);
     expect(decodeShare(url)).toEqual(payload);
     expect(decodeShare(encodeShare(payload!))).toEqual(payload);
 
@@ -66,7 +68,7 @@ describe.each(['evaluation_v4.json', 'evaluation_v4_grpo.json'])('share link of 
   it.skipIf(!payload)('follows the documented format (checked with node:zlib)', () => {
     expect(JSON.parse(referenceRead(encodeShare(payload!)))).toEqual(payload);
     expect(decodeShare(referenceLink(JSON.stringify(payload)))).toEqual(payload);
-    expect(decodeShare(referenceLink(JSON.stringify(payload), 1, 1))).toEqual(payload);
+    expect(decodeShare(referenceLink(JSON.stringify(payload), 2, 1))).toEqual(payload);
   });
 });
 
@@ -76,6 +78,38 @@ describe('share links', () => {
     expect(url).toBe(`http://localhost:4173/#/share/${encodeShare(small)}`);
     expect(decodeShare(`  ${url}\n`)).toEqual(small);
     expect(decodeShare(encodeShare(small))).toEqual(small);
+  });
+
+  it('leaves out the page\'s own ?hub= (a test or dev switch) and keeps other query parameters', () => {
+    const hub = encodeURIComponent('http://127.0.0.1:4999/models');
+    expect(shareUrl(`http://localhost:4173/?hub=${hub}#/results/abc`, small)).toBe(`http://localhost:4173/#/share/${encodeShare(small)}`);
+    expect(shareUrl(`http://localhost:4173/lab/?lang=en&hub=${hub}&x=a%20b#/results/abc`, small)).toBe(
+      `http://localhost:4173/lab/?lang=en&x=a+b#/share/${encodeShare(small)}`,
+    );
+    expect(shareUrl('http://localhost:4173/?x=a%20b#/results/abc', small)).toBe(`http://localhost:4173/?x=a%20b#/share/${encodeShare(small)}`);
+  });
+
+  it('keeps the time the result was made, not the time the link is opened', () => {
+    const made = makeResult({ name: 'made last week', model: small.model, profile: 'eval', settings: null, pairs: small.pairs, origin: 'run' });
+    const stored = { ...made, created: Date.UTC(2026, 10, 24, 9, 30) };
+    const opened = resultOfPayload(decodeShare(shareUrl(BASE, payloadOfResult(stored))));
+    expect(opened.created).toBe(stored.created);
+    expect(opened.origin).toBe('share');
+  });
+
+  it('still opens version 1 links (made before links carried a time), dated when opened', () => {
+    const { created: _, ...rest } = small;
+    const v1 = { ...rest, v: 1 };
+    const before = Date.now();
+    const opened = decodeShare(referenceLink(JSON.stringify(v1), 1));
+    expect(opened).toEqual(v1);
+    expect(resultOfPayload(opened).created).toBeGreaterThanOrEqual(before);
+    expect(decodeShare(encodeShare(v1 as SharePayload))).toEqual(v1);
+    expect(encodeShare(v1 as SharePayload).startsWith('1.')).toBe(true);
+    expectFailure(referenceLink(JSON.stringify({ ...v1, created: 5 }), 1), 'invalid_payload', 'share link: field created: expected no such field in a version 1 link');
+    expectFailure(referenceLink(JSON.stringify(small), 1), 'invalid_payload', /field v: expected 1, the version in front of the link data \(found 2\)/);
+    expectFailure(referenceLink(JSON.stringify({ ...small, created: -1 })), 'invalid_payload', /field created: expected an integer in \[0, /);
+    expectFailure(referenceLink(JSON.stringify({ ...small, created: '2026-11-03' })), 'invalid_payload', /field created: expected an integer/);
   });
 
   it('carries no scores: a pair with extra fields is refused', () => {
@@ -93,10 +127,10 @@ describe('share links', () => {
     expectFailure(flipped, 'corrupted', 'share link: the data is damaged (checksum mismatch)');
     expectFailure(`${link}AAAA`, 'corrupted', /bytes after the end/);
     expectFailure(link.replace(/.$/, '!'), 'corrupted', /character/);
-    expectFailure('https://example.com/#/settings', 'not_qmd_lab', 'share link: not a qmd-lab link (expected "#/share/1.…")');
+    expectFailure('https://example.com/#/settings', 'not_qmd_lab', 'share link: not a qmd-lab link (expected "#/share/2.…")');
     expectFailure('', 'not_qmd_lab', /not a qmd-lab link/);
     expectFailure('0.abc', 'not_qmd_lab', /unknown version 0/);
-    expectFailure(`2.${link.slice(2)}`, 'future_version', 'share link: made by a newer qmd-lab, version 2; this page reads version 1');
+    expectFailure(`3.${link.slice(2)}`, 'future_version', 'share link: made by a newer qmd-lab, version 3; this page reads version 2');
     expectFailure(referenceLink(JSON.stringify({ ...small, v: 3, pairs: 'new layout' })), 'future_version', /made by a newer qmd-lab, version 3/);
     expectFailure(referenceLink('{"v": 1, "model": '), 'corrupted', 'share link: the data is damaged (not JSON)');
     expectFailure(referenceLink(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), 'corrupted', /not UTF-8/);

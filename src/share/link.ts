@@ -7,7 +7,7 @@
 import { Inflate, deflateSync, strToU8 } from 'fflate';
 import { decodeBase64url, encodeBase64url, type Base64urlBytes } from './base64url.ts';
 import { crc32 } from './crc32.ts';
-import { SHARE_VERSION, checkPayload, type SharePayload } from './payload.ts';
+import { READABLE_VERSIONS, SHARE_VERSION, checkPayload, type SharePayload } from './payload.ts';
 import { ShareError } from './share-error.ts';
 
 /** Longest link data accepted, before anything is decoded. */
@@ -29,23 +29,31 @@ function frame(deflated: Uint8Array): Uint8Array {
   return bytes;
 }
 
+/** The link data of a payload, under the payload's own version (`SHARE_VERSION` for anything this page makes). */
 export function encodeShare(payload: SharePayload): string {
-  const json = strToU8(JSON.stringify(checkPayload(payload)));
+  const checked = checkPayload(payload);
+  const json = strToU8(JSON.stringify(checked));
   if (json.length > MAX_JSON_BYTES) {
     throw new ShareError('too_large', `share link: the result is ${json.length} bytes of JSON; at most ${MAX_JSON_BYTES} fit in a link`);
   }
   const deflated = deflateSync(json, { level: 9 });
-  const text = deflated.length > 0xffff ? null : `${SHARE_VERSION}.${encodeBase64url(frame(deflated))}`;
+  const text = deflated.length > 0xffff ? null : `${checked.v}.${encodeBase64url(frame(deflated))}`;
   if (text === null || text.length > MAX_LINK_CHARS) {
     throw new ShareError('too_large', `share link: the result compresses to ${deflated.length} bytes; a link holds at most ${MAX_LINK_CHARS} characters`);
   }
   return text;
 }
 
-/** `baseHref` without its fragment, then `#/share/<link data>`. */
+/** The page's own test/dev switch (a stand-in hub, see src/ui/engine/engine.svelte.ts): never passed on to a link's reader. */
+const PAGE_ONLY_PARAMS = ['hub'];
+
+/** `baseHref` without its fragment and page-only query parameters, then `#/share/<link data>`. */
 export function shareUrl(baseHref: string, payload: SharePayload): string {
-  const at = baseHref.indexOf('#');
-  return `${at < 0 ? baseHref : baseHref.slice(0, at)}${ROUTE}${encodeShare(payload)}`;
+  const url = new URL(baseHref);
+  url.hash = '';
+  // Only when present: deleting re-encodes the whole query string.
+  for (const name of PAGE_ONLY_PARAMS) if (url.searchParams.has(name)) url.searchParams.delete(name);
+  return `${url.href}${ROUTE}${encodeShare(payload)}`;
 }
 
 const truncated = () =>
@@ -130,11 +138,15 @@ function decode(input: unknown): SharePayload {
   if (version > SHARE_VERSION) {
     throw new ShareError('future_version', `share link: made by a newer qmd-lab, version ${version}; this page reads version ${SHARE_VERSION}`);
   }
-  if (version !== SHARE_VERSION) throw new ShareError('not_qmd_lab', `share link: not a qmd-lab link (unknown version ${version})`);
+  if (!READABLE_VERSIONS.includes(version)) throw new ShareError('not_qmd_lab', `share link: not a qmd-lab link (unknown version ${version})`);
   const bytes = decodeBase64url(prefix[2]);
   if (bytes === 'bad_length') throw truncated();
   if (bytes === 'bad_character') throw corrupted('a character that never appears in a link');
-  return checkPayload(parseJson(inflateCapped(unframe(bytes))));
+  const payload = checkPayload(parseJson(inflateCapped(unframe(bytes))));
+  if (payload.v !== version) {
+    throw new ShareError('invalid_payload', `share link: field v: expected ${version}, the version in front of the link data (found ${payload.v})`);
+  }
+  return payload;
 }
 
 /** The payload of a link (or of a whole URL holding one); any failure is a ShareError. */

@@ -6,7 +6,9 @@ import type { EvalResult, GenerationSettings, ModelDescription } from '../data/d
 import { makeResult } from './result.ts';
 import { ShareError } from './share-error.ts';
 
-export const SHARE_VERSION = 1;
+/** The version this page writes. 2 added `created`; version 1 links (without it) still open. */
+export const SHARE_VERSION = 2;
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface SharePair {
   query: string;
@@ -14,7 +16,9 @@ export interface SharePair {
 }
 
 export interface SharePayload {
-  v: typeof SHARE_VERSION;
+  v: 1 | 2;
+  /** When the result was made (ms since 1970), so that the viewer shows that rather than when the link was opened. */
+  created?: number;
   model: ModelDescription;
   profile: 'eval' | 'reward';
   settings: GenerationSettings | null;
@@ -31,6 +35,9 @@ export const SHARE_LIMITS = {
 } as const;
 
 type Fields = Record<string, unknown>;
+
+/** The latest time a JavaScript Date holds (ms since 1970). */
+const MAX_TIME = 8.64e15;
 
 function invalid(field: string, expected: string): never {
   throw new ShareError('invalid_payload', `share link: field ${field}: expected ${expected}`);
@@ -111,11 +118,19 @@ export function checkPayload(value: unknown): SharePayload {
   if (typeof version === 'number' && Number.isInteger(version) && version > SHARE_VERSION) {
     throw new ShareError('future_version', `share link: made by a newer qmd-lab, version ${version}; this page reads version ${SHARE_VERSION}`);
   }
-  const fields = record(value, 'payload', ['v', 'model', 'profile', 'settings', 'name', 'pairs'], ['v', 'model', 'profile', 'settings', 'pairs']);
-  if (fields.v !== SHARE_VERSION) invalid('v', `${SHARE_VERSION}`);
+  const fields = record(
+    value,
+    'payload',
+    ['v', 'created', 'model', 'profile', 'settings', 'name', 'pairs'],
+    ['v', 'model', 'profile', 'settings', 'pairs'],
+  );
+  if (!READABLE_VERSIONS.includes(fields.v as number)) invalid('v', `one of ${READABLE_VERSIONS.join(', ')}`);
+  const v = fields.v as SharePayload['v'];
+  if (v === 1 && Object.hasOwn(fields, 'created')) invalid('created', 'no such field in a version 1 link');
   if (fields.profile !== 'eval' && fields.profile !== 'reward') invalid('profile', '"eval" or "reward"');
   return {
-    v: SHARE_VERSION,
+    v,
+    ...(fields.created === undefined ? {} : { created: number(fields.created, 'created', 0, MAX_TIME, true) }),
     model: model(fields.model),
     profile: fields.profile,
     settings: settings(fields.settings),
@@ -128,6 +143,7 @@ export function checkPayload(value: unknown): SharePayload {
 export function payloadOfResult(result: EvalResult): SharePayload {
   return {
     v: SHARE_VERSION,
+    created: result.created,
     model: result.model,
     profile: result.profile,
     settings: result.settings,
@@ -136,9 +152,9 @@ export function payloadOfResult(result: EvalResult): SharePayload {
   };
 }
 
-/** The result a link shows, scored afresh by this page. */
+/** The result a link shows, scored afresh by this page; made when the link says (a version 1 link does not say: now). */
 export function resultOfPayload(payload: SharePayload): EvalResult {
-  return makeResult({
+  const result = makeResult({
     name: payload.name ?? 'shared result',
     model: payload.model,
     profile: payload.profile,
@@ -146,4 +162,5 @@ export function resultOfPayload(payload: SharePayload): EvalResult {
     pairs: payload.pairs,
     origin: 'share',
   });
+  return payload.created === undefined ? result : { ...result, created: payload.created };
 }

@@ -4,7 +4,8 @@
 // stored scores disagree, since a silent difference would make the two tools' numbers
 // incomparable.
 import type { EvalResult } from '../data/db.ts';
-import type { EvalScore } from '../scoring/index.ts';
+import { JsonNestingError, parseBoundedJson } from '../data/json-depth.ts';
+import { checkScorable, ScoringLimitError, type EvalScore } from '../scoring/index.ts';
 import { makeResult, type ExpansionPair } from './result.ts';
 
 export class PythonEvalError extends Error {
@@ -59,6 +60,12 @@ function readItem(value: unknown, index: number, fileName: string): StoredItem {
     }
   }
   const item: StoredItem = { pair: { query: value.query as string, expansion: value.expansion as string } };
+  try {
+    checkScorable(item.pair.query, item.pair.expansion);
+  } catch (error) {
+    if (error instanceof ScoringLimitError) throw new PythonEvalError(`${where}: ${error.message}`);
+    throw error;
+  }
   for (const field of ['scores', 'parsed'] as const) {
     if (value[field] === undefined) continue;
     if (!isRecord(value[field])) {
@@ -78,6 +85,11 @@ function sameJson(x: unknown, y: unknown): boolean {
   return x === y;
 }
 
+/** `record[key]` if the record has it itself: `constructor` or `__proto__` in a file are keys like any other. */
+function own(record: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 function compareFields(
   prefix: string,
   stored: Record<string, unknown>,
@@ -86,7 +98,8 @@ function compareFields(
 ): void {
   const keys = new Set([...Object.keys(stored), ...Object.keys(recomputed)]);
   for (const key of keys) {
-    if (!sameJson(stored[key], recomputed[key])) report(`${prefix}.${key}`, stored[key], recomputed[key]);
+    const [file, ours] = [own(stored, key), own(recomputed, key)];
+    if (!sameJson(file, ours)) report(`${prefix}.${key}`, file, ours);
   }
 }
 
@@ -109,8 +122,13 @@ function pythonScores(score: EvalScore): Record<string, unknown> {
 export function importPythonEval(text: string, fileName: string): PythonEvalImport {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // Bounded nesting: the comparison and the report of a stored value recurse over it.
+    data = parseBoundedJson(text);
   } catch (error) {
+    if (error instanceof JsonNestingError) {
+      const item = text.trimStart().startsWith('[') ? ` item ${error.entry}:` : '';
+      throw new PythonEvalError(`${fileName}:${item} ${error.message}`);
+    }
     throw new PythonEvalError(`${fileName}: not valid JSON (${(error as Error).message})`);
   }
   if (!Array.isArray(data) || data.length === 0) {
@@ -147,8 +165,15 @@ export function exportPythonEval(result: EvalResult): string {
   return JSON.stringify(items, null, 2);
 }
 
+/** Characters of a value a disagreement quotes: the file's values may be of any size. */
+const QUOTED_CHARS = 200;
+
 /** One line per disagreement, for a report. */
 export function describeDisagreement(d: ScoreDisagreement): string {
-  const show = (value: unknown) => (value === undefined ? '(absent)' : JSON.stringify(value));
-  return `item ${d.index} (${JSON.stringify(d.query)}): ${d.field}: file has ${show(d.stored)}, recomputed ${show(d.recomputed)}`;
+  const show = (value: unknown) => (value === undefined ? '(absent)' : shorten(JSON.stringify(value)));
+  return `item ${d.index} (${shorten(JSON.stringify(d.query))}): ${shorten(d.field)}: file has ${show(d.stored)}, recomputed ${show(d.recomputed)}`;
+}
+
+function shorten(text: string): string {
+  return text.length > QUOTED_CHARS ? `${text.slice(0, QUOTED_CHARS)}…` : text;
 }

@@ -33,14 +33,32 @@ export function formatPercentage(percentage: number | null): string {
   return percentage === null ? '–' : `${percentage.toFixed(1)} %`;
 }
 
+export type Profile = 'eval' | 'reward';
+export const PROFILES: readonly Profile[] = ['eval', 'reward'];
+
+/** How one query went for the result being looked at ("this"), against the other one. */
+export type Outcome = 'win' | 'tie' | 'loss';
+
+export interface Tally {
+  wins: number;
+  ties: number;
+  losses: number;
+}
+
+/** "0.917": rewards are shown to three decimals throughout the page. */
+export function formatReward(reward: number | null): string {
+  return reward === null ? '–' : reward.toFixed(3);
+}
+
 export interface QueryComparison {
   query: string;
   a: ResultItem;
   b: ResultItem;
-  /** b − a, in percentage points. */
+  /** a − b (this − other), in percentage points: positive where `a` scored higher. */
   evalDelta: number;
-  /** b − a. */
+  /** a − b. */
   rewardDelta: number;
+  outcome: Record<Profile, Outcome>;
 }
 
 export interface ResultComparison {
@@ -48,6 +66,38 @@ export interface ResultComparison {
   matched: QueryComparison[];
   onlyInA: ResultItem[];
   onlyInB: ResultItem[];
+  /** `a`'s wins, ties and losses over the matched queries. */
+  tally: Record<Profile, Tally>;
+  /** Mean of the matched queries' deltas (a − b); null when no query matched. */
+  meanDelta: Record<Profile, number | null>;
+}
+
+/**
+ * Equal scores are bit-identical (the same points over the same maximum), so anything smaller
+ * than this is float noise, never a real difference.
+ */
+const TIE = 1e-9;
+
+export function outcomeOf(delta: number): Outcome {
+  return delta > TIE ? 'win' : delta < -TIE ? 'loss' : 'tie';
+}
+
+/** "+1.0", "−99.0", "0.0" for a tie: the sign always agrees with the outcome. */
+export function formatDelta(delta: number, digits: number): string {
+  const outcome = outcomeOf(delta);
+  const size = Math.abs(delta).toFixed(digits);
+  return outcome === 'win' ? `+${size}` : outcome === 'loss' ? `−${size}` : (0).toFixed(digits);
+}
+
+function tally(rows: QueryComparison[], profile: Profile): Tally {
+  const counts: Tally = { wins: 0, ties: 0, losses: 0 };
+  for (const row of rows) {
+    const outcome = row.outcome[profile];
+    if (outcome === 'win') counts.wins += 1;
+    else if (outcome === 'tie') counts.ties += 1;
+    else counts.losses += 1;
+  }
+  return counts;
 }
 
 /**
@@ -72,13 +122,22 @@ export function compareResults(a: EvalResult, b: EvalResult): ResultComparison {
     }
     used.add(j);
     const itemB = b.items[j];
+    const evalDelta = itemA.eval.percentage - itemB.eval.percentage;
+    const rewardDelta = itemA.reward.reward - itemB.reward.reward;
     matched.push({
       query: itemA.query,
       a: itemA,
       b: itemB,
-      evalDelta: itemB.eval.percentage - itemA.eval.percentage,
-      rewardDelta: itemB.reward.reward - itemA.reward.reward,
+      evalDelta,
+      rewardDelta,
+      outcome: { eval: outcomeOf(evalDelta), reward: outcomeOf(rewardDelta) },
     });
   }
-  return { matched, onlyInA, onlyInB: b.items.filter((_, j) => !used.has(j)) };
+  return {
+    matched,
+    onlyInA,
+    onlyInB: b.items.filter((_, j) => !used.has(j)),
+    tally: { eval: tally(matched, 'eval'), reward: tally(matched, 'reward') },
+    meanDelta: { eval: mean(matched.map((m) => m.evalDelta)), reward: mean(matched.map((m) => m.rewardDelta)) },
+  };
 }

@@ -8,22 +8,25 @@ const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 describe('MemoryCache', () => {
   it('keeps partial files for resume, lists, deletes and clears', async () => {
     const cache = new MemoryCache();
-    const config = await cache.write(key('config.json'), { size: 3, etag: '"c"' }, 0);
+    const config = await cache.write(key('config.json'), { size: 3, etag: '"c"', oid: 'c1' }, 0);
     await config.append(bytes(3, 1));
     await config.finalize();
-    const weights = await cache.write(key('model.safetensors'), { size: 10, etag: '"w"' }, 0);
+    const weights = await cache.write(key('model.safetensors'), { size: 10, etag: '"w"', oid: 'w1' }, 0);
     await weights.append(bytes(4, 2));
     await weights.close();
 
     expect(await cache.has(key('config.json'))).toBe(true);
     expect(await cache.has(key('model.safetensors'))).toBe(false);
     expect(await cache.get(key('model.safetensors'))).toBeNull();
-    expect(await cache.partial(key('model.safetensors'))).toEqual({ bytes: 4, size: 10, etag: '"w"' });
-    await expect(cache.write(key('model.safetensors'), { size: 10, etag: '"w"' }, 3)).rejects.toThrow(
+    expect(await cache.partial(key('model.safetensors'))).toEqual({ bytes: 4, size: 10, etag: '"w"', oid: 'w1' });
+    expect(await cache.stat(key('model.safetensors'))).toEqual({ bytes: 4, size: 10, etag: '"w"', oid: 'w1', complete: false });
+    expect(await cache.stat(key('config.json'))).toEqual({ bytes: 3, size: 3, etag: '"c"', oid: 'c1', complete: true });
+    expect(await cache.stat(key('tokenizer.json'))).toBeNull();
+    await expect(cache.write(key('model.safetensors'), { size: 10, etag: '"w"', oid: 'w1' }, 3)).rejects.toThrow(
       'Qwen/Qwen3-0.6B@main/model.safetensors: cannot continue writing at byte 3, 4 bytes are stored',
     );
 
-    const resumed = await cache.write(key('model.safetensors'), { size: 10, etag: '"w"' }, 4);
+    const resumed = await cache.write(key('model.safetensors'), { size: 10, etag: '"w"', oid: 'w1' }, 4);
     await resumed.append(bytes(5, 3));
     await expect(resumed.finalize()).rejects.toThrow('stored 9 bytes but the server announced 10');
     await resumed.append(bytes(1, 3));
@@ -31,7 +34,7 @@ describe('MemoryCache', () => {
     const source = (await cache.get(key('model.safetensors')))!;
     expect([...(await source.read(2, 4))]).toEqual([2, 2, 3, 3]);
 
-    const adapter = await cache.write(key('adapter_model.safetensors', 'tobil/qmd-query-expansion-0.6B-v4'), { size: null, etag: null }, 0);
+    const adapter = await cache.write(key('adapter_model.safetensors', 'tobil/qmd-query-expansion-0.6B-v4'), { size: null, etag: null, oid: null }, 0);
     await adapter.append(bytes(7, 4));
     await adapter.close();
     const listing = (await cache.list()).map(({ date, ...entry }) => (expect(date).toBeGreaterThan(0), entry));

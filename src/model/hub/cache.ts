@@ -8,11 +8,23 @@ export interface CacheKey {
   file: string;
 }
 
-/** What the server said about a file when its download began. */
+/** What the hub and the server said about a file when its download began. */
 export interface CacheFileMeta {
-  /** Expected size in bytes, null when the server did not say. */
+  /** Expected size in bytes, null when neither the hub's listing nor the server said. */
   size: number | null;
   etag: string | null;
+  /**
+   * The hub's content id of the file at that time (listing.ts: LFS sha256, else git blob id), null
+   * when the listing was not available: a later listing with another id means a new revision.
+   */
+  oid: string | null;
+}
+
+/** A stored file, complete or partial. */
+export interface StoredFile extends CacheFileMeta {
+  /** Bytes stored, counting from the start of the file. */
+  bytes: number;
+  complete: boolean;
 }
 
 /** A partial download: `bytes` are stored, counting from the start of the file. */
@@ -47,6 +59,8 @@ export interface ModelCache {
   get(key: CacheKey): Promise<ByteSource | null>;
   /** The partial download of the file, or null when there is none (absent or complete). */
   partial(key: CacheKey): Promise<PartialFile | null>;
+  /** What is stored of the file, complete or partial, or null when nothing is. */
+  stat(key: CacheKey): Promise<StoredFile | null>;
   /** Starts writing at `offset`: 0 begins afresh, `partial(key).bytes` continues a partial file. */
   write(key: CacheKey, meta: CacheFileMeta, offset: number): Promise<CacheWriter>;
   list(): Promise<CacheEntry[]>;
@@ -94,7 +108,12 @@ export class MemoryCache implements ModelCache {
 
   async partial(key: CacheKey): Promise<PartialFile | null> {
     const file = this.#files.get(keyName(key))?.file;
-    return file && !file.complete ? { bytes: file.bytes, size: file.size, etag: file.etag } : null;
+    return file && !file.complete ? { bytes: file.bytes, size: file.size, etag: file.etag, oid: file.oid } : null;
+  }
+
+  async stat(key: CacheKey): Promise<StoredFile | null> {
+    const file = this.#files.get(keyName(key))?.file;
+    return file ? { bytes: file.bytes, size: file.size, etag: file.etag, oid: file.oid, complete: file.complete } : null;
   }
 
   async write(key: CacheKey, meta: CacheFileMeta, offset: number): Promise<CacheWriter> {

@@ -1,6 +1,8 @@
 // A hub on 127.0.0.1 for tests (node:http): serves files at `/<repo>/resolve/<revision>/<file>`
-// with ETag and Range support, and can answer 403 for gated repos, ignore ranges, trickle the
-// body, or drop the connection partway — the situations download.ts must survive.
+// with ETag and Range support and the listing at `/api/models/<repo>/revision/<revision>` (sizes,
+// git blob ids, LFS sha256 for .safetensors, as the hub's `?blobs=true`), and can answer 403 for
+// gated repos, ignore ranges, trickle the body, drop the connection partway, or send a short file
+// as if it were whole — the situations download.ts must survive.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +22,7 @@ export class LocalHub {
   readonly #files = new Map<string, Uint8Array>();
   readonly #gated = new Set<string>();
   readonly #drops = new Map<string, number>();
+  readonly #truncations = new Map<string, number>();
   readonly #server = createServer((req, res) => void this.#handle(req, res));
   base = '';
 
@@ -48,8 +51,36 @@ export class LocalHub {
     this.#drops.set(this.#path(repo, file, revision), bytes);
   }
 
+  /** The next response for this file is its first `bytes` bytes, announced (Content-Length) as the whole file. */
+  truncateOnce(repo: string, file: string, bytes: number, revision = 'main'): void {
+    this.#truncations.set(this.#path(repo, file, revision), bytes);
+  }
+
+  #folder(repo: string, revision: string): string {
+    return `/${repo}/resolve/${encodeURIComponent(revision)}/`;
+  }
+
   #path(repo: string, file: string, revision: string): string {
-    return `/${repo}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
+    return this.#folder(repo, revision) + file.split('/').map(encodeURIComponent).join('/');
+  }
+
+  /** The hub's answer for a repo at a revision; null (a 404) when it holds no files there. */
+  #listing(repo: string, revision: string): object | null {
+    const folder = this.#folder(repo, revision);
+    const sha = (algorithm: string, ...parts: (string | Uint8Array)[]) => {
+      const hash = createHash(algorithm);
+      for (const part of parts) hash.update(part);
+      return hash.digest('hex');
+    };
+    const siblings = [...this.#files]
+      .filter(([path]) => path.startsWith(folder))
+      .map(([path, bytes]) => {
+        const rfilename = path.slice(folder.length).split('/').map(decodeURIComponent).join('/');
+        const blobId = sha('sha1', `blob ${bytes.byteLength}\0`, bytes);
+        const lfs = rfilename.endsWith('.safetensors') ? { lfs: { sha256: sha('sha256', bytes), size: bytes.byteLength } } : {};
+        return { rfilename, size: bytes.byteLength, blobId, ...lfs };
+      });
+    return siblings.length ? { id: repo, siblings } : null;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -59,17 +90,28 @@ export class LocalHub {
       this.requests.push({ path, range, status });
       res.statusCode = status;
     };
-    const repo = path.split('/').slice(1, 3).join('/');
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/?]+)/.exec(path);
+    const repo = api?.[1] ?? path.split('/').slice(1, 3).join('/');
     if (this.#gated.has(repo)) {
       reply(403);
       return void res.end('Access to this repo is restricted');
     }
-    const bytes = this.#files.get(path);
-    if (!bytes) {
+    if (api) {
+      const listing = this.#listing(repo, decodeURIComponent(api[2]!));
+      reply(listing ? 200 : 404);
+      res.setHeader('Content-Type', 'application/json');
+      return void res.end(JSON.stringify(listing ?? { error: 'Repository not found' }));
+    }
+    const stored = this.#files.get(path);
+    const truncation = this.#truncations.get(path);
+    this.#truncations.delete(path);
+    if (!stored) {
       reply(404);
       return void res.end('Entry not found');
     }
-    res.setHeader('ETag', `"${createHash('sha256').update(bytes).digest('hex')}"`);
+    // A proxy that cuts the body short passes the hub's headers on: the ETag is the whole file's.
+    res.setHeader('ETag', `"${createHash('sha256').update(stored).digest('hex')}"`);
+    const bytes = truncation === undefined ? stored : stored.subarray(0, truncation);
     res.setHeader('Accept-Ranges', 'bytes');
     let start = 0;
     let stop = bytes.byteLength;

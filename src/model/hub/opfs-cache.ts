@@ -1,6 +1,6 @@
 // The browser cache: the origin private file system, one folder per repo and revision
 // (`hub/<repo>@<revision>`, URL-encoded), each file stored under its encoded name with a
-// sidecar `<name>#meta` = {size, etag, complete, date}. The sidecar is written before the first
+// sidecar `<name>#meta` = {size, etag, oid, complete, date}. The sidecar is written before the first
 // byte and marked complete last, so a file without `complete: true` is a partial to resume.
 // Only a browser can run this: an e2e test covers it.
 import { blobSource, type ByteSource } from '../byte-source.ts';
@@ -14,6 +14,7 @@ import {
   type CacheWriter,
   type ModelCache,
   type PartialFile,
+  type StoredFile,
 } from './cache.ts';
 
 // encodeURIComponent never emits '#', so no encoded hub file name can end like a sidecar.
@@ -84,8 +85,9 @@ async function readStored(folder: FileSystemDirectoryHandle, name: string): Prom
   if (!handle) return null;
   const file = await handle.getFile();
   const metaHandle = await orNull(folder.getFileHandle(name + META));
-  // Data without a sidecar (the tab closed between the two writes) is a partial of unknown size.
-  const fallback: Meta = { size: null, etag: null, complete: false, date: file.lastModified };
+  // Data without a sidecar (the tab closed between the two writes) is a partial of unknown size;
+  // a sidecar written before content ids were kept has no oid.
+  const fallback: Meta = { size: null, etag: null, oid: null, complete: false, date: file.lastModified };
   const meta = metaHandle ? ({ ...fallback, ...JSON.parse(await (await metaHandle.getFile()).text()) } as Meta) : fallback;
   return { meta: { ...meta, complete: meta.complete && file.size === meta.size }, file };
 }
@@ -117,7 +119,14 @@ export class OpfsCache implements ModelCache {
   async partial(key: CacheKey): Promise<PartialFile | null> {
     const stored = await this.#stored(key);
     if (!stored || stored.meta.complete) return null;
-    return { bytes: stored.file.size, size: stored.meta.size, etag: stored.meta.etag };
+    return { bytes: stored.file.size, size: stored.meta.size, etag: stored.meta.etag, oid: stored.meta.oid };
+  }
+
+  async stat(key: CacheKey): Promise<StoredFile | null> {
+    const stored = await this.#stored(key);
+    if (!stored) return null;
+    const { size, etag, oid, complete } = stored.meta;
+    return { bytes: stored.file.size, size, etag, oid, complete };
   }
 
   async write(key: CacheKey, meta: CacheFileMeta, offset: number): Promise<CacheWriter> {
@@ -143,7 +152,7 @@ export class OpfsCache implements ModelCache {
       finalize: async () => {
         await close();
         checkComplete(key, meta, written);
-        await writeMeta(folder, name, { size: written, etag: meta.etag, complete: true, date: Date.now() });
+        await writeMeta(folder, name, { size: written, etag: meta.etag, oid: meta.oid, complete: true, date: Date.now() });
       },
       close,
     };

@@ -1,4 +1,5 @@
 // Where a model's files live on the Hugging Face hub and which of them a load needs.
+import { staysInFolder } from '../file-path.ts';
 import { parseSafetensorsIndex } from '../safetensors.ts';
 import { download, HubError, readJson, type DownloadOptions } from './download.ts';
 
@@ -45,13 +46,12 @@ export function parseRepoInput(input: string, base = HUB_BASE): string {
 /** `${base}/${repo}/resolve/${revision}/${file}` with each part URL-encoded. */
 export function hubFile(repo: string, file: string, location: HubLocation = {}): HubFile {
   checkRepoId(repo);
-  const segments = file.split('/');
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) {
+  if (!staysInFolder(file)) {
     throw new Error(`invalid file path ${JSON.stringify(file)} in repo ${repo}: expected a relative path like config.json`);
   }
   const base = (location.base ?? HUB_BASE).replace(/\/+$/, '');
   const revision = location.revision ?? 'main';
-  const path = segments.map(encodeURIComponent).join('/');
+  const path = file.split('/').map(encodeURIComponent).join('/');
   return { repo, revision, file, url: `${base}/${repo}/resolve/${encodeURIComponent(revision)}/${path}` };
 }
 

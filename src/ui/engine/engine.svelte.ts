@@ -14,10 +14,13 @@ import type {
 } from '../../engine/protocol.ts';
 import { ENGINE_TEST_NAME, EngineError } from '../../engine/protocol.ts';
 import type { Placements } from '../../engine/placement.ts';
+import { OpfsCache } from '../../model/hub/opfs-cache.ts';
 import { HUB_BASE } from '../../model/hub/resolve.ts';
 import { parseModelCatalog } from '../../model/hub/catalog.ts';
 import catalogJson from '../../../configs/models.json';
 import { messageOf } from '../../app/format.ts';
+import { holdUnload } from '../../app/unload-guard.ts';
+import { recallAdapters, rememberAdapters, restorableAdapter, type RestorableAdapter } from './adapter-memory.ts';
 
 export const catalog = parseModelCatalog(catalogJson);
 
@@ -41,6 +44,17 @@ export interface Generation {
   done: boolean;
   finish: GenerationResult['finish'] | null;
   error: string | null;
+}
+
+/** What failed: a later success of the same kind clears its error. */
+type Action = 'load' | 'generate' | 'memory' | 'placements';
+
+/** Adapters that were loaded on this base before a reload (adapter-memory.ts), offered to load again. */
+export interface RestoreOffer {
+  adapters: RestorableAdapter[];
+  /** Names of those that cannot be restored (picked folders, unsaved trained adapters). */
+  lost: string[];
+  selected: string | null;
 }
 
 export const defaultSampling: SamplingRequest = {
@@ -70,8 +84,12 @@ class EngineState {
   memory = $state<MemoryReport | null>(null);
   /** The worker crashed or lost its GPU: every model is gone until `reload()`. */
   failure = $state<EngineErrorData | null>(null);
+  restoreOffer = $state<RestoreOffer | null>(null);
   #client: EngineClient | null = null;
   #load: AbortController | null = null;
+  #errorAction: Action | null = null;
+  /** What failed with the current error, to run again once its damaged files are deleted. */
+  #retry: (() => Promise<unknown>) | null = null;
   /** What `reload()` loads again: the last model and the adapters loaded on it. */
   #lastModel: { source: ModelSource; label: string } | null = null;
   #adapterSources = new Map<string, ModelSource>();
@@ -107,17 +125,20 @@ class EngineState {
     const adapters = [...this.#adapterSources];
     this.client.restart();
     this.failure = null;
-    this.error = null;
+    this.#clearError();
     if (!last) return;
     await this.loadModel(last.source, last.label);
     for (const [id, source] of adapters) if (this.model) await this.loadAdapter(source, id);
+    this.restoreOffer = null;
+    this.#remember();
   }
 
   async refreshMemory(): Promise<void> {
     try {
       this.memory = await this.client.call({ type: 'memory' });
+      this.#succeeded('memory');
     } catch (error) {
-      this.#report(error);
+      this.#report(error, 'memory');
     }
   }
 
@@ -126,30 +147,60 @@ class EngineState {
     else if (event.type === 'estimate') this.budget = event.budget;
   };
 
-  #report(error: unknown): void {
-    this.error =
-      error instanceof EngineError ? { code: error.code, message: error.message } : { code: 'internal', message: String(error) };
+  #report(error: unknown, action: Action, retry: (() => Promise<unknown>) | null = null): void {
+    this.error = error instanceof EngineError ? error.data() : { code: 'internal', message: messageOf(error) };
+    this.#errorAction = action;
+    this.#retry = retry;
   }
 
-  async #loading<T>(label: string, work: (signal: AbortSignal) => Promise<T>): Promise<T | null> {
+  #succeeded(action: Action): void {
+    if (this.#errorAction === action) this.#clearError();
+  }
+
+  #clearError(): void {
+    this.error = null;
+    this.#errorAction = null;
+    this.#retry = null;
+  }
+
+  async #loading<T>(label: string, work: (signal: AbortSignal) => Promise<T>, retry: () => Promise<unknown>): Promise<T | null> {
     this.#load?.abort();
     const controller = new AbortController();
     this.#load = controller;
     this.loading = label;
     this.progress = null;
-    this.error = null;
+    this.#clearError();
+    const release = holdUnload(`loading ${label}`);
     try {
-      return await work(controller.signal);
+      const result = await work(controller.signal);
+      this.#succeeded('load');
+      return result;
     } catch (error) {
-      if (!(error instanceof EngineError && error.code === 'cancelled')) this.#report(error);
+      if (!(error instanceof EngineError && error.code === 'cancelled')) this.#report(error, 'load', retry);
       return null;
     } finally {
+      release();
       if (this.#load === controller) {
         this.loading = null;
         this.progress = null;
         this.#load = null;
       }
     }
+  }
+
+  /** Deletes the cached files the current error names as damaged, then runs the failed load again (downloading them afresh). */
+  async refetchDamaged(): Promise<void> {
+    const damaged = this.error?.damaged ?? [];
+    const retry = this.#retry;
+    if (!damaged.length || !retry) return;
+    try {
+      const cache = new OpfsCache();
+      for (const key of damaged) await cache.delete(key);
+    } catch (error) {
+      this.#report(error, 'load', retry);
+      return;
+    }
+    await retry();
   }
 
   cancelLoad(): void {
@@ -165,23 +216,78 @@ class EngineState {
     this.memory = null;
     this.#lastModel = { source, label };
     this.#adapterSources.clear();
+    this.restoreOffer = null;
     const float32 = this.float32;
-    const info = await this.#loading(label, (signal) => this.client.call({ type: 'load-model', source, float32 }, { signal, onEvent: this.#onLoadEvent }));
+    const info = await this.#loading(
+      label,
+      (signal) => this.client.call({ type: 'load-model', source, float32 }, { signal, onEvent: this.#onLoadEvent }),
+      () => this.loadModel(source, label),
+    );
     if (!info) return;
     this.model = info;
+    this.#offerRestore(info.name);
     await this.refreshMemory();
   }
 
   /** Loads an adapter on the model and selects it; null when it failed (the reason is in `error`). */
   async loadAdapter(source: ModelSource, id: string, label = id): Promise<AdapterInfo | null> {
-    const info = await this.#loading(label, (signal) =>
-      this.client.call({ type: 'load-adapter', id, source }, { signal, onEvent: this.#onLoadEvent }),
+    const info = await this.#loading(
+      label,
+      (signal) => this.client.call({ type: 'load-adapter', id, source }, { signal, onEvent: this.#onLoadEvent }),
+      () => this.loadAdapter(source, id, label),
     );
     if (!info) return null;
     this.#adapterSources.set(id, source);
     this.adapters = [...this.adapters.filter((a) => a.id !== id), info];
     this.selected = id;
+    this.#remember();
+    await this.refreshMemory();
     return info;
+  }
+
+  // What was loaded on `base` before (a page reload, or the base loaded again) is offered once it loads.
+  #offerRestore(base: string): void {
+    const record = recallAdapters(localStorage);
+    if (record?.base === base && (record.adapters.length || record.lost.length)) {
+      this.restoreOffer = { adapters: record.adapters, lost: record.lost, selected: record.selected };
+    } else this.#remember();
+  }
+
+  /** Keeps the loaded adapters (and those still offered for restoring) for the next reload. */
+  #remember(): void {
+    if (!this.model) return;
+    const loaded = this.adapters.map((a) => ({ a, restorable: restorableAdapter(a.id, a.name, this.#adapterSources.get(a.id)!) }));
+    const offered = (this.restoreOffer?.adapters ?? []).filter((o) => !this.adapters.some((a) => a.id === o.id));
+    rememberAdapters(localStorage, {
+      base: this.model.name,
+      adapters: [...loaded.flatMap(({ restorable }) => (restorable ? [restorable] : [])), ...offered],
+      lost: [...loaded.filter(({ restorable }) => !restorable).map(({ a }) => a.name), ...(this.restoreOffer?.lost ?? [])],
+      selected: this.selected,
+    });
+  }
+
+  /**
+   * Loads the offered adapters again: hub repos here (from the download cache), stored ones through
+   * `loadStored` (stored-adapters.svelte.ts, false when the stored adapter is gone); then selects
+   * what was selected.
+   */
+  async restoreAdapters(loadStored: (storedId: string) => Promise<boolean>): Promise<void> {
+    // A snapshot: the sources go to the worker, which cannot receive the state's proxies.
+    const offer = $state.snapshot(this.restoreOffer);
+    if (!offer || !this.model) return;
+    for (const adapter of offer.adapters) {
+      if (!this.model) break;
+      if (adapter.from.kind === 'hub') await this.loadAdapter(adapter.from, adapter.id, adapter.label);
+      else await loadStored(adapter.from.storedId);
+    }
+    if (offer.selected === null || this.adapters.some((a) => a.id === offer.selected)) this.selected = offer.selected;
+    this.restoreOffer = null;
+    this.#remember();
+  }
+
+  dismissRestore(): void {
+    this.restoreOffer = null;
+    this.#remember();
   }
 
   /** Where a loaded adapter came from (to save its files in the browser). */
@@ -194,13 +300,16 @@ class EngineState {
     this.#adapterSources.delete(id);
     this.adapters = this.adapters.filter((a) => a.id !== id);
     if (this.selected === id) this.selected = null;
+    this.#remember();
+    await this.refreshMemory();
   }
 
   async checkPlacements(): Promise<void> {
     try {
       this.placements = await this.client.call({ type: 'placements' });
+      this.#succeeded('placements');
     } catch (error) {
-      this.#report(error);
+      this.#report(error, 'placements');
     }
   }
 
@@ -217,9 +326,10 @@ class EngineState {
     try {
       const result = await this.client.call({ type: 'generate', query, adapter, sampling: { ...this.sampling } }, { signal, onEvent });
       Object.assign(g, { text: result.text, ids: result.ids, finish: result.finish, tokensPerSecond: result.tokensPerSecond });
+      this.#succeeded('generate');
     } catch (error) {
       g.error = messageOf(error);
-      if (!(error instanceof EngineError && error.code === 'cancelled')) this.#report(error);
+      if (!(error instanceof EngineError && error.code === 'cancelled')) this.#report(error, 'generate');
     }
     g.done = true;
     onUpdate({ ...g });

@@ -8,6 +8,8 @@ import { messageOf } from '../../app/format.ts';
 class ModelCacheState {
   entries = $state<CacheEntry[]>([]);
   error = $state<string | null>(null);
+  /** A listing failure clears once a later listing succeeds; a failed delete stays until the next change. */
+  #listFailed = false;
   #cache = new OpfsCache();
 
   get totalBytes(): number {
@@ -16,6 +18,7 @@ class ModelCacheState {
 
   async #run(what: string, work: () => Promise<void>): Promise<void> {
     this.error = null;
+    this.#listFailed = false;
     try {
       await work();
     } catch (error) {
@@ -29,8 +32,11 @@ class ModelCacheState {
     try {
       const entries = await this.#cache.list();
       this.entries = entries.sort((a, b) => a.repo.localeCompare(b.repo) || a.file.localeCompare(b.file));
+      if (this.#listFailed) this.error = null;
+      this.#listFailed = false;
     } catch (error) {
       this.error = `could not list the model cache: ${messageOf(error)}`;
+      this.#listFailed = true;
     }
   }
 

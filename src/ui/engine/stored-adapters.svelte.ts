@@ -1,11 +1,12 @@
 // LoRA adapters kept in this browser (IndexedDB, src/data/adapters.ts): what the model panel lists,
 // and saving, loading into the engine, renaming, deleting and downloading them. An adapter is
 // saved only after the engine loaded it on the current model, so a stored adapter is known to fit it.
-import { downloadBlob } from '../../app/download.ts';
+import { downloadBlob, fileStem } from '../../app/download.ts';
 import { lab } from '../../app/lab.ts';
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
+  adapterZip,
   deleteAdapter,
   inspectAdapterFiles,
   listAdapters,
@@ -47,6 +48,11 @@ class StoredAdaptersState {
 
   isStored(engineId: string): boolean {
     return engineId in this.#storedAs;
+  }
+
+  /** Records that the engine's adapter `engineId` is stored as `storedId` (e.g. a trained adapter both used and saved). */
+  link(engineId: string, storedId: string): void {
+    this.#storedAs = { ...this.#storedAs, [engineId]: storedId };
   }
 
   async #run(what: string, work: () => Promise<void>): Promise<void> {
@@ -124,12 +130,11 @@ class StoredAdaptersState {
     });
   }
 
-  /** One of the two PEFT files, under its PEFT name, so the downloads make a folder PEFT loads. */
-  download(adapter: StoredAdapter, file: typeof ADAPTER_CONFIG | typeof ADAPTER_WEIGHTS): Promise<void> {
+  /** Both PEFT files in one zip named after the adapter, ready for PeftModel.from_pretrained once unpacked. */
+  download(adapter: StoredAdapter): Promise<void> {
     return this.#run(`download ${adapter.name}`, async () => {
-      const { config, weights } = await readAdapterFiles(await lab(), adapter.id);
-      const isConfig = file === ADAPTER_CONFIG;
-      downloadBlob(file, new Blob([isConfig ? config : weights], { type: isConfig ? 'application/json' : 'application/octet-stream' }));
+      const zip = adapterZip(adapter, await readAdapterFiles(await lab(), adapter.id));
+      downloadBlob(`${fileStem(adapter.name)}.zip`, new Blob([zip], { type: 'application/zip' }));
     });
   }
 }

@@ -1,7 +1,7 @@
 // The training form's settings: configs/sft.yaml's values by default, kept in localStorage so a
 // reload keeps them, and checked before a run starts (a cleared number input reads as null/NaN).
 import sftYaml from '../../../configs/sft.yaml?raw';
-import { parseTrainConfig, type TrainConfig } from '../../engine/train-config.ts';
+import { parseTrainConfig, trainConfigProblem, type TrainConfig } from '../../engine/train-config.ts';
 import { loraTargets } from '../../model/tensors.ts';
 
 export interface TrainSettings {
@@ -63,5 +63,6 @@ export function settingsProblem({ config: c, maxSteps }: TrainSettings): string 
     [int(c.eval.seed, 0), 'the split seed must be an integer ≥ 0'],
     [maxSteps === null || int(maxSteps, 1), 'max steps must be empty or an integer ≥ 1'],
   ];
-  return checks.find(([ok]) => !ok)?.[1] ?? null;
+  // The engine's ranges (finite, bounded) catch what the form's own wording does not, e.g. an lr of 1e999.
+  return checks.find(([ok]) => !ok)?.[1] ?? trainConfigProblem(c);
 }
