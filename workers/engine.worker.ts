@@ -104,6 +104,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         parameters: model.parameters,
         bytes: modelBytes,
         seconds: (performance.now() - started) / 1000,
+        warnings: model.warnings,
       };
     }
     case 'load-adapter': {

@@ -51,6 +51,8 @@ describe('qmd train on hostile input', () => {
     expect(result.err).toContain(`${data}: 1 row skipped: the prompt fills max_length 48`);
     expect(result.out.trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([1]);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(true);
+    // PEFT's field names the base it was trained on.
+    expect(JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8')).base_model_name_or_path).toBe(join(dir, 'model'));
   }, 120_000);
 
   it('refuses lr .inf and a misspelt key before the model loads', async () => {

@@ -30,11 +30,11 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const config = parseTrainConfig(await readSettingsFile(values.config), values.config);
-  const { config: model, weights } = await loadCheckpoint(values.model);
-  const tokenizer = await loadModelTokenizer(values.model);
-
+  // The data before the weights: a bad --data fails in a second, not after the model loaded.
   const rows = await readDatasetFile(values.data, (line) => process.stderr.write(`${line}\n`));
   if (rows.length < 2) throw new Error(`${values.data}: ${rows.length} usable rows; training needs at least 2`);
+  const { config: model, weights } = await loadCheckpoint(values.model);
+  const tokenizer = await loadModelTokenizer(values.model);
   // The page's split (src/data/split.ts): the same seed holds out the same rows here and in #/train.
   const split = config.eval.split > 0
     ? splitDataset(rows.length, { ratio: config.eval.split, seed: config.eval.seed })
@@ -72,7 +72,9 @@ export async function main(args: string[]): Promise<number> {
     const evalLoss = await evaluateLoss(trainer, validation.examples, config);
     process.stdout.write(JSON.stringify({ eval_loss: +evalLoss.toFixed(5), eval_rows: validation.examples.length }) + '\n');
   }
-  await saveAdapter(values.out, await trainer.adapter(), model);
+  // PEFT records the base it was trained on (base_model_name_or_path): here, the model folder.
+  const adapter = await trainer.adapter();
+  await saveAdapter(values.out, { ...adapter, config: { ...adapter.config, baseModel: adapter.config.baseModel ?? values.model } }, model);
   await trainer.release();
   await session.release();
   const kept = !halt ? 'PEFT adapter' : halt.step > 1 ? `adapter of step ${halt.step - 1} (the last good step)` : 'adapter as initialised (no step completed)';

@@ -46,6 +46,14 @@ describe('inspectAdapterFiles', () => {
     expect(summary.shapes).toEqual({ q_proj: [32, 32], v_proj: [16, 32], down_proj: [32, 48] });
   });
 
+  it('accepts the matrices PEFT leaves out under exclude_modules, and still misses the others', async () => {
+    const q0 = 'model.layers.0.self_attn.q_proj';
+    const without = await editedWeights((tensors) => tensors.filter((t) => !t.name.includes(`.${q0}.`)));
+    const excluding = new TextEncoder().encode(JSON.stringify({ ...JSON.parse(written.configJson), exclude_modules: [q0] }));
+    expect((await inspectAdapterFiles(excluding, without)).layers).toBe(2);
+    await expect(inspectAdapterFiles(configBytes, without)).rejects.toThrow(`missing tensor ${peftTensorName(0, 'q_proj', 'A')}`);
+  });
+
   it('refuses broken files with the file, field or tensor named', async () => {
     await expect(inspectAdapterFiles(new TextEncoder().encode('{"r":'), weights)).rejects.toThrow(/^adapter_config.json: not valid JSON/);
     const noRank = new TextEncoder().encode(JSON.stringify({ ...adapterConfigJson(adapter.config), r: 0 }));

@@ -7,9 +7,9 @@ import { zipSync } from 'fflate';
 import { newId, type AdapterFiles, type LabDatabase, type StoredAdapter } from './db.ts';
 import { uniqueName } from './names.ts';
 import { bytesSource } from '../model/byte-source.ts';
-import { parseAdapterConfig, peftTensorName, type LoraConfig } from '../model/peft.ts';
+import { excludeModules, isExcluded, parseAdapterConfig, peftTensorName, type LoraConfig } from '../model/peft.ts';
 import { SafetensorsFile } from '../model/safetensors.ts';
-import { loraTargets, type LoraTarget } from '../model/tensors.ts';
+import { loraTargets, projectionPath, type LoraTarget } from '../model/tensors.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -80,8 +80,11 @@ export async function inspectAdapterFiles(config: Uint8Array, weights: Uint8Arra
   }
   if (layers === 0) throw new Error(`${ADAPTER_WEIGHTS}: no LoRA tensors`);
   const present = new Set(file.names());
+  const exclude = excludeModules(json as Record<string, unknown>, ADAPTER_CONFIG);
   for (let layer = 0; layer < layers; layer++) {
     for (const target of lora.targets) {
+      // PEFT writes no matrices for a module its exclude_modules names.
+      if (isExcluded(projectionPath(layer, target), exclude)) continue;
       for (const matrix of ['A', 'B'] as const) {
         const name = peftTensorName(layer, target, matrix);
         if (!present.has(name)) throw new Error(`${ADAPTER_WEIGHTS}: missing tensor ${name} (the file has layers 0–${layers - 1})`);

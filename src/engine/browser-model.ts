@@ -12,7 +12,7 @@ import { fetchListing, type RepoListing } from '../model/hub/listing.ts';
 import { ADAPTER_FILES, hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
-import { checkCheckpointTensors, qwen3TensorShapes } from '../model/tensors.ts';
+import { checkCheckpointTensors, qwen3TensorShapes, resolveTiedHead } from '../model/tensors.ts';
 import { EngineError, type EngineEvent, type LoadBudget, type ModelSource } from './protocol.ts';
 import type { Runtime } from './runtime.ts';
 import { Qwen3Session } from './session.ts';
@@ -41,6 +41,8 @@ export interface LoadedModel {
   tokenizer: Qwen3Tokenizer;
   session: Qwen3Session;
   parameters: number;
+  /** What the load decided on the user's behalf (e.g. an untied LM head). */
+  warnings: string[];
 }
 
 /**
@@ -206,19 +208,21 @@ export function loadBudget(raw: SizingConfig, dtype: 'f32' | 'f16', limits: Buff
 export async function loadModel(folder: ModelFolder, runtime: Runtime, options: DeviceCaps, progress: Progress): Promise<LoadedModel> {
   await checkKind(folder, 'model');
   const raw = await json(folder, 'config.json');
-  const config = parseQwen3Config(raw, `${folder.name}/config.json`);
+  let config = parseQwen3Config(raw, `${folder.name}/config.json`);
   const weightDtype = options.shaderF16 ? 'float16' : 'float32';
   const { budget, refusal } = loadBudget(raw as SizingConfig, weightDtype === 'float16' ? 'f16' : 'f32', options.limits);
   progress({ type: 'estimate', budget });
   if (refusal) throw new EngineError('too_large', `${folder.name} cannot run on this GPU: ${refusal}`);
   const tokenizer = await loadTokenizer(folder);
   const reader = await openWeights(folder);
-  const shapes = qwen3TensorShapes(config);
   try {
     checkCheckpointTensors(config, reader, folder.name);
   } catch (error) {
     throw new EngineError('bad_model', (error as Error).message);
   }
+  const tied = await resolveTiedHead(config, reader, folder.name);
+  config = tied.config;
+  const shapes = qwen3TensorShapes(config);
   let loaded = 0;
   // Qwen3Session.load reads, converts and uploads one tensor at a time: the host never holds the model.
   const tensors = {
@@ -232,7 +236,7 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   const maxBindingBytes = Math.min(options.limits.maxBufferSize, options.limits.maxStorageBufferBindingSize);
   const session = await Qwen3Session.load(runtime, config, tensors, { maxBindingBytes, weightDtype });
   const parameters = [...shapes.values()].reduce((sum, dims) => sum + dims.reduce((a, d) => a * d, 1), 0);
-  return { name: folder.name, config, tokenizer, session, parameters };
+  return { name: folder.name, config, tokenizer, session, parameters, warnings: tied.warning ? [tied.warning] : [] };
 }
 
 export async function loadAdapter(

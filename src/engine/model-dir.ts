@@ -10,7 +10,7 @@ import { openFileSource } from '../model/file-source.ts';
 import { readJson } from '../model/hub/download.ts';
 import { readPeftAdapter, writePeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
-import { checkCheckpointTensors, LM_HEAD, qwen3TensorShapes } from '../model/tensors.ts';
+import { checkCheckpointTensors, qwen3TensorShapes, resolveTiedHead } from '../model/tensors.ts';
 import { loadTokenizer, type Qwen3Tokenizer } from './tokenizer.ts';
 import { bundledTokenizerDir, loadBundledTokenizer } from './tokenizer-node.ts';
 
@@ -65,8 +65,6 @@ async function openCheckpoint(dir: string): Promise<{ reader: TensorReader; file
   }
 }
 
-const sameValues = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
-
 /** A model folder opened for reading one tensor at a time (exports stream through it). */
 export interface OpenedModel {
   config: Qwen3Config;
@@ -76,10 +74,8 @@ export interface OpenedModel {
 }
 
 /**
- * Opens a model folder, checking config.json against the tensors before any is read. A tied
- * config.json whose checkpoint still stores an `lm_head.weight` loads as transformers (5.x) loads
- * it: tied when the stored head equals the embedding, untied with the stored head (and a warning)
- * when it differs.
+ * Opens a model folder, checking config.json against the tensors before any is read; a stored
+ * LM head in a tied config is resolved as transformers does (resolveTiedHead).
  */
 export async function openModel(dir: string, warn: Warn = warnOnStderr): Promise<OpenedModel> {
   const configPath = join(dir, 'config.json');
@@ -87,12 +83,9 @@ export async function openModel(dir: string, warn: Warn = warnOnStderr): Promise
   const { reader, file, close } = await openCheckpoint(dir);
   try {
     checkCheckpointTensors(config, reader, file);
-    if (config.tieWordEmbeddings && reader.names().includes(LM_HEAD)) {
-      if (!sameValues(await reader.read(LM_HEAD), await reader.read('model.embed_tokens.weight'))) {
-        warn(`${file}: config.json ties the LM head to the embedding, but the stored ${LM_HEAD} differs from model.embed_tokens.weight: using the stored ${LM_HEAD} (untied), as transformers does`);
-        config = { ...config, tieWordEmbeddings: false };
-      }
-    }
+    const tied = await resolveTiedHead(config, reader, file);
+    if (tied.warning) warn(tied.warning);
+    config = tied.config;
   } catch (error) {
     await close();
     throw error;

@@ -59,6 +59,8 @@ export interface ModelInfo {
   /** Weight bytes held on the GPU. */
   bytes: number;
   seconds: number;
+  /** What the load decided on the user's behalf (e.g. an untied LM head). */
+  warnings: string[];
 }
 
 export interface AdapterInfo {

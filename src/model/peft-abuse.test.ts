@@ -55,6 +55,14 @@ describe('use_rslora: Python truthiness, as PEFT tests it', () => {
   it('reads other flags the same way: a truthy use_dora is refused, a falsy one is not', () => {
     expect(() => parseAdapterConfig({ ...base, use_dora: 'no' })).toThrow('use_dora = "no" is not supported');
     expect(parseAdapterConfig({ ...base, use_dora: 0, modules_to_save: [], rank_pattern: {} }).r).toBe(4);
+  });
+
+  it("refuses PEFT 0.17+'s variants that change what the adapter computes, and accepts their defaults", () => {
+    expect(() => parseAdapterConfig({ ...base, use_qalora: true })).toThrow('use_qalora = true is not supported');
+    expect(() => parseAdapterConfig({ ...base, target_parameters: ['mlp.experts.down_proj'] })).toThrow(/target_parameters = .* is not supported/);
+    expect(() => parseAdapterConfig({ ...base, alora_invocation_tokens: [1, 2] })).toThrow(/alora_invocation_tokens = .* is not supported/);
+    expect(() => parseAdapterConfig({ ...base, use_bdlora: true })).toThrow('use_bdlora = true is not supported');
+    expect(parseAdapterConfig({ ...base, use_qalora: false, target_parameters: null, alora_invocation_tokens: null, use_bdlora: false }).r).toBe(4);
     expect([{}, [], '', 0, null, false].map(pythonTruthy)).toEqual([false, false, false, false, false, false]);
   });
 });

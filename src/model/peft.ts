@@ -66,6 +66,11 @@ const neutral: Record<string, (v: unknown) => boolean> = {
   alpha_pattern: (v) => !pythonTruthy(v),
   layer_replication: (v) => v == null,
   trainable_token_indices: (v) => v == null,
+  // PEFT 0.17+: quantization-aware LoRA, LoRA on parameters, activated LoRA, block-diagonal LoRA.
+  use_qalora: (v) => !pythonTruthy(v),
+  target_parameters: (v) => !pythonTruthy(v),
+  alora_invocation_tokens: (v) => v == null,
+  use_bdlora: (v) => !pythonTruthy(v),
 };
 
 /**
@@ -74,7 +79,7 @@ const neutral: Record<string, (v: unknown) => boolean> = {
  * `layers.0.self_attn.q_proj`). PEFT's other form, one regular expression, is refused: its
  * syntax is Python's, and a hostile pattern could backtrack for minutes.
  */
-function excludeModules(c: Record<string, unknown>, source: string): string[] {
+export function excludeModules(c: Record<string, unknown>, source: string): string[] {
   const v = c.exclude_modules;
   if (!pythonTruthy(v)) return [];
   if (typeof v === 'string') {
@@ -87,7 +92,7 @@ function excludeModules(c: Record<string, unknown>, source: string): string[] {
 }
 
 /** Whether PEFT leaves `module` (a full name, `model.layers.N.…`) out under `exclude`. */
-const isExcluded = (module: string, exclude: readonly string[]) => exclude.some((name) => module === name || module.endsWith(`.${name}`));
+export const isExcluded = (module: string, exclude: readonly string[]) => exclude.some((name) => module === name || module.endsWith(`.${name}`));
 
 /** Parses and validates adapter_config.json; errors name the field and what was expected. */
 export function parseAdapterConfig(json: unknown, source = 'adapter_config.json'): LoraConfig {

@@ -82,8 +82,7 @@ const listed = (names: readonly string[], max = 3) =>
  * that disagrees with its weights (a layer count of 1e9, a wrong width) fails at once, naming
  * `source`: the layer count the tensors imply, every tensor qwen3TensorShapes expects with its
  * shape, and nothing else. The one extra allowed is `lm_head.weight` in a tied config
- * ([vocab, hidden]): transformers then uses it when it differs from the embedding (see
- * model-dir.ts loadCheckpoint).
+ * ([vocab, hidden]): see resolveTiedHead.
  */
 export function checkCheckpointTensors(config: Qwen3Config, stored: { names(): string[]; info(name: string): { shape: number[] } }, source: string): void {
   const names = stored.names();
@@ -110,4 +109,24 @@ export function checkCheckpointTensors(config: Qwen3Config, stored: { names(): s
       throw new Error(`${source}: tensor ${name} has shape [${actual.join(', ')}], config.json implies [${shape.join(', ')}]`);
     }
   }
+}
+
+/**
+ * A tied config.json whose checkpoint still stores an `lm_head.weight` loads as transformers
+ * (5.x) loads it: tied when the stored head equals the embedding (Qwen/Qwen3-0.6B stores such a
+ * copy), untied with the stored head when it differs — then the returned warning says so.
+ */
+export async function resolveTiedHead(
+  config: Qwen3Config,
+  stored: { names(): string[]; read(name: string): Promise<Float32Array> },
+  source: string,
+): Promise<{ config: Qwen3Config; warning?: string }> {
+  if (!config.tieWordEmbeddings || !stored.names().includes(LM_HEAD)) return { config };
+  const head = await stored.read(LM_HEAD);
+  const embedding = await stored.read('model.embed_tokens.weight');
+  if (head.length === embedding.length && head.every((v, i) => v === embedding[i])) return { config };
+  return {
+    config: { ...config, tieWordEmbeddings: false },
+    warning: `${source}: config.json ties the LM head to the embedding, but the stored ${LM_HEAD} differs from model.embed_tokens.weight: using the stored ${LM_HEAD} (untied), as transformers does`,
+  };
 }

@@ -29,9 +29,11 @@ function kindOf(input: string): ShareErrorKind | 'ok' {
   }
 }
 
+const grpoPath = sharedFile('data/evaluation_v4_grpo.json');
+const grpoPayload = grpoPath ? payloadOfResult((await importPythonEval(readFileSync(grpoPath, 'utf8'), 'evaluation_v4_grpo.json')).result) : null;
+
 function samplePayload(): SharePayload {
-  const path = sharedFile('data/evaluation_v4_grpo.json');
-  if (path) return payloadOfResult(importPythonEval(readFileSync(path, 'utf8'), 'evaluation_v4_grpo.json').result);
+  if (grpoPayload) return grpoPayload;
   const rng = random(3);
   const words = ['lex', 'vec', 'hyde', 'auth', 'config', 'rust', 'node.js', 'streams', 'how', 'to'];
   const line = (n: number) => Array.from({ length: n }, () => words[rng.int(words.length)]).join(' ');

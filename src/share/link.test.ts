@@ -10,10 +10,10 @@ import { ShareError, type ShareErrorKind } from './share-error.ts';
 
 const BASE = 'https://example.github.io/qmd-lab/index.html';
 
-function shareFrom(fileName: string): SharePayload | null {
+async function shareFrom(fileName: string): Promise<SharePayload | null> {
   const path = sharedFile(`data/${fileName}`);
   if (!path) return null;
-  const { result } = importPythonEval(readFileSync(path, 'utf8'), fileName);
+  const { result } = await importPythonEval(readFileSync(path, 'utf8'), fileName);
   return {
     ...payloadOfResult(result),
     model: { base: 'Qwen/Qwen3-0.6B', adapter: 'tobil/qmd-query-expansion-0.6B-v4', note: 'SFT v4, 3 epochs' },
@@ -46,9 +46,11 @@ function expectFailure(input: string, kind: ShareErrorKind, message: RegExp | st
   expect(error.message).toMatch(message);
 }
 
+const shared = Object.fromEntries(await Promise.all(['evaluation_v4.json', 'evaluation_v4_grpo.json'].map(async (f) => [f, await shareFrom(f)] as const)));
+
 describe.each(['evaluation_v4.json', 'evaluation_v4_grpo.json'])('share link of %s', (fileName) => {
-  const payload = shareFrom(fileName);
-  it.skipIf(!payload)('round-trips, fits under 8 KB and is re-scored on open', () => {
+  const payload = shared[fileName];
+  it.skipIf(!payload)('round-trips, fits under 8 KB and is re-scored on open', async () => {
     const url = shareUrl(BASE, payload!);
     console.log(`${fileName}: link data ${encodeShare(payload!).length} chars, URL ${url.length} chars`);
     expect(url.length).toBeLessThan(8 * 1024);
@@ -58,14 +60,14 @@ describe.each(['evaluation_v4.json', 'evaluation_v4_grpo.json'])('share link of 
 
     const path = sharedFile(`data/${fileName}`)!;
     const file = JSON.parse(readFileSync(path, 'utf8'));
-    const opened = resultOfPayload(decodeShare(url));
+    const opened = await resultOfPayload(decodeShare(url));
     expect(opened.origin).toBe('share');
     expect(opened.items.map((i) => ({ percentage: i.eval.percentage, deductions: i.eval.deductions }))).toEqual(
       file.map((f: { scores: { percentage: number; deductions: string[] } }) => ({ percentage: f.scores.percentage, deductions: f.scores.deductions })),
     );
   });
 
-  it.skipIf(!payload)('follows the documented format (checked with node:zlib)', () => {
+  it.skipIf(!payload)('follows the documented format (checked with node:zlib)', async () => {
     expect(JSON.parse(referenceRead(encodeShare(payload!)))).toEqual(payload);
     expect(decodeShare(referenceLink(JSON.stringify(payload)))).toEqual(payload);
     expect(decodeShare(referenceLink(JSON.stringify(payload), 2, 1))).toEqual(payload);
@@ -73,7 +75,7 @@ describe.each(['evaluation_v4.json', 'evaluation_v4_grpo.json'])('share link of 
 });
 
 describe('share links', () => {
-  it('replaces the fragment of the base URL and accepts the bare data or the whole URL', () => {
+  it('replaces the fragment of the base URL and accepts the bare data or the whole URL', async () => {
     const url = shareUrl('http://localhost:4173/#/results/abc', small);
     expect(url).toBe(`http://localhost:4173/#/share/${encodeShare(small)}`);
     expect(decodeShare(`  ${url}\n`)).toEqual(small);
@@ -89,21 +91,21 @@ describe('share links', () => {
     expect(shareUrl('http://localhost:4173/?x=a%20b#/results/abc', small)).toBe(`http://localhost:4173/?x=a%20b#/share/${encodeShare(small)}`);
   });
 
-  it('keeps the time the result was made, not the time the link is opened', () => {
+  it('keeps the time the result was made, not the time the link is opened', async () => {
     const made = makeResult({ name: 'made last week', model: small.model, profile: 'eval', settings: null, pairs: small.pairs, origin: 'run' });
     const stored = { ...made, created: Date.UTC(2026, 10, 24, 9, 30) };
-    const opened = resultOfPayload(decodeShare(shareUrl(BASE, payloadOfResult(stored))));
+    const opened = await resultOfPayload(decodeShare(shareUrl(BASE, payloadOfResult(stored))));
     expect(opened.created).toBe(stored.created);
     expect(opened.origin).toBe('share');
   });
 
-  it('still opens version 1 links (made before links carried a time), dated when opened', () => {
+  it('still opens version 1 links (made before links carried a time), dated when opened', async () => {
     const { created: _, ...rest } = small;
     const v1 = { ...rest, v: 1 };
     const before = Date.now();
     const opened = decodeShare(referenceLink(JSON.stringify(v1), 1));
     expect(opened).toEqual(v1);
-    expect(resultOfPayload(opened).created).toBeGreaterThanOrEqual(before);
+    expect((await resultOfPayload(opened)).created).toBeGreaterThanOrEqual(before);
     expect(decodeShare(encodeShare(v1 as SharePayload))).toEqual(v1);
     expect(encodeShare(v1 as SharePayload).startsWith('1.')).toBe(true);
     expectFailure(referenceLink(JSON.stringify({ ...v1, created: 5 }), 1), 'invalid_payload', 'share link: field created: expected no such field in a version 1 link');
@@ -112,13 +114,13 @@ describe('share links', () => {
     expectFailure(referenceLink(JSON.stringify({ ...small, created: '2026-11-03' })), 'invalid_payload', /field created: expected an integer/);
   });
 
-  it('carries no scores: a pair with extra fields is refused', () => {
+  it('carries no scores: a pair with extra fields is refused', async () => {
     const forged = { ...small, pairs: [{ ...small.pairs[0], scores: { percentage: 100 } }] };
     expectFailure(referenceLink(JSON.stringify(forged)), 'invalid_payload', 'share link: field pairs[0].scores: expected no such field (allowed: query, expansion)');
     expect(() => encodeShare(forged as SharePayload)).toThrow(ShareError);
   });
 
-  it('names the failure: truncated, corrupted, not a qmd-lab link, newer version', () => {
+  it('names the failure: truncated, corrupted, not a qmd-lab link, newer version', async () => {
     const link = encodeShare(small);
     expectFailure(link.slice(0, -7), 'truncated', 'share link: the link is cut off (its data ends early) — copy the whole link');
     expectFailure(link.slice(0, 5), 'truncated', /cut off/);
@@ -153,7 +155,7 @@ describe('share links', () => {
     expectFailure(referenceLink(JSON.stringify(payload)), 'invalid_payload', message);
   });
 
-  it('refuses to make a link that would be too long', () => {
+  it('refuses to make a link that would be too long', async () => {
     let seed = 7;
     const noise = () => Array.from({ length: 8000 }, () => String.fromCharCode(33 + ((seed = (seed * 48271) % 2147483647) % 90))).join('');
     const big: SharePayload = { ...small, pairs: Array.from({ length: 20 }, (_, i) => ({ query: `q${i}`, expansion: noise() })) };

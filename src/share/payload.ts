@@ -3,7 +3,8 @@
 // Validation is strict (types, lengths, counts, no unknown keys) because the input is
 // whatever a stranger pasted.
 import type { EvalResult, GenerationSettings, ModelDescription } from '../data/db.ts';
-import { makeResult } from './result.ts';
+import { checkScorable, ScoringLimitError } from '../scoring/index.ts';
+import { scoreUntrusted } from './result.ts';
 import { ShareError } from './share-error.ts';
 
 /** The version this page writes. 2 added `created`; version 1 links (without it) still open. */
@@ -104,10 +105,19 @@ function pairs(value: unknown): SharePair[] {
   }
   return value.map((item, i) => {
     const fields = record(item, `pairs[${i}]`, ['query', 'expansion'], ['query', 'expansion']);
-    return {
+    const pair = {
       query: text(fields.query, `pairs[${i}].query`, SHARE_LIMITS.queryChars, 1),
       expansion: text(fields.expansion, `pairs[${i}].expansion`, SHARE_LIMITS.expansionChars),
     };
+    // The scorers' own limits (lines, not only characters) are checked here, in O(length), so a
+    // link that could not be scored fails as a whole before any pair is scored.
+    try {
+      checkScorable(pair.query, pair.expansion);
+    } catch (error) {
+      if (error instanceof ScoringLimitError) throw new ShareError('invalid_payload', `share link: pairs[${i}]: ${error.message}`);
+      throw error;
+    }
+    return pair;
   });
 }
 
@@ -153,14 +163,14 @@ export function payloadOfResult(result: EvalResult): SharePayload {
 }
 
 /** The result a link shows, scored afresh by this page; made when the link says (a version 1 link does not say: now). */
-export function resultOfPayload(payload: SharePayload): EvalResult {
-  const result = makeResult({
+export async function resultOfPayload(payload: SharePayload, signal?: AbortSignal): Promise<EvalResult> {
+  const result = await scoreUntrusted({
     name: payload.name ?? 'shared result',
     model: payload.model,
     profile: payload.profile,
     settings: payload.settings,
     pairs: payload.pairs,
     origin: 'share',
-  });
+  }, signal);
   return payload.created === undefined ? result : { ...result, created: payload.created };
 }

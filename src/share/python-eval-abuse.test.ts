@@ -10,14 +10,14 @@ const PAIRS = [
   { query: 'rust', expansion: 'lex: rust\nvec: rust programming language' },
 ];
 /** A file as the Python script writes it, with our own scores (so nothing disagrees). */
-const validItems = () => JSON.parse(exportPythonEval(importPythonEval(JSON.stringify(PAIRS), 'seed.json').result)) as Record<string, Record<string, unknown>>[];
+const validItems = async () => JSON.parse(exportPythonEval((await importPythonEval(JSON.stringify(PAIRS), 'seed.json')).result)) as Record<string, Record<string, unknown>>[];
 
 describe('Python eval import of hostile files', () => {
-  it('compares __proto__, constructor and toString inside scores as plain keys', () => {
-    const items = validItems();
+  it('compares __proto__, constructor and toString inside scores as plain keys', async () => {
+    const items = await validItems();
     // Written as text: an object literal's __proto__ would set the prototype, JSON.parse makes a key.
     const text = JSON.stringify(items).replace('"scores":{', '"scores":{"__proto__":{"total":1},"constructor":7,"toString":"x",');
-    const { disagreements } = importPythonEval(text, 'proto.json');
+    const { disagreements } = await importPythonEval(text, 'proto.json');
     expect(disagreements).toEqual([
       { index: 0, query: 'docker compose', field: 'scores.__proto__', stored: { total: 1 }, recomputed: undefined },
       { index: 0, query: 'docker compose', field: 'scores.constructor', stored: 7, recomputed: undefined },
@@ -26,34 +26,34 @@ describe('Python eval import of hostile files', () => {
     expect(describeDisagreement(disagreements[0])).toBe('item 0 ("docker compose"): scores.__proto__: file has {"total":1}, recomputed (absent)');
   });
 
-  it('a key named after an Object.prototype method in parsed is absent from ours, not a function', () => {
-    const items = validItems();
+  it('a key named after an Object.prototype method in parsed is absent from ours, not a function', async () => {
+    const items = await validItems();
     const text = JSON.stringify(items).replace('"parsed":{', '"parsed":{"hasOwnProperty":null,');
-    const { disagreements } = importPythonEval(text, 'proto.json');
+    const { disagreements } = await importPythonEval(text, 'proto.json');
     expect(disagreements).toEqual([{ index: 0, query: 'docker compose', field: 'parsed.hasOwnProperty', stored: null, recomputed: undefined }]);
   });
 
-  it('refuses a stored score nested 10,000 deep, naming the file, the item and the limit', () => {
-    const items = validItems();
+  it('refuses a stored score nested 10,000 deep, naming the file, the item and the limit', async () => {
+    const items = await validItems();
     const text = JSON.stringify(items).replace(/"total":\d+/g, (match, offset: number) =>
       offset > JSON.stringify(items[0]).length ? `"total":${'['.repeat(10_000)}${']'.repeat(10_000)}` : match,
     );
-    expect(() => importPythonEval(text, 'deep.json')).toThrow(PythonEvalError);
-    expect(() => importPythonEval(text, 'deep.json')).toThrow(/^deep\.json: item 1: arrays and objects nest deeper than 64 levels \(at position \d+\); the limit is 64$/);
+    await expect(importPythonEval(text, 'deep.json')).rejects.toThrow(PythonEvalError);
+    await expect(importPythonEval(text, 'deep.json')).rejects.toThrow(/^deep\.json: item 1: arrays and objects nest deeper than 64 levels \(at position \d+\); the limit is 64$/);
   });
 
-  it('refuses an expansion beyond the scorers\' limit, naming the item', () => {
+  it('refuses an expansion beyond the scorers\' limit, naming the item', async () => {
     const pairs = [PAIRS[0], { query: 'q', expansion: 'lex: a\n'.repeat(MAX_EXPANSION_CHARS / 4) }];
-    expect(() => importPythonEval(JSON.stringify(pairs), 'big.json')).toThrow(
+    await expect(importPythonEval(JSON.stringify(pairs), 'big.json')).rejects.toThrow(
       /^big\.json: item 1: expansion is 57,344 characters; the scorers accept at most 32,768$/,
     );
   });
 
-  it('quotes at most 200 characters of a stored value, the query and the field', () => {
-    const items = validItems();
+  it('quotes at most 200 characters of a stored value, the query and the field', async () => {
+    const items = await validItems();
     items[1].scores.rating = 'x'.repeat(1_000_000);
     items[1].scores['y'.repeat(10_000)] = 1;
-    const { disagreements } = importPythonEval(JSON.stringify(items), 'long.json');
+    const { disagreements } = await importPythonEval(JSON.stringify(items), 'long.json');
     expect(disagreements.map((d) => d.field.length)).toEqual([13, 10_007]);
     for (const d of disagreements) expect(describeDisagreement(d).length).toBeLessThan(600);
   });

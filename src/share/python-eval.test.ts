@@ -13,8 +13,8 @@ describe.skipIf(!v4Path || !grpoPath)('Python eval files', () => {
   it.each([
     ['evaluation_v4.json', '98.8 %', () => v4Text],
     ['evaluation_v4_grpo.json', '0.0 %', () => grpoText],
-  ])('imports %s: average %s, every stored score agrees with ours', (fileName, average, text) => {
-    const { result, disagreements } = importPythonEval(text(), fileName);
+  ])('imports %s: average %s, every stored score agrees with ours', async (fileName, average, text) => {
+    const { result, disagreements } = await importPythonEval(text(), fileName);
     const summary = summarizeResult(result);
     console.log(`${fileName}: ${summary.count} queries, eval ${formatPercentage(summary.evalPercentage)}, reward ${summary.reward?.toFixed(3)}`);
     for (const d of disagreements) console.log(describeDisagreement(d));
@@ -25,14 +25,14 @@ describe.skipIf(!v4Path || !grpoPath)('Python eval files', () => {
     expect(result.items.map((i) => [i.query, i.expansion])).toEqual(original.map((o: { query: string; expansion: string }) => [o.query, o.expansion]));
   });
 
-  it('reports each field where the file disagrees with the recomputed scores', () => {
+  it('reports each field where the file disagrees with the recomputed scores', async () => {
     const file = JSON.parse(v4Text);
     file[3].scores.total += 1;
     file[3].scores.rating = 'Good';
     file[7].parsed.vec = [...file[7].parsed.vec, 'a forged line'];
     delete file[12].scores.is_continuation;
     file[12].scores.bonus = 5;
-    const { disagreements } = importPythonEval(JSON.stringify(file), 'mutated.json');
+    const { disagreements } = await importPythonEval(JSON.stringify(file), 'mutated.json');
     const original = JSON.parse(v4Text);
     expect(disagreements).toEqual([
       { index: 3, query: original[3].query, field: 'scores.total', stored: original[3].scores.total + 1, recomputed: original[3].scores.total },
@@ -46,10 +46,10 @@ describe.skipIf(!v4Path || !grpoPath)('Python eval files', () => {
     );
   });
 
-  it('reports a changed expansion as changed scores', () => {
+  it('reports a changed expansion as changed scores', async () => {
     const file = JSON.parse(v4Text);
     file[0].expansion = file[0].expansion.replace(/^lex: .*$/m, 'Sure, here you go');
-    const { disagreements } = importPythonEval(JSON.stringify(file), 'edited.json');
+    const { disagreements } = await importPythonEval(JSON.stringify(file), 'edited.json');
     expect(disagreements.every((d) => d.index === 0)).toBe(true);
     expect(disagreements.map((d) => d.field)).toEqual(expect.arrayContaining(['scores.percentage', 'scores.is_continuation', 'parsed.invalid']));
   });
@@ -57,15 +57,15 @@ describe.skipIf(!v4Path || !grpoPath)('Python eval files', () => {
   it.each([
     ['evaluation_v4.json', () => v4Text],
     ['evaluation_v4_grpo.json', () => grpoText],
-  ])('exports %s back to the same JSON, which imports without disagreement', (fileName, text) => {
-    const { result } = importPythonEval(text(), fileName);
+  ])('exports %s back to the same JSON, which imports without disagreement', async (fileName, text) => {
+    const { result } = await importPythonEval(text(), fileName);
     const exported = exportPythonEval(result);
     expect(JSON.parse(exported)).toEqual(JSON.parse(text()));
-    expect(importPythonEval(exported, fileName).disagreements).toEqual([]);
+    expect((await importPythonEval(exported, fileName)).disagreements).toEqual([]);
   });
 
-  it('writes the keys in the order of the Python script', () => {
-    const exported = JSON.parse(exportPythonEval(importPythonEval(v4Text, 'evaluation_v4.json').result));
+  it('writes the keys in the order of the Python script', async () => {
+    const exported = JSON.parse(exportPythonEval((await importPythonEval(v4Text, 'evaluation_v4.json')).result));
     const original = JSON.parse(v4Text);
     expect(Object.keys(exported[0])).toEqual(Object.keys(original[0]));
     expect(Object.keys(exported[0].scores)).toEqual(Object.keys(original[0].scores));
@@ -74,21 +74,21 @@ describe.skipIf(!v4Path || !grpoPath)('Python eval files', () => {
 });
 
 describe('Python eval file validation', () => {
-  const reject = (text: string) => () => importPythonEval(text, 'results.json');
-  it('names the file, the item, the field and what was expected', () => {
-    expect(reject('{"query": ')).toThrow(PythonEvalError);
-    expect(reject('{"query": ')).toThrow(/^results\.json: not valid JSON/);
-    expect(reject('{"query": "q"}')).toThrow('results.json: expected a non-empty JSON list of {query, expansion, scores, parsed}, got an object');
-    expect(reject('[]')).toThrow(/expected a non-empty JSON list/);
-    expect(reject('[{"query": "a", "expansion": "lex: a"}, 7]')).toThrow('results.json: item 1: expected an object {query, expansion, scores, parsed}, got number 7');
-    expect(reject('[{"query": "a", "expansion": null}]')).toThrow('results.json: item 0: field "expansion": expected a string, got null');
-    expect(reject('[{"expansion": "lex: a"}]')).toThrow('results.json: item 0: field "query": expected a string, got nothing (field missing)');
-    expect(reject('[{"query": "a", "expansion": "lex: a", "scores": [1]}]')).toThrow('results.json: item 0: field "scores": expected an object, got a list');
-    expect(reject('[{"query": "a", "expansion": "lex: a", "parsed": "x"}]')).toThrow('results.json: item 0: field "parsed": expected an object, got string "x"');
+  const reject = (text: string) => expect(importPythonEval(text, 'results.json')).rejects;
+  it('names the file, the item, the field and what was expected', async () => {
+    await reject('{"query": ').toThrow(PythonEvalError);
+    await reject('{"query": ').toThrow(/^results\.json: not valid JSON/);
+    await reject('{"query": "q"}').toThrow('results.json: expected a non-empty JSON list of {query, expansion, scores, parsed}, got an object');
+    await reject('[]').toThrow(/expected a non-empty JSON list/);
+    await reject('[{"query": "a", "expansion": "lex: a"}, 7]').toThrow('results.json: item 1: expected an object {query, expansion, scores, parsed}, got number 7');
+    await reject('[{"query": "a", "expansion": null}]').toThrow('results.json: item 0: field "expansion": expected a string, got null');
+    await reject('[{"expansion": "lex: a"}]').toThrow('results.json: item 0: field "query": expected a string, got nothing (field missing)');
+    await reject('[{"query": "a", "expansion": "lex: a", "scores": [1]}]').toThrow('results.json: item 0: field "scores": expected an object, got a list');
+    await reject('[{"query": "a", "expansion": "lex: a", "parsed": "x"}]').toThrow('results.json: item 0: field "parsed": expected an object, got string "x"');
   });
 
-  it('accepts items without stored scores (nothing to compare)', () => {
-    const { result, disagreements } = importPythonEval('[{"query": "rust", "expansion": "lex: rust\\nvec: rust programming language"}]', 'bare.json');
+  it('accepts items without stored scores (nothing to compare)', async () => {
+    const { result, disagreements } = await importPythonEval('[{"query": "rust", "expansion": "lex: rust\\nvec: rust programming language"}]', 'bare.json');
     expect(disagreements).toEqual([]);
     expect(result.items[0].eval.parsed.lex).toEqual(['rust']);
   });

@@ -6,7 +6,7 @@
 import type { EvalResult } from '../data/db.ts';
 import { JsonNestingError, parseBoundedJson } from '../data/json-depth.ts';
 import { checkScorable, ScoringLimitError, type EvalScore } from '../scoring/index.ts';
-import { makeResult, type ExpansionPair } from './result.ts';
+import { scoreUntrusted, type ExpansionPair } from './result.ts';
 
 export class PythonEvalError extends Error {
   constructor(message: string) {
@@ -119,7 +119,7 @@ function pythonScores(score: EvalScore): Record<string, unknown> {
   };
 }
 
-export function importPythonEval(text: string, fileName: string): PythonEvalImport {
+export async function importPythonEval(text: string, fileName: string, signal?: AbortSignal): Promise<PythonEvalImport> {
   let data: unknown;
   try {
     // Bounded nesting: the comparison and the report of a stored value recurse over it.
@@ -135,14 +135,14 @@ export function importPythonEval(text: string, fileName: string): PythonEvalImpo
     throw new PythonEvalError(`${fileName}: expected a non-empty JSON list of {query, expansion, scores, parsed}, got ${describe(data)}`);
   }
   const stored = data.map((value, index) => readItem(value, index, fileName));
-  const result = makeResult({
+  const result = await scoreUntrusted({
     name: fileName.replace(/\.json$/i, ''),
     model: { base: fileName, adapter: null },
     profile: 'eval',
     settings: null,
     pairs: stored.map((item) => item.pair),
     origin: 'import',
-  });
+  }, signal);
   const disagreements: ScoreDisagreement[] = [];
   stored.forEach((item, index) => {
     const score = result.items[index].eval;

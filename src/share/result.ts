@@ -3,6 +3,7 @@
 // so a stored number always means what our scorer says it means.
 import { newId, type EvalResult, type GenerationSettings, type ModelDescription, type ResultItem } from '../data/db.ts';
 import { scoreBoth } from '../scoring/index.ts';
+import { timeSlices } from '../slices.ts';
 
 export interface ExpansionPair {
   query: string;
@@ -23,15 +24,25 @@ export function scoreItem({ query, expansion }: ExpansionPair): ResultItem {
   return { query, expansion, eval: scores.eval, reward: scores.reward };
 }
 
-export function makeResult({ name, model, profile, settings, pairs, origin }: NewResult): EvalResult {
-  return {
-    id: newId(),
-    name,
-    created: Date.now(),
-    model,
-    profile,
-    settings,
-    items: pairs.map(scoreItem),
-    origin,
-  };
+function resultOf({ name, model, profile, settings, origin }: NewResult, items: ResultItem[]): EvalResult {
+  return { id: newId(), name, created: Date.now(), model, profile, settings, items, origin };
+}
+
+/** A result of pairs this page made itself (a run's generations): scored at once. */
+export function makeResult(fields: NewResult): EvalResult {
+  return resultOf(fields, fields.pairs.map(scoreItem));
+}
+
+/**
+ * A result of untrusted pairs (a link, a file): scored a slice at a time (slices.ts), so however
+ * many pairs arrive the page stays responsive; `signal` stops it between pairs.
+ */
+export async function scoreUntrusted(fields: NewResult, signal?: AbortSignal): Promise<EvalResult> {
+  const pause = timeSlices(signal);
+  const items: ResultItem[] = [];
+  for (const pair of fields.pairs) {
+    await pause();
+    items.push(scoreItem(pair));
+  }
+  return resultOf(fields, items);
 }
