@@ -15,14 +15,8 @@ import { bytesSource } from '../src/model/byte-source.ts';
 import { newAdapter, parseAdapterConfig, peftTensorName, writePeftAdapter } from '../src/model/peft.ts';
 import { SafetensorsFile } from '../src/model/safetensors.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
+import { TRAIN_REPO as REPO, TRAIN_ROWS as ROWS } from './support/train.ts';
 
-const REPO = 'test/tiny-qwen3';
-const ROWS = [
-  { input: 'nginx reverse proxy', output: 'lex: nginx proxy_pass\nvec: configure nginx as a reverse proxy' },
-  { input: 'git rebase onto main', output: 'lex: git rebase --onto\nvec: rebase a branch onto main' },
-  { input: 'sqlite wal mode', output: 'lex: PRAGMA journal_mode=WAL\nvec: enable write-ahead logging' },
-  { input: 'rust borrow checker', output: 'lex: borrow checker\nvec: why rust rejects two mutable borrows' },
-];
 // PEFT's own adapter_config.json for a LoRA like ours (scripts/reference/peft-adapter-config.py).
 const peftFields = Object.keys(
   (JSON.parse(readFileSync(new URL('../src/model/peft-adapter-config.fixture.json', import.meta.url), 'utf8')) as { adapter_config: object }).adapter_config,

@@ -4,37 +4,10 @@
 // readout counts steps and elapsed time; Escape cancels, acknowledged at once, and the run ends
 // after the micro-batch in flight — step 2 discarded, the adapter of step 1 kept, no validation
 // pass — counted in steps and micro-batches, not seconds. (The ETA once step 2 is done: train.e2e.ts.)
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
-import { serveHub, type HubServer } from './support/hub.ts';
+import { openTrainWithModel, useTrainFixture } from './support/train.ts';
 
-const REPO = 'test/tiny-qwen3';
-const ROWS = [
-  { input: 'nginx reverse proxy', output: 'lex: nginx proxy_pass\nvec: configure nginx as a reverse proxy' },
-  { input: 'git rebase onto main', output: 'lex: git rebase --onto\nvec: rebase a branch onto main' },
-  { input: 'sqlite wal mode', output: 'lex: PRAGMA journal_mode=WAL\nvec: enable write-ahead logging' },
-  { input: 'rust borrow checker', output: 'lex: borrow checker\nvec: why rust rejects two mutable borrows' },
-];
-
-let dir: string;
-let hub: HubServer | undefined;
-let dataFile: string;
-
-test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'qmd-train-feedback-'));
-  await makeTinyModel(join(dir, 'base'), { seed: 7, hidden: 64, layers: 2 });
-  hub = await serveHub({ [REPO]: join(dir, 'base') });
-  dataFile = join(dir, 'four.jsonl');
-  await writeFile(dataFile, ROWS.map((r) => JSON.stringify(r)).join('\n') + '\n');
-});
-
-test.afterAll(async () => {
-  await hub?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const fixture = useTrainFixture('train-feedback');
 
 test('a run reports graph building, locks its settings, shows its pace, and Escape cancels between micro-batches', async ({ page }) => {
   test.setTimeout(300_000);
@@ -42,15 +15,7 @@ test('a run reports graph building, locks its settings, shows its pace, and Esca
   const expected = /Failed to load resource: the server responded with a status of 404|\[W:onnxruntime:, session_state\.cc/;
   page.on('console', (m) => m.type() === 'error' && !expected.test(m.text()) && errors.push(m.text()));
 
-  await page.goto(`./?hub=${encodeURIComponent(hub!.url)}#/datasets`);
-  await page.getByTestId('dataset-file').setInputFiles(dataFile);
-  await expect(page.getByTestId('report-rows')).toHaveText('4', { timeout: 30_000 });
-  const nav = page.getByRole('navigation', { name: 'Main' });
-  await nav.getByRole('link', { name: 'Playground' }).click();
-  await page.getByTestId('base-repo').fill(REPO);
-  await page.getByTestId('load-model').click();
-  await expect(page.getByTestId('model-loaded')).toHaveText(REPO, { timeout: 60_000 });
-  await nav.getByRole('link', { name: 'Train' }).click();
+  await openTrainWithModel(page, fixture());
   await expect(page.getByTestId('train-split')).toHaveText(/^3 train rows, 1 held out/);
 
   const fieldset = page.getByTestId('train-settings-fieldset');

@@ -1,6 +1,9 @@
 // The one IndexedDB schema of the page. Every stored shape is declared here so that
 // datasets, query sets, eval results and adapters share one database and one upgrade path.
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import type { QueryOutcome } from '../retrieval/eval.ts';
+import type { RetrievalQuery } from '../retrieval/queries.ts';
+import type { RetrievalMode } from '../retrieval/search.ts';
 import type { EvalScore, RewardScore } from '../scoring/index.ts';
 import { uniqueName } from './names.ts';
 
@@ -112,6 +115,35 @@ export interface EvalResult {
   origin: 'run' | 'import' | 'share';
   /** Set on a run that stopped early (cancelled, failed, the page closed): `done` of its `total` generations are the items. */
   partial?: { done: number; total: number };
+  /** Set on a retrieval eval's result: where each query's note ranked with and without this result's expansions. */
+  retrieval?: StoredRetrieval;
+}
+
+/** Which notes a retrieval eval searched: a later search over the same notes gives the same ranks. */
+export interface NotesIdentity {
+  count: number;
+  /** SHA-256 (hex) of every note's path and content hash, in path order (src/retrieval/stored.ts notesIdentity). */
+  hash: string;
+}
+
+/**
+ * A retrieval eval's ranks for one result. Hit@k and MRR are not stored: they are derived from
+ * the ranks (src/retrieval/stored.ts reportOfStored), so they never disagree with them.
+ */
+export interface StoredRetrieval {
+  notes: NotesIdentity;
+  /** The embedding model and dtype of the vector and hybrid modes ("owner/name q4"); null for BM25 only. */
+  embedding: string | null;
+  queries: RetrievalQuery[];
+  modes: RetrievalMode[];
+  /** Variant labels: "no expansion" first, then this result's own (its items are that variant's expansions). */
+  variants: string[];
+  /** Query by query, then variant, then mode (as runRetrievalEval orders them). */
+  outcomes: QueryOutcome[];
+  /** Modes whose ranks came from a share link as its sender stored them (no per-list ranks), not searched here. */
+  fromLink: RetrievalMode[];
+  /** Set when the run was cancelled while searching: the first `queries.length` of `total` queries were kept. */
+  partial?: { total: number };
 }
 
 /** A PEFT LoRA adapter kept in the browser (picked files, or later trained in the page); its files are in `adapterFiles`. */

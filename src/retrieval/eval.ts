@@ -68,6 +68,17 @@ export interface RetrievalRunOptions {
   onProgress?: (progress: RetrievalProgress) => void;
 }
 
+/**
+ * Thrown when a run is aborted: `kept` is the report of the queries searched in full (every
+ * variant, every mode) before the abort — the queries before the one in progress.
+ */
+export class RetrievalCancelled extends Error {
+  override name = 'RetrievalCancelled';
+  constructor(readonly kept: RetrievalReport, readonly total: number) {
+    super(`retrieval eval cancelled after ${kept.queries.length} of ${total} queries`);
+  }
+}
+
 export async function runRetrievalEval(
   searcher: Searcher,
   queries: readonly RetrievalQuery[],
@@ -81,7 +92,10 @@ export async function runRetrievalEval(
     for (const [v, variant] of variants.entries()) {
       const expansion = variant.expansions?.get(query.query) ?? null;
       for (const mode of modes) {
-        signal?.throwIfAborted();
+        if (signal?.aborted) {
+          const kept = queries.slice(0, q);
+          throw new RetrievalCancelled(summarizeReport(kept, modes, variants.map((v) => v.label), outcomes.filter((o) => o.query < q)), queries.length);
+        }
         const run = await searchQuery(searcher, query.query, expansion, mode);
         outcomes.push({
           query: q,
@@ -99,7 +113,17 @@ export async function runRetrievalEval(
       }
     }
   }
-  return { queries, modes, variants: variants.map((variant, v) => summarizeVariant(variant.label, v, queries, modes, outcomes)), outcomes };
+  return summarizeReport(queries, modes, variants.map((v) => v.label), outcomes);
+}
+
+/** The report of these outcomes: hit@k and MRR per variant (labelled as `labels`), mode and difficulty. */
+export function summarizeReport(
+  queries: readonly RetrievalQuery[],
+  modes: readonly RetrievalMode[],
+  labels: readonly string[],
+  outcomes: QueryOutcome[],
+): RetrievalReport {
+  return { queries, modes, variants: labels.map((label, v) => summarizeVariant(label, v, queries, modes, outcomes)), outcomes };
 }
 
 function summarizeVariant(
