@@ -164,7 +164,7 @@ test('a share link keeps the time the result was made and leaves the page\'s ?hu
   await page.getByTestId('share-button').click();
   const link = await page.getByTestId('share-link').inputValue();
   expect(link).not.toContain('hub=');
-  expect(link.startsWith(new URL('./#/share/2.', page.url()).href)).toBe(true);
+  expect(link.startsWith(new URL(`./#/share/${SHARE_VERSION}.`, page.url()).href)).toBe(true);
   const elsewhere = await browser.newContext();
   const viewer = await elsewhere.newPage();
   await viewer.goto(link);

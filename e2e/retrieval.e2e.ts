@@ -3,6 +3,8 @@
 // index survives a reload (IndexedDB) and a second upload re-indexes nothing. Then a tiny seeded
 // Qwen3 (served through ?hub=) expands 3 queries for the "base" variant, and a generated tiny
 // embedding model, served the same way and run by transformers.js, adds vector and hybrid rows.
+// A run is saved in the results with its ranks; its share link is searched again only where the
+// page holds the same notes, and shown as stored (labelled) elsewhere. Cancelling says what was kept.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +50,15 @@ async function openRetrieval(page: Page): Promise<void> {
 const summaryRow = (page: Page, variant: string, mode: string) =>
   page.locator(`[data-testid="retrieval-summary-row"][data-variant="${variant}"][data-mode="${mode}"]`);
 
+async function loadTinyModel(page: Page): Promise<void> {
+  await page.goto(`./?hub=${encodeURIComponent(hub!.url)}#/playground`);
+  await page.getByTestId('base-repo').fill(BASE_REPO);
+  await page.getByTestId('load-model').click();
+  await expect(page.getByTestId('model-loaded')).toHaveText(BASE_REPO, { timeout: 120_000 });
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Eval' }).click();
+  await page.getByTestId('eval-mode-retrieval').check();
+}
+
 test('BM25 over the uploaded fixture notes meets QMD’s bar; the index survives a reload and re-indexes nothing', async ({ page }) => {
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -82,12 +93,7 @@ test('BM25 over the uploaded fixture notes meets QMD’s bar; the index survives
 
 test('a tiny Qwen3 expands for the base variant; a tiny embedding model adds vector and hybrid search', async ({ page }) => {
   test.setTimeout(300_000);
-  await page.goto(`./?hub=${encodeURIComponent(hub!.url)}#/playground`);
-  await page.getByTestId('base-repo').fill(BASE_REPO);
-  await page.getByTestId('load-model').click();
-  await expect(page.getByTestId('model-loaded')).toHaveText(BASE_REPO, { timeout: 120_000 });
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Eval' }).click();
-  await page.getByTestId('eval-mode-retrieval').check();
+  await loadTinyModel(page);
   // Each test runs in a fresh browser context, with an empty IndexedDB: the notes are uploaded again.
   await page.getByTestId('retrieval-notes-input').setInputFiles(join(fixture!, 'docs'));
   await expect(page.getByTestId('retrieval-note-count')).toHaveText('6 notes');
@@ -109,4 +115,85 @@ test('a tiny Qwen3 expands for the base variant; a tiny embedding model adds vec
   await expect(page.getByTestId('retrieval-query-detail')).toContainText('vec:original “CAP theorem”');
   await page.screenshot({ path: `${SHOTS}/hybrid.png`, fullPage: true });
   await expect(page.getByTestId('retrieval-error')).toHaveCount(0);
+});
+
+test('a run is saved with its ranks; its link is searched again over the same notes and shown as stored elsewhere', async ({ page, browser }) => {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await openRetrieval(page);
+  await page.getByTestId('retrieval-notes-input').setInputFiles(join(fixture!, 'docs'));
+  await expect(page.getByTestId('retrieval-note-count')).toHaveText('6 notes');
+  await page.getByTestId('retrieval-queries-input').setInputFiles(join(fixture!, 'queries-harness.jsonl'));
+  await page.getByTestId('retrieval-run').click();
+  await expect(summaryRow(page, 'no expansion', 'bm25')).toContainText('72.2 %', { timeout: 60_000 });
+  const first = await page.getByTestId('retrieval-saved').getByRole('link').textContent();
+  // A second run over the first 3 queries, to compare with.
+  await page.getByTestId('retrieval-queries-input').setInputFiles(threeQueries);
+  await page.getByTestId('retrieval-run').click();
+  await expect(page.getByTestId('retrieval-saved')).toContainText('three.jsonl', { timeout: 60_000 });
+
+  // Saved: listed in #/results, and its page shows the ranks it stored.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Results' }).click();
+  await expect(page.getByTestId('result-row')).toHaveCount(2);
+  await page.getByRole('link', { name: first! }).click();
+  await expect(page.getByTestId('view-result')).toBeVisible();
+  await expect(summaryRow(page, 'no expansion', 'bm25')).toContainText('72.2 %');
+  await expect(page.getByTestId('retrieval-provenance')).toHaveText('bm25: searched in this page over 6 notes.');
+  await expect(page.getByTestId('retrieval-query-row')).toHaveCount(18);
+  await expect(page.getByTestId('summary-eval')).toHaveCount(0);
+  // Against the 3-query run (all three at rank 1): hit@3 72.2 % − 100 %, and the different query sets said.
+  await page.getByTestId('compare-select').selectOption({ index: 1 });
+  await expect(page.getByTestId('retrieval-compare-row')).toHaveCount(1);
+  await expect(page.getByTestId('retrieval-compare-hit3')).toHaveText('−27.8');
+  await expect(page.getByTestId('retrieval-compare-warning')).toHaveText('Not measured on the same ground: the query sets differ.');
+  await page.getByTestId('share-button').click();
+  const link = await page.getByTestId('share-link').inputValue();
+  expect(link).toContain('#/share/3.');
+
+  // The same notes here: BM25 searched again, with per-list ranks.
+  await page.goto(link);
+  await expect(page.getByTestId('view-share')).toBeVisible();
+  await expect(page.getByTestId('retrieval-provenance')).toHaveText('bm25: searched in this page over 6 notes.', { timeout: 30_000 });
+  await expect(summaryRow(page, 'no expansion', 'bm25')).toContainText('72.2 %');
+  await page.getByRole('button', { name: 'API versioning' }).click();
+  await expect(page.getByTestId('retrieval-query-detail')).toContainText('fts:original “API versioning” — the note at 1 of 1');
+
+  // A browser without the notes: the sender's ranks, labelled as such.
+  const stranger = await browser.newPage();
+  await stranger.goto(link);
+  await expect(stranger.getByTestId('retrieval-provenance')).toContainText(
+    "bm25: shown as stored by the link's sender, not recomputed (this page has no notes indexed)",
+    { timeout: 30_000 },
+  );
+  await expect(summaryRow(stranger, 'no expansion', 'bm25')).toContainText('72.2 %');
+  await stranger.getByRole('button', { name: 'API versioning' }).click();
+  await expect(stranger.getByTestId('retrieval-query-detail')).toContainText('per-list ranks not stored (from a share link)');
+  await stranger.screenshot({ path: `${SHOTS}/shared-stored.png`, fullPage: true });
+  await stranger.close();
+  expect(errors).toEqual([]);
+});
+
+test('cancelling a retrieval eval says so and what was kept: the expansions generated so far, as a partial result', async ({ page }) => {
+  test.setTimeout(300_000);
+  await loadTinyModel(page);
+  await page.getByTestId('retrieval-notes-input').setInputFiles(join(fixture!, 'docs'));
+  await expect(page.getByTestId('retrieval-note-count')).toHaveText('6 notes');
+  await page.getByTestId('retrieval-queries-input').setInputFiles(join(fixture!, 'queries-harness.jsonl'));
+  await page.getByTestId('retrieval-eval').getByTestId('max-tokens').fill('16');
+  await page.getByTestId('retrieval-run').click();
+  // Once the first expansion is in, and long before all 18 are.
+  await expect(page.getByTestId('eval-progress')).toHaveAttribute('data-done', /^[1-9]/, { timeout: 120_000 });
+  await page.getByTestId('retrieval-cancel').click();
+
+  const cancelled = page.getByTestId('retrieval-cancelled');
+  await expect(cancelled).toContainText(/^Cancelled before the notes were searched: the (\d+) of 18 expansions generated were saved in 1 result \(expansion scores only, no ranks\)\.$/);
+  const kept = Number(/the (\d+) of 18/.exec((await cancelled.textContent()) ?? '')![1]);
+  expect(kept).toBeGreaterThan(0);
+  expect(kept).toBeLessThan(18);
+  await expect(page.getByTestId('retrieval-results')).toHaveCount(0);
+  await expect(page.getByTestId('retrieval-error')).toHaveCount(0);
+
+  await page.getByTestId('retrieval-saved').getByRole('link').click();
+  await expect(page.getByTestId('result-partial')).toContainText(`after ${kept} of its 18`);
+  await expect(page.getByTestId('result-retrieval')).toHaveCount(0);
 });

@@ -3,6 +3,7 @@
 // cross-origin-isolated page (COOP/COEP headers, for SharedArrayBuffer), which static hosting
 // of this page does not promise; an export after each change costs one copy of the index.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { FolderEntry, PermissionHandle } from './folder-handle.ts';
 
 export interface StoredIndex {
   /** `NoteIndex.bytes()`. */
@@ -10,6 +11,8 @@ export interface StoredIndex {
   /** The picked folder's name. */
   folder: string;
   saved: number;
+  /** The folder's FileSystemDirectoryHandle when it was chosen with showDirectoryPicker (IndexedDB keeps handles). */
+  handle?: FolderEntry & PermissionHandle;
 }
 
 interface RetrievalDB extends DBSchema {

@@ -140,3 +140,30 @@ export function compareRetrieval(a: StoredRetrieval, b: StoredRetrieval): Retrie
   const querySet = (s: StoredRetrieval) => JSON.stringify(s.queries.map((q) => [q.query, q.expected]));
   return { modes, notesDiffer: a.notes.hash !== b.notes.hash, queriesDiffer: querySet(a) !== querySet(b) };
 }
+
+export interface KeptOnCancel {
+  results: EvalResult[];
+  /** What the page says: that the run was cancelled, and what was kept. */
+  message: string;
+}
+
+/**
+ * What a cancelled retrieval run keeps: the queries searched in full (`kept`, null when the
+ * search had not started or no query was finished) with their ranks; otherwise the expansions
+ * generated so far, as expansion results without ranks.
+ */
+export function keptOnCancel(outputs: readonly EvalOutput[], kept: RetrievalReport | null, context: RetrievalRunContext): KeptOnCancel {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (kept !== null && kept.queries.length > 0) {
+    const results = retrievalResults(kept, outputs, context);
+    return { results, message: `Cancelled after searching ${kept.queries.length} of ${context.total} queries: their ranks were saved in ${plural(results.length, 'partial result')}.` };
+  }
+  const results = runResults(outputs, context);
+  const generated = outputs.reduce((n, o) => n + o.pairs.length, 0);
+  const planned = outputs.reduce((n, o) => n + o.planned, 0);
+  if (results.length === 0) return { results, message: 'Cancelled before any expansion or search finished: nothing was saved (the notes index is kept).' };
+  return {
+    results,
+    message: `Cancelled before the notes were searched: the ${generated} of ${planned} expansions generated were saved in ${plural(results.length, 'result')} (expansion scores only, no ranks).`,
+  };
+}

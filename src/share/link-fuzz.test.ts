@@ -128,7 +128,7 @@ describe('decodeShare under fuzzing', () => {
       [referenceLink('null'), 'invalid_payload'],
       [referenceLink(`${'['.repeat(200_000)}${']'.repeat(200_000)}`), 'invalid_payload'],
       [referenceLink('{"v": 1} trailing'), 'corrupted'],
-      [referenceLink(JSON.stringify({ v: 3, pairs: [] })), 'future_version'],
+      [referenceLink(JSON.stringify({ v: 4, pairs: [] })), 'future_version'],
       [`7.${encodeShare(samplePayload()).slice(2)}`, 'future_version'],
       [`${'9'.repeat(9)}.AAAA`, 'future_version'],
       ['1.' + 'A'.repeat(70_000), 'too_large'],

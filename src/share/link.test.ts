@@ -54,7 +54,7 @@ describe.each(['evaluation_v4.json', 'evaluation_v4_grpo.json'])('share link of 
     const url = shareUrl(BASE, payload!);
     console.log(`${fileName}: link data ${encodeShare(payload!).length} chars, URL ${url.length} chars`);
     expect(url.length).toBeLessThan(8 * 1024);
-    expect(url.startsWith(`${BASE}#/share/2.`)).toBe(true);
+    expect(url.startsWith(`${BASE}#/share/3.`)).toBe(true);
     expect(decodeShare(url)).toEqual(payload);
     expect(decodeShare(encodeShare(payload!))).toEqual(payload);
 
@@ -70,7 +70,7 @@ describe.each(['evaluation_v4.json', 'evaluation_v4_grpo.json'])('share link of 
   it.skipIf(!payload)('follows the documented format (checked with node:zlib)', async () => {
     expect(JSON.parse(referenceRead(encodeShare(payload!)))).toEqual(payload);
     expect(decodeShare(referenceLink(JSON.stringify(payload)))).toEqual(payload);
-    expect(decodeShare(referenceLink(JSON.stringify(payload), 2, 1))).toEqual(payload);
+    expect(decodeShare(referenceLink(JSON.stringify(payload), SHARE_VERSION, 1))).toEqual(payload);
   });
 });
 
@@ -109,7 +109,7 @@ describe('share links', () => {
     expect(decodeShare(encodeShare(v1 as SharePayload))).toEqual(v1);
     expect(encodeShare(v1 as SharePayload).startsWith('1.')).toBe(true);
     expectFailure(referenceLink(JSON.stringify({ ...v1, created: 5 }), 1), 'invalid_payload', 'share link: field created: expected no such field in a version 1 link');
-    expectFailure(referenceLink(JSON.stringify(small), 1), 'invalid_payload', /field v: expected 1, the version in front of the link data \(found 2\)/);
+    expectFailure(referenceLink(JSON.stringify(small), 1), 'invalid_payload', /field v: expected 1, the version in front of the link data \(found 3\)/);
     expectFailure(referenceLink(JSON.stringify({ ...small, created: -1 })), 'invalid_payload', /field created: expected an integer in \[0, /);
     expectFailure(referenceLink(JSON.stringify({ ...small, created: '2026-11-03' })), 'invalid_payload', /field created: expected an integer/);
   });
@@ -129,11 +129,11 @@ describe('share links', () => {
     expectFailure(flipped, 'corrupted', 'share link: the data is damaged (checksum mismatch)');
     expectFailure(`${link}AAAA`, 'corrupted', /bytes after the end/);
     expectFailure(link.replace(/.$/, '!'), 'corrupted', /character/);
-    expectFailure('https://example.com/#/settings', 'not_qmd_lab', 'share link: not a qmd-lab link (expected "#/share/2.…")');
+    expectFailure('https://example.com/#/settings', 'not_qmd_lab', 'share link: not a qmd-lab link (expected "#/share/3.…")');
     expectFailure('', 'not_qmd_lab', /not a qmd-lab link/);
     expectFailure('0.abc', 'not_qmd_lab', /unknown version 0/);
-    expectFailure(`3.${link.slice(2)}`, 'future_version', 'share link: made by a newer qmd-lab, version 3; this page reads version 2');
-    expectFailure(referenceLink(JSON.stringify({ ...small, v: 3, pairs: 'new layout' })), 'future_version', /made by a newer qmd-lab, version 3/);
+    expectFailure(`4.${link.slice(2)}`, 'future_version', 'share link: made by a newer qmd-lab, version 4; this page reads version 3');
+    expectFailure(referenceLink(JSON.stringify({ ...small, v: 4, pairs: 'new layout' })), 'future_version', /made by a newer qmd-lab, version 4/);
     expectFailure(referenceLink('{"v": 1, "model": '), 'corrupted', 'share link: the data is damaged (not JSON)');
     expectFailure(referenceLink(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), 'corrupted', /not UTF-8/);
   });

@@ -4,12 +4,17 @@
 // whatever a stranger pasted.
 import type { EvalResult, GenerationSettings, ModelDescription } from '../data/db.ts';
 import { checkScorable, ScoringLimitError } from '../scoring/index.ts';
+import { invalid, record, text, number, type Fields } from './fields.ts';
+import { checkRetrieval, retrievalOfShare, shareOfRetrieval, type ShareRetrieval } from './retrieval-link.ts';
 import { scoreUntrusted } from './result.ts';
 import { ShareError } from './share-error.ts';
 
-/** The version this page writes. 2 added `created`; version 1 links (without it) still open. */
-export const SHARE_VERSION = 2;
-export const READABLE_VERSIONS: readonly number[] = [1, 2];
+/**
+ * The version this page writes. 2 added `created`, 3 the retrieval eval's ranks (`retrieval`,
+ * and no pairs for a "no expansion" result); links of versions 1 and 2 still open.
+ */
+export const SHARE_VERSION = 3;
+export const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export interface SharePair {
   query: string;
@@ -17,7 +22,7 @@ export interface SharePair {
 }
 
 export interface SharePayload {
-  v: 1 | 2;
+  v: 1 | 2 | 3;
   /** When the result was made (ms since 1970), so that the viewer shows that rather than when the link was opened. */
   created?: number;
   model: ModelDescription;
@@ -25,6 +30,8 @@ export interface SharePayload {
   settings: GenerationSettings | null;
   name?: string;
   pairs: SharePair[];
+  /** Version 3: the retrieval eval's query set and ranks (see retrieval-link.ts). */
+  retrieval?: ShareRetrieval;
 }
 
 export const SHARE_LIMITS = {
@@ -35,41 +42,8 @@ export const SHARE_LIMITS = {
   noteChars: 1000,
 } as const;
 
-type Fields = Record<string, unknown>;
-
 /** The latest time a JavaScript Date holds (ms since 1970). */
 const MAX_TIME = 8.64e15;
-
-function invalid(field: string, expected: string): never {
-  throw new ShareError('invalid_payload', `share link: field ${field}: expected ${expected}`);
-}
-
-function record(value: unknown, field: string, allowed: readonly string[], required: readonly string[]): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(field, 'an object');
-  const fields = value as Fields;
-  for (const key of Object.keys(fields)) {
-    if (!allowed.includes(key)) invalid(`${field}.${key}`, `no such field (allowed: ${allowed.join(', ')})`);
-  }
-  for (const key of required) {
-    if (!Object.hasOwn(fields, key)) invalid(`${field}.${key}`, 'a value (missing)');
-  }
-  return fields;
-}
-
-function text(value: unknown, field: string, maxChars: number, minChars = 0): string {
-  if (typeof value !== 'string' || value.length < minChars || value.length > maxChars) {
-    invalid(field, `a string of ${minChars}–${maxChars} characters`);
-  }
-  return value;
-}
-
-function number(value: unknown, field: string, min: number, max: number, integer: boolean): number {
-  const ok = typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
-  if (!ok || (integer && !Number.isInteger(value))) {
-    invalid(field, `${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
-  }
-  return value as number;
-}
 
 function model(value: unknown): ModelDescription {
   const fields = record(value, 'model', ['base', 'adapter', 'note'], ['base', 'adapter']);
@@ -99,9 +73,10 @@ function settings(value: unknown): GenerationSettings | null {
   };
 }
 
-function pairs(value: unknown): SharePair[] {
-  if (!Array.isArray(value) || value.length < 1 || value.length > SHARE_LIMITS.pairs) {
-    invalid('pairs', `a list of 1–${SHARE_LIMITS.pairs} pairs`);
+/** `min` is 0 only for a retrieval result of "no expansion" alone. */
+function pairs(value: unknown, min: number): SharePair[] {
+  if (!Array.isArray(value) || value.length < min || value.length > SHARE_LIMITS.pairs) {
+    invalid('pairs', `a list of ${min}–${SHARE_LIMITS.pairs} pairs`);
   }
   return value.map((item, i) => {
     const fields = record(item, `pairs[${i}]`, ['query', 'expansion'], ['query', 'expansion']);
@@ -131,13 +106,15 @@ export function checkPayload(value: unknown): SharePayload {
   const fields = record(
     value,
     'payload',
-    ['v', 'created', 'model', 'profile', 'settings', 'name', 'pairs'],
+    ['v', 'created', 'model', 'profile', 'settings', 'name', 'pairs', 'retrieval'],
     ['v', 'model', 'profile', 'settings', 'pairs'],
   );
   if (!READABLE_VERSIONS.includes(fields.v as number)) invalid('v', `one of ${READABLE_VERSIONS.join(', ')}`);
   const v = fields.v as SharePayload['v'];
   if (v === 1 && Object.hasOwn(fields, 'created')) invalid('created', 'no such field in a version 1 link');
+  if (v < 3 && Object.hasOwn(fields, 'retrieval')) invalid('retrieval', `no such field in a version ${v} link`);
   if (fields.profile !== 'eval' && fields.profile !== 'reward') invalid('profile', '"eval" or "reward"');
+  const checkedPairs = pairs(fields.pairs, fields.retrieval === undefined ? 1 : 0);
   return {
     v,
     ...(fields.created === undefined ? {} : { created: number(fields.created, 'created', 0, MAX_TIME, true) }),
@@ -145,7 +122,8 @@ export function checkPayload(value: unknown): SharePayload {
     profile: fields.profile,
     settings: settings(fields.settings),
     ...(fields.name === undefined ? {} : { name: text(fields.name, 'name', SHARE_LIMITS.nameChars) }),
-    pairs: pairs(fields.pairs),
+    pairs: checkedPairs,
+    ...(fields.retrieval === undefined ? {} : { retrieval: checkRetrieval(fields.retrieval, checkedPairs) }),
   };
 }
 
@@ -159,10 +137,14 @@ export function payloadOfResult(result: EvalResult): SharePayload {
     settings: result.settings,
     name: result.name.slice(0, SHARE_LIMITS.nameChars),
     pairs: result.items.map(({ query, expansion }) => ({ query, expansion })),
+    ...(result.retrieval ? { retrieval: shareOfRetrieval(result.retrieval) } : {}),
   };
 }
 
-/** The result a link shows, scored afresh by this page; made when the link says (a version 1 link does not say: now). */
+/**
+ * The result a link shows, scored afresh by this page; made when the link says (a version 1 link
+ * does not say: now). Its retrieval ranks are the sender's until searched again (stored.ts recomputeBm25).
+ */
 export async function resultOfPayload(payload: SharePayload, signal?: AbortSignal): Promise<EvalResult> {
   const result = await scoreUntrusted({
     name: payload.name ?? 'shared result',
@@ -172,5 +154,9 @@ export async function resultOfPayload(payload: SharePayload, signal?: AbortSigna
     pairs: payload.pairs,
     origin: 'share',
   }, signal);
-  return payload.created === undefined ? result : { ...result, created: payload.created };
+  return {
+    ...result,
+    ...(payload.created === undefined ? {} : { created: payload.created }),
+    ...(payload.retrieval ? { retrieval: retrievalOfShare(payload.retrieval, payload.pairs) } : {}),
+  };
 }

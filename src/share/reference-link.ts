@@ -2,13 +2,13 @@
 // fflate and our own base64url/CRC, so tests check the format rather than the code against itself.
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 
-/** `<version>.` + base64url([u16 BE length][raw deflate][u32 BE CRC-32 of the bytes before]); version 2 is the current one. */
-export function referenceLink(content: string | Uint8Array, version = 2, level = 9): string {
+/** `<version>.` + base64url([u16 BE length][raw deflate][u32 BE CRC-32 of the bytes before]); version 3 is the current one. */
+export function referenceLink(content: string | Uint8Array, version = 3, level = 9): string {
   return referenceFrame(deflateRawSync(content, { level }), version);
 }
 
 /** Any bytes framed as a link's deflate stream, with a right length and CRC. */
-export function referenceFrame(deflated: Uint8Array, version = 2): string {
+export function referenceFrame(deflated: Uint8Array, version = 3): string {
   const head = Buffer.alloc(2);
   head.writeUInt16BE(deflated.length);
   const body = Buffer.concat([head, deflated]);
