@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { excessNesting, JsonNestingError, MAX_JSON_DEPTH, parseBoundedJson } from './json-depth.ts';
+import { excessNesting, JsonNestingError, MAX_JSON_DEPTH, nestsDeeper, parseBoundedJson } from './json-depth.ts';
 
 const nested = (depth: number, open = '[', close = ']') => open.repeat(depth) + close.repeat(depth);
 
@@ -54,5 +54,17 @@ describe('parseBoundedJson', () => {
     expect(error).toBeInstanceOf(JsonNestingError);
     expect((error as JsonNestingError).message).toBe('arrays and objects nest deeper than 64 levels (at position 83); the limit is 64');
     expect((error as JsonNestingError).entry).toBe(1);
+  });
+});
+
+describe('nestsDeeper (parsed values)', () => {
+  it('agrees with the text check at the limit, and walks 100,000 levels without recursing', () => {
+    const nested = (n: number) => JSON.parse('['.repeat(n) + ']'.repeat(n));
+    expect(nestsDeeper(nested(MAX_JSON_DEPTH))).toBe(false);
+    expect(nestsDeeper(nested(MAX_JSON_DEPTH + 1))).toBe(true);
+    expect(nestsDeeper({ a: [1, { b: 'x' }] }, 3)).toBe(false);
+    expect(nestsDeeper({ a: [1, { b: [] }] }, 3)).toBe(true);
+    expect(nestsDeeper(nested(100_000))).toBe(true);
+    expect(nestsDeeper('just text', 0)).toBe(false);
   });
 });

@@ -71,3 +71,18 @@ export function parseBoundedJson(text: string, limit = MAX_JSON_DEPTH): unknown 
   if (excess) throw new JsonNestingError(excess.at, excess.entry, limit);
   return JSON.parse(text);
 }
+
+/**
+ * Whether a parsed value nests deeper than `limit` (arrays and objects), by an explicit-stack
+ * walk: no recursion, each node visited once, stopping at the first excess.
+ */
+export function nestsDeeper(value: unknown, limit = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -3,7 +3,7 @@
 // disagreement quotes stays short.
 import { describe, expect, it } from 'vitest';
 import { MAX_EXPANSION_CHARS } from '../scoring/index.ts';
-import { describeDisagreement, exportPythonEval, importPythonEval, PythonEvalError } from './python-eval.ts';
+import { describeDisagreement, exportPythonEval, importPythonEval } from './python-eval.ts';
 
 const PAIRS = [
   { query: 'docker compose', expansion: 'lex: docker compose\nvec: how to use docker compose\nhyde: Docker Compose runs multi-container apps.' },
@@ -33,13 +33,21 @@ describe('Python eval import of hostile files', () => {
     expect(disagreements).toEqual([{ index: 0, query: 'docker compose', field: 'parsed.hasOwnProperty', stored: null, recomputed: undefined }]);
   });
 
-  it('refuses a stored score nested 10,000 deep, naming the file, the item and the limit', async () => {
+  it('sets aside a stored score nested 10,000 deep, naming the item, and imports and compares the rest', async () => {
     const items = await validItems();
     const text = JSON.stringify(items).replace(/"total":\d+/g, (match, offset: number) =>
       offset > JSON.stringify(items[0]).length ? `"total":${'['.repeat(10_000)}${']'.repeat(10_000)}` : match,
     );
-    await expect(importPythonEval(text, 'deep.json')).rejects.toThrow(PythonEvalError);
-    await expect(importPythonEval(text, 'deep.json')).rejects.toThrow(/^deep\.json: item 1: arrays and objects nest deeper than 64 levels \(at position \d+\); the limit is 64$/);
+    const { result, disagreements, uncompared } = await importPythonEval(text, 'deep.json');
+    expect(uncompared).toEqual([{ index: 1, reason: 'stored "scores" nests deeper than 64 levels: not compared' }]);
+    expect(result.items).toHaveLength(items.length);
+    expect(result.items[1]!.eval.percentage).toBe(items[1]!.scores!.percentage);
+    expect(disagreements).toEqual([]);
+    // One level under the limit is compared as usual (and disagrees: a list is not a number).
+    const shallow = JSON.stringify(items).replace(/"total":\d+/, `"total":${'['.repeat(50)}${']'.repeat(50)}`);
+    const compared = await importPythonEval(shallow, 'shallow.json');
+    expect(compared.uncompared).toEqual([]);
+    expect(compared.disagreements.map((d) => [d.index, d.field])).toEqual([[0, 'scores.total']]);
   });
 
   it('refuses an expansion beyond the scorers\' limit, naming the item', async () => {

@@ -4,7 +4,7 @@
 // stored scores disagree, since a silent difference would make the two tools' numbers
 // incomparable.
 import type { EvalResult } from '../data/db.ts';
-import { JsonNestingError, parseBoundedJson } from '../data/json-depth.ts';
+import { MAX_JSON_DEPTH, nestsDeeper } from '../data/json-depth.ts';
 import { checkScorable, ScoringLimitError, type EvalScore } from '../scoring/index.ts';
 import { scoreUntrusted, type ExpansionPair } from './result.ts';
 
@@ -27,9 +27,16 @@ export interface ScoreDisagreement {
   recomputed: unknown;
 }
 
+/** An item whose stored scores could not be compared (the pair itself is imported and scored). */
+export interface UncomparedItem {
+  index: number;
+  reason: string;
+}
+
 export interface PythonEvalImport {
   result: EvalResult;
   disagreements: ScoreDisagreement[];
+  uncompared: UncomparedItem[];
 }
 
 interface StoredItem {
@@ -122,19 +129,26 @@ function pythonScores(score: EvalScore): Record<string, unknown> {
 export async function importPythonEval(text: string, fileName: string, signal?: AbortSignal): Promise<PythonEvalImport> {
   let data: unknown;
   try {
-    // Bounded nesting: the comparison and the report of a stored value recurse over it.
-    data = parseBoundedJson(text);
+    // V8's JSON.parse does not recurse; what recurses is the comparison and the report of a
+    // stored value, so deep stored values are set aside per item below instead.
+    data = JSON.parse(text);
   } catch (error) {
-    if (error instanceof JsonNestingError) {
-      const item = text.trimStart().startsWith('[') ? ` item ${error.entry}:` : '';
-      throw new PythonEvalError(`${fileName}:${item} ${error.message}`);
-    }
     throw new PythonEvalError(`${fileName}: not valid JSON (${(error as Error).message})`);
   }
   if (!Array.isArray(data) || data.length === 0) {
     throw new PythonEvalError(`${fileName}: expected a non-empty JSON list of {query, expansion, scores, parsed}, got ${describe(data)}`);
   }
-  const stored = data.map((value, index) => readItem(value, index, fileName));
+  const uncompared: UncomparedItem[] = [];
+  const stored = data.map((value, index) => {
+    const item = readItem(value, index, fileName);
+    for (const field of ['scores', 'parsed'] as const) {
+      if (item[field] && nestsDeeper(item[field], MAX_JSON_DEPTH - 2)) {
+        delete item[field];
+        uncompared.push({ index, reason: `stored "${field}" nests deeper than ${MAX_JSON_DEPTH} levels: not compared` });
+      }
+    }
+    return item;
+  });
   const result = await scoreUntrusted({
     name: fileName.replace(/\.json$/i, ''),
     model: { base: fileName, adapter: null },
@@ -151,7 +165,7 @@ export async function importPythonEval(text: string, fileName: string, signal?: 
     if (item.scores) compareFields('scores', item.scores, pythonScores(score), report);
     if (item.parsed) compareFields('parsed', item.parsed, { ...score.parsed }, report);
   });
-  return { result, disagreements };
+  return { result, disagreements, uncompared };
 }
 
 /** The result as a Python eval file (2-space indent, as the Python script writes it). */
