@@ -27,7 +27,10 @@ test.afterAll(async () => {
 });
 
 async function importFile(page: Page): Promise<void> {
+  // Counted by the list, not the report: a second import would find the first one's report already there.
+  const listed = await page.getByTestId('dataset-row').count();
   await page.getByTestId('dataset-file').setInputFiles(dataFile);
+  await expect(page.getByTestId('dataset-row')).toHaveCount(listed + 1);
   await expect(page.getByTestId('report-rows')).toHaveText(String(ROWS));
 }
 
@@ -64,7 +67,8 @@ test("a dataset's validation part: shown and set in Datasets, held out by Train,
   await page.reload();
   await expect(row(page, FILE).getByTestId('dataset-validation')).toHaveText('5 rows (25 %, seed 7)');
   await row(page, FILE).getByTestId('dataset-name').click();
-  await expect(page.getByTestId('dataset-validation')).toContainText('Validation part: 5 rows (25 %, seed 7)');
+  // Scoped to the dataset's own view: until the route changes, the list's cells carry the same test id.
+  await expect(page.getByTestId('view-dataset').getByTestId('dataset-validation')).toContainText('Validation part: 5 rows (25 %, seed 7)');
 
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Train' }).click();
