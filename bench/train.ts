@@ -3,6 +3,7 @@
 // GFLOP/s (FLOPs counted from the graph's MatMuls) against one large MatMul in the same run,
 // and graph build / session creation time.   npx tsx bench/train.ts [--steps N]
 import { cpus, totalmem } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tinyModelConfig, tinyModelWeights, type TinyModelOptions } from '../scripts/make-tiny-model.ts';
 import { Graph } from '../src/onnx/index.ts';
@@ -13,10 +14,10 @@ import { makeBatch } from '../src/engine/batches.ts';
 import { f32 } from '../src/engine/runtime.ts';
 import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { LoraTrainer } from '../src/engine/trainer.ts';
+import { weightLayout } from '../src/model/qwen3/layout.ts';
+import type { TokenizedExample } from '../src/engine/tokenizer.ts';
 import type { OptimizerSettings } from '../src/engine/train-config.ts';
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { steps: { type: 'string', default: '5' } } });
-const steps = Number(values.steps);
 const optimizer: OptimizerSettings = { lr: 2e-4, schedule: 'cosine', warmupRatio: 0, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -37,14 +38,21 @@ async function matMulPeak(n: number): Promise<number> {
   return (2 * n ** 3) / (median(times.slice(1)) / 1000) / 1e9;
 }
 
-async function benchModel(label: string, options: TinyModelOptions, batch: number, length: number, completion: number) {
-  const config = tinyModelConfig(options);
-  const weights = tinyModelWeights(config, 1);
-  // Synthetic rows: `length` tokens each, the last `completion` of them scored (as QMD SFT).
-  const examples = Array.from({ length: batch }, (_, b) => {
+/**
+ * Synthetic rows: `length` tokens each, the last `completion` of them scored (as QMD SFT); the
+ * same ids in bench/train_memory_torch.py.
+ */
+export function syntheticExamples(batch: number, length: number, completion: number): TokenizedExample[] {
+  return Array.from({ length: batch }, (_, b) => {
     const ids = Array.from({ length }, (_, t) => (b * 7919 + t * 104729) % 151000);
     return { ids, completionMask: ids.map((_, t) => (t >= length - completion ? 1 : 0)) };
   });
+}
+
+async function benchModel(label: string, options: TinyModelOptions, batch: number, length: number, completion: number, steps: number) {
+  const config = tinyModelConfig(options);
+  const weights = tinyModelWeights(config, 1);
+  const examples = syntheticExamples(batch, length, completion);
   const trainBatch = makeBatch(examples, { maxLength: length, lossOn: 'completion' });
   const shape = { batch, length: trainBatch.length, positions: trainBatch.lossIndex.length, rank: 16, targets: loraTargets, dropout: false };
   let t = performance.now();
@@ -52,11 +60,8 @@ async function benchModel(label: string, options: TinyModelOptions, batch: numbe
   const buildMs = performance.now() - t;
   const device = new Map();
   for (const [name, dims] of qwen3TensorShapes(config)) device.set(name, await nodeRuntime.upload(f32(dims, weights.get(name)!)));
-  const trainer = await LoraTrainer.create(nodeRuntime, config, device, newAdapter(config, { r: 16, alpha: 32, targets: [...loraTargets], seed: 1 }), {
-    optimizer,
-    dropout: 0,
-    seed: 1,
-  });
+  const adapter = newAdapter(config, { r: 16, alpha: 32, targets: [...loraTargets], seed: 1 });
+  const trainer = await LoraTrainer.create({ runtime: nodeRuntime, model: config, weights: device, layout: weightLayout(config), transposed: false, start: { adapter }, optimizer, dropout: 0, seed: 1 });
   t = performance.now();
   await trainer.step([trainBatch], 2e-4); // first step also creates the session (graph build + ORT optimization)
   const firstMs = performance.now() - t;
@@ -82,17 +87,22 @@ async function benchModel(label: string, options: TinyModelOptions, batch: numbe
   };
 }
 
-const peak = await matMulPeak(2048);
-const results = [
-  await benchModel('tiny', {}, 4, 128, 64),
-  await benchModel('mid', { hidden: 512, layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 1536 }, 4, 128, 64),
-];
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, onnxruntime-node (cpu), ${steps} timed steps (median)`);
-console.log(`one 2048² MatMul: ${peak.toFixed(1)} GFLOP/s`);
-console.log('| model | config | batch | graph build | first step (session) | step | tokens/s | MatMul GFLOP/step | achieved GFLOP/s | % of MatMul peak |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
-for (const r of results) {
-  console.log(
-    `| ${r.label} | ${r.config} | ${r.batch} | ${r.buildMs.toFixed(0)} ms (${r.graphMB.toFixed(1)} MB) | ${r.firstMs.toFixed(0)} ms | ${r.stepMs.toFixed(0)} ms | ${r.tokensPerSecond.toFixed(0)} | ${r.gflop.toFixed(1)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / peak).toFixed(0)} % |`,
-  );
+// bench/train-memory.ts imports syntheticExamples: run only when started as a script.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { steps: { type: 'string', default: '5' } } });
+  const steps = Number(values.steps);
+  const peak = await matMulPeak(2048);
+  const results = [
+    await benchModel('tiny', {}, 4, 128, 64, steps),
+    await benchModel('mid', { hidden: 512, layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 1536 }, 4, 128, 64, steps),
+  ];
+  console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, onnxruntime-node (cpu), ${steps} timed steps (median)`);
+  console.log(`one 2048² MatMul: ${peak.toFixed(1)} GFLOP/s`);
+  console.log('| model | config | batch | graph build | first step (session) | step | tokens/s | MatMul GFLOP/step | achieved GFLOP/s | % of MatMul peak |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.label} | ${r.config} | ${r.batch} | ${r.buildMs.toFixed(0)} ms (${r.graphMB.toFixed(1)} MB) | ${r.firstMs.toFixed(0)} ms | ${r.stepMs.toFixed(0)} ms | ${r.tokensPerSecond.toFixed(0)} | ${r.gflop.toFixed(1)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / peak).toFixed(0)} % |`,
+    );
+  }
 }

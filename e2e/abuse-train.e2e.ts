@@ -16,6 +16,8 @@ test('a row whose prompt fills max length is skipped and listed by line; the run
   await openTrainWithModel(page, fixture());
 
   await page.getByTestId('train-max-length').fill('48');
+  // Completion-only: with the whole sequence scored (configs/sft.yaml's default) a long prompt still has tokens to learn.
+  await page.getByTestId('train-loss-completion').check();
   await page.getByTestId('train-max-steps').fill('1');
   await page.getByTestId('train-start').click();
   await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 120_000 });

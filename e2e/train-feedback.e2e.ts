@@ -23,6 +23,7 @@ test('a run reports graph building, locks its settings, shows its pace, and Esca
   await page.getByTestId('train-batch').fill('2');
   await page.getByTestId('train-accum').fill('2');
   await page.getByTestId('train-max-steps').fill('3');
+  await page.getByTestId('train-loss-completion').check();
   await expect(fieldset).toHaveJSProperty('disabled', false);
   await expect(page.getByTestId('train-settings-locked')).toHaveCount(0);
 
@@ -56,7 +57,8 @@ test('a run reports graph building, locks its settings, shows its pace, and Esca
   expect(seen).toContain('Step 1 of 3: micro-batch 1 of 2 (the first run compiles the GPU shaders)…');
   expect(seen).toContain('Step 1 of 3: micro-batch 2 of 2 (the first run compiles the GPU shaders)…');
   const graphs = page.getByTestId('train-graph');
-  await expect(graphs.filter({ hasText: 'gradient accumulation' })).toHaveCount(1);
+  await expect(graphs.filter({ hasText: 'gradient accumulation (first micro-batch)' })).toHaveCount(1);
+  await expect(graphs.filter({ hasText: /^gradient accumulation \(step/ })).toHaveCount(1);
   await expect(graphs.filter({ hasText: 'AdamW update' })).toContainText(/\(step 1\): graph .+ s, onnxruntime session .+ s/);
 
   // Cancel while step 2's first micro-batch runs: the step is cut short there and discarded.

@@ -17,7 +17,7 @@ import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { runSft } from '../src/engine/sft.ts';
 import { parseTrainConfig } from '../src/engine/train-config.ts';
-import { LoraTrainer } from '../src/engine/trainer.ts';
+import { LoraTrainer, sessionWeights } from '../src/engine/trainer.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
 const ROWS = [
@@ -47,14 +47,15 @@ test.beforeAll(async () => {
   await writeFile(dataFile, lines.join('\n') + '\n');
 
   const sft = parseTrainConfig(readFileSync(new URL('../configs/sft.yaml', import.meta.url), 'utf8'), 'configs/sft.yaml');
-  const config = { ...sft, training: { ...sft.training, maxLength: MAX_LENGTH } };
+  // Completion-only keeps SwiftShader's loss head to the completion tokens (the preset's whole-sequence loss is unit-tested).
+  const config = { ...sft, training: { ...sft.training, maxLength: MAX_LENGTH, lossOn: 'completion' as const } };
   const { config: model, weights } = await loadCheckpoint(base);
   const tokenizer = await loadModelTokenizer(base);
   const rows = lines.map((line) => parseRow(line)).map((r) => (r.ok ? r : null)!);
   const { train } = splitDataset(rows.length, { ratio: config.eval.split, seed: config.eval.seed });
   const session = await Qwen3Session.load(nodeRuntime, model, weights);
   const adapter = newAdapter(model, { r: config.lora.r, alpha: config.lora.alpha, targets: config.lora.targets, useRslora: config.lora.rslora, dropout: config.lora.dropout, seed: config.training.seed });
-  const trainer = await LoraTrainer.create(nodeRuntime, model, session.weights, adapter, { optimizer: config.optimizer, dropout: config.lora.dropout, seed: config.training.seed });
+  const trainer = await LoraTrainer.create({ runtime: nodeRuntime, model, ...sessionWeights(session), start: { adapter }, optimizer: config.optimizer, dropout: config.lora.dropout, seed: config.training.seed });
   const examples = train.map((i) => tokenizer.example(rows[i]!.query, rows[i]!.completion));
   await runSft(trainer, examples, config, { maxSteps: STEPS, onStep: (p) => reference.push(p.loss) });
   await trainer.release();
@@ -91,8 +92,15 @@ test('a LoRA run in the page: 2 steps charted, step 1 loss as onnxruntime-node c
   await nav.getByRole('link', { name: 'Train' }).click();
   await expect(page.getByTestId('train-model')).toHaveText(REPO);
 
+  // The worker estimates the run's GPU memory from the graph it would build, and refuses what cannot fit.
+  await expect(page.getByTestId('train-memory')).toContainText('GPU memory for this run, estimated', { timeout: 30_000 });
+  await page.getByTestId('train-max-length').fill('32768');
+  await expect(page.getByTestId('train-memory-refusal')).toContainText('lower training.max_length (now 32768)', { timeout: 30_000 });
+  await expect(page.getByTestId('train-start')).toBeDisabled();
   await page.getByTestId('train-max-length').fill(String(MAX_LENGTH));
+  await expect(page.getByTestId('train-memory-refusal')).toHaveCount(0, { timeout: 30_000 });
   await page.getByTestId('train-max-steps').fill(String(STEPS));
+  await page.getByTestId('train-loss-completion').check();
   await page.getByTestId('train-start').click();
   // While the validation pass runs after the last step, the pace of step 2 (step 1 built the graphs) gives the time left.
   await expect(page.getByTestId('train-phase')).toHaveText(/^Computing the validation loss/, { timeout: 120_000 });

@@ -3,9 +3,9 @@
 // Every failure becomes a structured error for that request and the worker stays usable,
 // except after a lost device, which drops the model (the next load starts afresh).
 import { buildDecoder } from '../src/model/qwen3/decoder.ts';
-import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../src/data/prompt.ts';
+import { DEFAULT_PROMPT_FORMAT, promptFormat, type PromptFormat } from '../src/model/prompt.ts';
 import { OpfsCache } from '../src/model/hub/opfs-cache.ts';
-import { loadAdapter, loadModel, modelFolder, type LoadedModel } from '../src/engine/browser-model.ts';
+import { BUDGET_BUFFERS, loadAdapter, loadModel, modelFolder, type LoadedModel } from '../src/engine/browser-model.ts';
 import { generate, type Decoder } from '../src/engine/generate.ts';
 import { classifyError } from '../src/engine/errors.ts';
 import { createWebRuntime } from '../src/engine/runtime-web.ts';
@@ -22,23 +22,27 @@ import {
   type ToWorker,
 } from '../src/engine/protocol.ts';
 import { TokenStream } from '../src/engine/token-stream.ts';
-import { trainOnModel } from '../src/app/train-run.ts';
+import { runTrainJob, trainResult } from '../src/engine/train-job.ts';
+import { trainMemoryEstimate, trainMemoryRefusal } from '../src/engine/train-memory.ts';
 
 const runtime = createWebRuntime();
 const cache = new OpfsCache();
-const formats = new Map([QMD_V4_PROMPT, QMD_1_7B_PROMPT].map((f) => [f.id, f]));
 
 let model: LoadedModel | null = null;
+/** The loaded model's prompt format (load-model's promptFormat): what generate asks it in. */
+let modelFormat: PromptFormat = DEFAULT_PROMPT_FORMAT;
 let modelBytes = 0;
 /** Adapters resident on the GPU in the session, by id: generate switches between them by reference. */
 const adapters = new Map<string, AdapterInfo>();
 /** The adapter the session currently runs with (undefined: not set since the load). */
 let active: string | null | undefined;
 const controllers = new Map<number, AbortController>();
+/** Train requests asked to pause: each ends after its step in flight (runTrainJob's pause hook). */
+const pauses = new Set<number>();
 let queue: Promise<void> = Promise.resolve();
 let watchingDevice = false;
 
-const post = (message: FromWorker) => postMessage(message);
+const post = (message: FromWorker, transfer: Transferable[] = []) => postMessage(message, { transfer });
 
 function requireModel(): LoadedModel {
   if (!model) throw new EngineError('bad_model', 'no model is loaded: load a base model first');
@@ -60,6 +64,11 @@ async function watchDevice(): Promise<void> {
 async function limits() {
   const { limits } = await runtime.device();
   return { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize };
+}
+
+/** The bytes a run may hold: the load budget's (browser-model.ts), since WebGPU tells no memory size. */
+async function trainBudget(): Promise<number> {
+  return BUDGET_BUFFERS * (await limits()).maxBufferSize;
 }
 
 async function caps(float32 = false) {
@@ -88,6 +97,8 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
   checkCancel();
   switch (request.type) {
     case 'load-model': {
+      // Checked before anything is unloaded or downloaded.
+      const format = promptFormat(request.promptFormat ?? DEFAULT_PROMPT_FORMAT.id, 'load-model');
       await unload();
       await watchDevice();
       const started = performance.now();
@@ -95,6 +106,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       const before = runtime.memory().bytes;
       model = await guardMemory('uploading the weights', async () => loadModel(folder, runtime, await caps(request.float32), emit));
       modelBytes = runtime.memory().bytes - before;
+      modelFormat = format;
       const { config } = model;
       return {
         name: model.name,
@@ -105,6 +117,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         bytes: modelBytes,
         seconds: (performance.now() - started) / 1000,
         warnings: model.warnings,
+        promptFormat: format.id,
       };
     }
     case 'load-adapter': {
@@ -132,8 +145,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         await loaded.session.useAdapter(adapter);
         active = adapter;
       }
-      const format = formats.get(request.promptFormat ?? QMD_V4_PROMPT.id);
-      if (!format) throw new EngineError('internal', `unknown prompt format ${request.promptFormat}`);
+      const format = request.promptFormat === undefined ? modelFormat : promptFormat(request.promptFormat, 'generate');
       const promptIds = loaded.tokenizer.promptIds(query, format);
       const decoder: Decoder = {
         forward: (ids) => {
@@ -153,6 +165,12 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         tokensPerSecond: stream.tokensPerSecond(),
         promptTokens: promptIds.length,
       };
+    }
+    case 'train-memory': {
+      const loaded = requireModel();
+      const estimate = trainMemoryEstimate(loaded.config, loaded.session.layout, request.config, loaded.session.memory().weights);
+      const budgetBytes = await trainBudget();
+      return { estimate, budgetBytes, refusal: trainMemoryRefusal(estimate, budgetBytes, request.config) };
     }
     case 'memory': {
       const memory = runtime.memory();
@@ -175,19 +193,35 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
     }
     case 'train': {
       const loaded = requireModel();
+      const { adapterId, config, maxSteps, resume, checkpointEvery, validateEvery, sampleEvery, sampleQueries } = request;
       const rows = { train: request.train, validation: request.validation };
-      return guardMemory('training the adapter', () =>
-        trainOnModel(runtime, loaded, rows, request.config, request.maxSteps, {
-          onStep: (step) => emit({ type: 'train-step', step }),
+      // Samples run the adapter trained so far on the session, which runs the base model after them.
+      if (sampleEvery) active = undefined;
+      const memoryBudget = await trainBudget();
+      const outcome = await guardMemory('training the adapter', () =>
+        runTrainJob(runtime, loaded, { rows, config, maxSteps, resume, checkpointEvery, validateEvery, sampleEvery, sampleQueries, memoryBudget }, {
+          onStep: (step) => emit({ type: 'train-step', step, gpuBytes: runtime.counts().bytes }),
           onPhase: (phase) => emit({ type: 'train-phase', phase }),
           onProgress: (progress) => emit({ type: 'train-progress', progress }),
+          // exportState reads every tensor into its own buffer: the worker hands them over rather than copy them.
+          onCheckpoint: async (checkpoint) =>
+            post({ id, kind: 'event', event: { type: 'train-checkpoint', checkpoint } }, Object.values(checkpoint.state.tensors).map((t) => t.buffer)),
           stop: () => signal.aborted,
+          pause: () => pauses.has(id),
         }),
       );
+      // Kept resident like a loaded adapter: "use it" selects it without a byte round trip.
+      const { r, alpha, targets } = outcome.adapter.config;
+      const info: AdapterInfo = { id: adapterId, name: 'trained adapter', rank: r, alpha, targets: [...targets] };
+      await guardMemory('keeping the trained adapter', () => loaded.session.addAdapter(adapterId, outcome.adapter));
+      adapters.set(adapterId, info);
+      if (active === adapterId) active = undefined;
+      return trainResult(outcome, loaded.config, info);
     }
     case 'debug':
       return debug(request.action);
     case 'cancel':
+    case 'pause':
       return null;
   }
 }
@@ -218,6 +252,11 @@ onmessage = (event: MessageEvent<ToWorker>) => {
     post({ id, kind: 'result', result: null });
     return;
   }
+  if (request.type === 'pause') {
+    if (controllers.has(request.target)) pauses.add(request.target);
+    post({ id, kind: 'result', result: null });
+    return;
+  }
   const controller = new AbortController();
   controllers.set(id, controller);
   queue = queue.then(async () => {
@@ -227,6 +266,7 @@ onmessage = (event: MessageEvent<ToWorker>) => {
       post({ id, kind: 'error', error: classifyError(error, request.type, controller.signal.aborted) });
     } finally {
       controllers.delete(id);
+      pauses.delete(id);
     }
   });
 };

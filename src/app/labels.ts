@@ -2,6 +2,7 @@
 import type { DatasetMeta, RowFormat, ValidationSplit } from '../data/db.ts';
 
 export const FORMAT_LABELS: Record<RowFormat, string> = {
+  structured: 'structured',
   input_output: 'input/output',
   messages: 'messages',
   prompt_completion: 'prompt/completion',
@@ -9,9 +10,9 @@ export const FORMAT_LABELS: Record<RowFormat, string> = {
 };
 
 /** "input/output 5,730" for the formats present, in a fixed order. */
-export function formatCounts(formats: Record<RowFormat, number>): string {
-  const present = (Object.keys(FORMAT_LABELS) as RowFormat[]).filter((f) => formats[f] > 0);
-  return present.length === 0 ? '—' : present.map((f) => `${FORMAT_LABELS[f]} ${formats[f].toLocaleString('en-US')}`).join(', ');
+export function formatCounts(formats: Partial<Record<RowFormat, number>>): string {
+  const present = (Object.keys(FORMAT_LABELS) as RowFormat[]).filter((f) => (formats[f] ?? 0) > 0);
+  return present.length === 0 ? '—' : present.map((f) => `${FORMAT_LABELS[f]} ${formats[f]!.toLocaleString('en-US')}`).join(', ');
 }
 
 /** A dataset's validation split in words: "10 %, seed 42", or "none" at ratio 0. */

@@ -76,6 +76,9 @@ describe('progressLine', () => {
     expect(progressLine(view('validation', { kind: 'validation', index: 3, of: 12 }, 6))).toBe('Computing the validation loss: batch 3 of 12…');
     expect(progressLine(view('rows', null))).toBe('Reading the dataset…');
     expect(progressLine(view('export', null, 6))).toBe('Reading the adapter back…');
+    // Samples run after step 4 completed and before it is listed (3 done).
+    expect(progressLine(view('samples', { kind: 'sample', step: 4, index: 2, of: 4 }, 3))).toBe('Sampling the adapter after step 4: query 2 of 4…');
+    expect(cancellingLine(view('samples', { kind: 'sample', step: 4, index: 2, of: 4 }, 3))).toBe('Cancelling — skipping the rest of the samples: the adapter of step 4 is kept…');
   });
 });
 
@@ -101,6 +104,7 @@ describe('outcomeLine', () => {
   const result = (n: number, of: number, extra: Partial<TrainResult> = {}): TrainResult => ({
     steps: steps(Array.from({ length: n }, (_, i) => i + 1), of),
     stopped: false,
+    paused: false,
     discarded: null,
     validationSkipped: false,
     halt: null,
@@ -110,6 +114,7 @@ describe('outcomeLine', () => {
     validationRows: 0,
     adapterConfig: new Uint8Array(),
     adapterWeights: new Uint8Array(),
+    adapter: { id: 'trained:1', name: 'trained adapter', rank: 2, alpha: 4, targets: ['q_proj'] },
     seconds: n,
     ...extra,
   });

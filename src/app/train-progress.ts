@@ -14,6 +14,8 @@ export interface RunView {
   done: number;
   /** Cancel was pressed. */
   stopping: boolean;
+  /** Pause was pressed (and Cancel not). */
+  pausing?: boolean;
 }
 
 /** 0.8 → "0.8 s", 75 → "1 min 15 s", 7500 → "2 h 05 min". */
@@ -38,6 +40,7 @@ function graphLine(p: Extract<TrainProgress, { kind: 'graph' }>): string {
 /** The line under Start while a run is in flight. */
 export function progressLine(run: RunView): string {
   if (run.stopping) return cancellingLine(run);
+  if (run.pausing) return pausingLine(run);
   const { progress: p, phase } = run;
   if (phase === 'rows') return 'Reading the dataset…';
   if (phase === 'export') return 'Reading the adapter back…';
@@ -45,6 +48,7 @@ export function progressLine(run: RunView): string {
     if (p?.kind === 'graph') return `Computing the validation loss: ${graphLine(p)}`;
     return p?.kind === 'validation' ? `Computing the validation loss: batch ${p.index} of ${p.of}…` : 'Computing the validation loss…';
   }
+  if (phase === 'samples') return p?.kind === 'sample' ? `Sampling the adapter after step ${p.step}: query ${p.index} of ${p.of}…` : 'Sampling the adapter…';
   if (p?.kind === 'graph') return `Step ${run.done + 1}: ${graphLine(p)}`;
   if (p?.kind === 'micro-batch') {
     const batches = p.of > 1 ? `: micro-batch ${p.index} of ${p.of}` : '';
@@ -55,6 +59,15 @@ export function progressLine(run: RunView): string {
   return phase === 'compile' ? 'Preparing step 1…' : 'Training…';
 }
 
+/** What a pause waits for: the step in flight completes and its checkpoint is stored. */
+export function pausingLine(run: RunView): string {
+  const { progress: p, phase, done } = run;
+  if (phase === 'rows' || (phase === 'compile' && done === 0)) return `Pausing — after step ${done + 1} completes and its checkpoint is stored…`;
+  if (phase === 'validation') return `Pausing — finishing the validation pass, then stopping after step ${done}: its checkpoint is stored…`;
+  const step = p?.kind === 'micro-batch' ? p.step : done + 1;
+  return `Pausing — finishing step ${step}, then storing its checkpoint; Resume continues from there…`;
+}
+
 /** What a cancel waits for, said the moment Cancel is pressed. */
 export function cancellingLine(run: RunView): string {
   const { progress: p, phase, done } = run;
@@ -62,6 +75,8 @@ export function cancellingLine(run: RunView): string {
   if (phase === 'rows') return 'Cancelling — nothing is trained…';
   if (phase === 'export') return 'Cancelling — the steps are done; reading the adapter back…';
   if (phase === 'validation') return 'Cancelling — skipping the rest of the validation pass…';
+  // Samples follow a completed step (not yet listed): its update is made and kept.
+  if (phase === 'samples') return `Cancelling — skipping the rest of the samples: the adapter of step ${p?.kind === 'sample' ? p.step : done + 1} is kept…`;
   if (p?.kind === 'graph') return `Cancelling — finishing graph ${p.index} of ${p.of}, then stopping before step ${done + 1}: ${kept}…`;
   if (p?.kind === 'micro-batch' && p.step === done + 1) {
     // After a step's last micro-batch the update is made: that step completes and is kept.
@@ -114,6 +129,7 @@ export function outcomeLine(result: TrainResult): string {
   const done = last?.step ?? 0;
   const of = last?.of ?? 0;
   if (result.halt) return `Halted after ${done} of ${of} steps`;
+  if (result.paused) return `Paused after step ${done} of ${of} — its checkpoint is stored: Resume in the runs table continues it`;
   if (!result.stopped) return `Trained ${done} of ${of} steps`;
   const kept = `the adapter of step ${done} is kept`;
   const d = result.discarded;

@@ -49,6 +49,7 @@ describe('qmd logits / expand / train', () => {
     expect((await capture(() => expandMain(args))).out).toBe(first.out);
     expect(first.out.trim().length).toBeGreaterThan(0);
     expect((await capture(() => expandMain(['--model', join(dir, 'model')]))).code).toBe(2);
+    await expect(expandMain(['--model', join(dir, 'model'), '--format', 'qmd-v9', 'q'])).rejects.toThrow('--format: unknown prompt format "qmd-v9"; known: qmd-v4, qmd-1.7b');
   });
 
   it('train: a few steps write a PEFT adapter that logits can load', async () => {

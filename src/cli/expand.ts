@@ -1,16 +1,14 @@
 // `qmd expand --model DIR [--adapter DIR] [--greedy | --temperature T --seed S] [--top-k K]
-//  [--top-p P] [--max-new-tokens N] [--format qmd-v4|qmd-1.7b] QUERY`: prints the expansion.
+//  [--top-p P] [--max-new-tokens N] [--format qmd-v4|qmd-1.7b] [--intent TEXT] QUERY`: prints the expansion.
 import { parseArgs } from 'node:util';
-import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../data/prompt.ts';
+import { DEFAULT_PROMPT_FORMAT, PROMPT_FORMAT_IDS, promptFormat } from '../model/prompt.ts';
 import { expand } from '../engine/generate.ts';
-import { loadAdapter, loadCheckpoint, loadModelTokenizer } from '../engine/model-dir.ts';
+import { loadAdapter, loadModelTokenizer, loadSession } from '../engine/model-dir.ts';
 import { nodeRuntime } from '../engine/runtime-node.ts';
 import { defaultSampling, validateSampling } from '../engine/sampling.ts';
-import { Qwen3Session } from '../engine/session.ts';
 
 const USAGE =
-  'usage: qmd expand --model DIR [--adapter DIR] [--greedy | --temperature T --seed S] [--top-k K] [--top-p P] [--max-new-tokens N] [--format qmd-v4|qmd-1.7b] QUERY\n';
-const formats = { [QMD_V4_PROMPT.id]: QMD_V4_PROMPT, [QMD_1_7B_PROMPT.id]: QMD_1_7B_PROMPT };
+  `usage: qmd expand --model DIR [--adapter DIR] [--greedy | --temperature T --seed S] [--top-k K] [--top-p P] [--max-new-tokens N] [--format ${PROMPT_FORMAT_IDS.join('|')}] [--intent TEXT] QUERY\n`;
 
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -25,15 +23,16 @@ export async function main(args: string[]): Promise<number> {
       'top-k': { type: 'string', default: String(defaultSampling.topK) },
       'top-p': { type: 'string', default: String(defaultSampling.topP) },
       'max-new-tokens': { type: 'string', default: String(defaultSampling.maxNewTokens) },
-      format: { type: 'string', default: QMD_V4_PROMPT.id },
+      format: { type: 'string', default: DEFAULT_PROMPT_FORMAT.id },
+      intent: { type: 'string' },
     },
   });
   const query = positionals.join(' ').trim();
-  const format = formats[values.format];
-  if (!values.model || !query || !format) {
+  if (!values.model || !query) {
     process.stderr.write(USAGE);
     return 2;
   }
+  const format = promptFormat(values.format, '--format');
   const sampling = validateSampling({
     ...defaultSampling,
     greedy: values.greedy,
@@ -43,11 +42,11 @@ export async function main(args: string[]): Promise<number> {
     topP: Number(values['top-p']),
     maxNewTokens: Number(values['max-new-tokens']),
   });
-  const { config, weights } = await loadCheckpoint(values.model);
+  // Streamed; graphs built as first run, so a run with an adapter never builds the base model's.
+  const session = await loadSession(values.model, nodeRuntime, { graphs: 'lazy' });
   const tokenizer = await loadModelTokenizer(values.model);
-  const session = await Qwen3Session.load(nodeRuntime, config, weights);
-  if (values.adapter) await session.setAdapter(await loadAdapter(values.adapter, config));
-  const expansion = await expand(session, tokenizer, query, sampling, format);
+  if (values.adapter) await session.setAdapter(await loadAdapter(values.adapter, session.config));
+  const expansion = await expand(session, tokenizer, query, sampling, format, values.intent);
   await session.release();
   process.stdout.write(expansion.text + '\n');
   return 0;

@@ -4,18 +4,16 @@
 // `qmd export --model DIR --adapter DIR --format gguf-lora --out FILE.gguf`: the adapter alone as a
 // llama.cpp LoRA adapter, for a base GGUF of the same model.
 import { open, rename, rm, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAdapter, modelTokenizerJson, openModel } from '../engine/model-dir.ts';
-import { loraGguf, qwen3GgufParts, writeGguf, type GgufType } from '../model/gguf.ts';
+import { ggufDtypes, loraGguf, qmdGenerateLine, qwen3GgufParts, writeGguf } from '../model/gguf.ts';
 import { qwen3TokenizerMetadata } from '../model/gguf-tokenizer.ts';
 import { mergedReader } from '../model/merge.ts';
 
 const USAGE =
   'usage: qmd export --model DIR [--adapter DIR] [--dtype f32|f16|q8_0] --out FILE.gguf\n' +
   '       qmd export --model DIR --adapter DIR --format gguf-lora --out FILE.gguf\n';
-
-const DTYPES: Record<string, GgufType> = { f32: 'F32', f16: 'F16', q8_0: 'Q8_0' };
 
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,7 +26,7 @@ export async function main(args: string[]): Promise<number> {
       out: { type: 'string' },
     },
   });
-  const type = DTYPES[values.dtype];
+  const type = Object.hasOwn(ggufDtypes, values.dtype) ? ggufDtypes[values.dtype as keyof typeof ggufDtypes] : undefined;
   const lora = values.format === 'gguf-lora';
   if (!values.model || !values.out || !type || (values.format !== 'gguf' && !lora) || (lora && !values.adapter)) {
     process.stderr.write(USAGE);
@@ -67,7 +65,8 @@ export async function main(args: string[]): Promise<number> {
     await rename(partial, values.out);
     process.stderr.write(
       `wrote ${values.out} (${(size / 2 ** 20).toFixed(1)} MiB, ${values.dtype}${adapter ? ', adapter merged' : ''})\n` +
-        `use it in QMD: QMD_GENERATE_MODEL=${values.out} qmd query "…"   (or models.generate in index.yml)\n`,
+        `use it in QMD: ${qmdGenerateLine(resolve(values.out))}\n` +
+        `  (models.generate in QMD's index.yml, when set, wins over the variable: put this path there instead)\n`,
     );
     return 0;
   } finally {

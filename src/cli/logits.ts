@@ -3,9 +3,8 @@
 // The prompt is tokenized as written (no chat template), so any model can be probed.
 import { parseArgs } from 'node:util';
 import { firstNonFinite } from '../model/dtype.ts';
-import { loadAdapter, loadCheckpoint, loadModelTokenizer } from '../engine/model-dir.ts';
+import { loadAdapter, loadModelTokenizer, loadSession } from '../engine/model-dir.ts';
 import { nodeRuntime } from '../engine/runtime-node.ts';
-import { Qwen3Session } from '../engine/session.ts';
 
 const USAGE = 'usage: qmd logits --model DIR [--adapter DIR] --prompt TEXT [--top K]\n';
 
@@ -16,12 +15,12 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const { config, weights } = await loadCheckpoint(values.model);
+  // Streamed, and only the one prefill graph this command runs is built (graphs: 'lazy').
+  const session = await loadSession(values.model, nodeRuntime, { graphs: 'lazy' });
   const tokenizer = await loadModelTokenizer(values.model);
   const ids = tokenizer.encode(values.prompt);
   if (ids.length === 0) throw new Error('--prompt: tokenizes to no tokens');
-  const session = await Qwen3Session.load(nodeRuntime, config, weights);
-  if (values.adapter) await session.setAdapter(await loadAdapter(values.adapter, config));
+  if (values.adapter) await session.setAdapter(await loadAdapter(values.adapter, session.config));
   const logits = await session.forward(ids);
   await session.release();
   const bad = firstNonFinite(logits);

@@ -6,8 +6,10 @@ const commands: Record<string, () => Promise<Command>> = {
   logits: () => import('./logits.ts'),
   expand: () => import('./expand.ts'),
   train: () => import('./train.ts'),
+  data: () => import('./data.ts'),
   export: () => import('./export.ts'),
   retrieve: () => import('./retrieve.ts'),
+  'export-data': () => import('./export-data.ts'),
 };
 
 const [commandName, ...commandArgs] = process.argv.slice(2);

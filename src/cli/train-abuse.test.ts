@@ -13,10 +13,10 @@ beforeAll(() => makeTinyModel(join(dir, 'model'), { seed: 9 }));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const sft = readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8');
-/** configs/sft.yaml with its tiny-run changes: r 2, batch 2 × 1, max length 48, no eval split. */
+/** configs/sft.yaml with its tiny-run changes: r 2, batch 2 × 1, max length 48, no eval split, completion-only loss (a long prompt leaves nothing to score). */
 async function configFile(name: string, ...changes: [string, string][]): Promise<string> {
   let text = sft;
-  for (const [from, to] of [['r: 16', 'r: 2'], ['batch_size: 4', 'batch_size: 2'], ['grad_accum: 4', 'grad_accum: 1'], ['max_length: 512', 'max_length: 48'], ['split: 0.1', 'split: 0'], ...changes]) {
+  for (const [from, to] of [['r: 16', 'r: 2'], ['batch_size: 4', 'batch_size: 2'], ['grad_accum: 4', 'grad_accum: 1'], ['max_length: 512', 'max_length: 48'], ['split: 0.1', 'split: 0'], ['loss_on: all', 'loss_on: completion'], ...changes]) {
     expect(text).toContain(from);
     text = text.replace(from!, to!);
   }

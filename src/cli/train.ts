@@ -1,16 +1,51 @@
-// `qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N]`:
-// LoRA SFT on onnxruntime-node; one JSON line per optimizer step, then the eval loss; writes a
-// PEFT adapter (adapter_config.json + adapter_model.safetensors) to --out.
+// `qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N]
+//  [--checkpoint-every N] [--resume CHECKPOINT_DIR]`
+// (--config: qmd-lab's YAML or QMD's trainer config, e.g. tobi/qmd finetune/configs/sft.yaml):
+// LoRA SFT on onnxruntime-node (the page's training job, src/engine/train-job.ts); one JSON line
+// per optimizer step, then the eval loss; writes a PEFT adapter (adapter_config.json +
+// adapter_model.safetensors) to --out, and with --checkpoint-every the run's state to
+// --out/checkpoint/ every N steps and at the end, which --resume (with the same --data and
+// --config) continues from, bit for bit.
+import { readFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { splitDataset } from '../data/split.ts';
+import { splitAsQmdTrainer, splitDataset } from '../data/split.ts';
 import { readDatasetFile } from './dataset-file.ts';
-import { loadCheckpoint, loadModelTokenizer, readSettingsFile, saveAdapter } from '../engine/model-dir.ts';
+import { loadModelTokenizer, loadSession, readSettingsFile, saveAdapter } from '../engine/model-dir.ts';
 import { nodeRuntime } from '../engine/runtime-node.ts';
-import { evaluateLoss, runSft, sftExamples, sftTrainer, skippedLines, skippedReason } from '../engine/sft.ts';
-import { parseTrainConfig } from '../engine/train-config.ts';
-import { Qwen3Session } from '../engine/session.ts';
+import { skippedReason } from '../engine/sft.ts';
+import { CHECKPOINT_JSON, CHECKPOINT_TENSORS, checkpointFiles, readCheckpoint, type TrainingCheckpoint } from '../engine/checkpoint.ts';
+import { runTrainJob } from '../engine/train-job.ts';
+import { SafetensorsFile } from '../model/safetensors.ts';
+import { openFileSource } from '../model/file-source.ts';
+import { QMD_TRAINER_DIFFERENCES, readTrainConfig } from '../engine/qmd-trainer-config.ts';
 
-const USAGE = 'usage: qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N]\n';
+const USAGE = 'usage: qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N] [--checkpoint-every N] [--resume CHECKPOINT_DIR]\n';
+
+/** Writes the checkpoint's two files into `dir`, each by a rename so a crash leaves whole files (readCheckpoint catches a torn pair). */
+async function writeCheckpointDir(dir: string, checkpoint: TrainingCheckpoint): Promise<void> {
+  const { json, tensors } = checkpointFiles(checkpoint);
+  await mkdir(dir, { recursive: true });
+  for (const [file, data] of [[CHECKPOINT_TENSORS, tensors], [CHECKPOINT_JSON, json]] as const) {
+    await writeFile(join(dir, `${file}.partial`), data);
+    await rename(join(dir, `${file}.partial`), join(dir, file));
+  }
+}
+
+async function readCheckpointDir(dir: string): Promise<TrainingCheckpoint> {
+  const files = { json: join(dir, CHECKPOINT_JSON), tensors: join(dir, CHECKPOINT_TENSORS) };
+  const json = await readFile(files.json, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new Error(`${dir}: no ${CHECKPOINT_JSON}: expected a folder that qmd train --checkpoint-every wrote (OUT/checkpoint)`) : error;
+  });
+  const source = await openFileSource(files.tensors);
+  try {
+    return await readCheckpoint(json, await SafetensorsFile.open(source), files);
+  } finally {
+    await source.close();
+  }
+}
+
+const positiveInteger = (v: string | undefined) => v === undefined || (Number.isInteger(Number(v)) && Number(v) >= 1);
 
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -22,62 +57,70 @@ export async function main(args: string[]): Promise<number> {
       out: { type: 'string' },
       'max-steps': { type: 'string' },
       steps: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'string' },
     },
   });
   const maxSteps = values['max-steps'] ?? values.steps;
-  if (!values.model || !values.data || !values.out || (maxSteps !== undefined && !(Number.isInteger(Number(maxSteps)) && Number(maxSteps) >= 1))) {
+  const every = values['checkpoint-every'];
+  if (!values.model || !values.data || !values.out || !positiveInteger(maxSteps) || !positiveInteger(every)) {
     process.stderr.write(USAGE);
     return 2;
   }
-  const config = parseTrainConfig(await readSettingsFile(values.config), values.config);
+  // Either kind of file: qmd-lab's configs/*.yaml or QMD's own trainer config (told apart by its sections).
+  const read = readTrainConfig(await readSettingsFile(values.config), values.config);
+  for (const line of [...read.warnings, ...(read.kind === 'qmd-trainer' ? QMD_TRAINER_DIFFERENCES : [])]) process.stderr.write(`${line}\n`);
+  const { config } = read;
+  const resume = values.resume === undefined ? undefined : await readCheckpointDir(values.resume);
   // The data before the weights: a bad --data fails in a second, not after the model loaded.
   const rows = await readDatasetFile(values.data, (line) => process.stderr.write(`${line}\n`));
   if (rows.length < 2) throw new Error(`${values.data}: ${rows.length} usable rows; training needs at least 2`);
-  const { config: model, weights } = await loadCheckpoint(values.model);
+  // Streamed (no host copy of the weights beside the session's), no decoder graph built: the trainer reads session.weights.
+  const session = await loadSession(values.model, nodeRuntime, { graphs: 'lazy' });
+  const model = session.config;
   const tokenizer = await loadModelTokenizer(values.model);
-  // The page's split (src/data/split.ts): the same seed holds out the same rows here and in #/train.
+  // The page's split (src/data/split.ts): the same seed holds out the same rows here and in #/train;
+  // with QMD's own config, the rows its train.py holds out (so eval losses compare row for row).
+  const evalSplit = { ratio: config.eval.split, seed: config.eval.seed };
   const split = config.eval.split > 0
-    ? splitDataset(rows.length, { ratio: config.eval.split, seed: config.eval.seed })
+    ? read.kind === 'qmd-trainer' ? splitAsQmdTrainer(rows.length, evalSplit) : splitDataset(rows.length, evalSplit)
     : { train: rows.map((_, i) => i), validation: [] };
   if (split.train.length === 0) throw new Error(`${values.data}: the ${config.eval.split} eval split leaves no rows to train on`);
-  // Rows whose prompt fills max_length are left out of either part and listed, as rejected rows are.
+  // A resumed run keeps its schedule unless --max-steps says otherwise.
+  const limit = maxSteps === undefined ? (resume?.maxSteps ?? null) : Number(maxSteps);
+  if (resume && limit !== resume.maxSteps) process.stderr.write(`qmd train: the checkpoint's run stopped at ${resume.maxSteps ?? 'the end of its schedule'}; this one at ${limit ?? 'the end of its schedule'}: the learning-rate schedule is recomputed for it\n`);
   const { maxLength } = config.training;
-  const train = sftExamples(split.train.map((i) => rows[i]!), tokenizer, config);
-  const validation = sftExamples(split.validation.map((i) => rows[i]!), tokenizer, config);
-  const skipped = [...train.skipped, ...validation.skipped].sort((x, y) => (x.line ?? 0) - (y.line ?? 0));
-  for (const row of skipped) process.stderr.write(`${values.data}:${row.line ?? '?'}: ${skippedReason(row, maxLength)}\n`);
-  if (skipped.length > 0) process.stderr.write(`${values.data}: ${skipped.length} row${skipped.length === 1 ? '' : 's'} skipped: the prompt fills max_length ${maxLength}\n`);
-  if (train.examples.length === 0) {
-    throw new Error(`${values.data}: the prompt of every train row fills max_length ${maxLength} (${skippedLines(train.skipped)}): nothing to train on; raise training.max_length in ${values.config}`);
-  }
-
-  // The session uploads the base weights once; the trainer reads the same device tensors.
-  const session = await Qwen3Session.load(nodeRuntime, model, weights);
-  const trainer = await sftTrainer(nodeRuntime, model, session.weights, config);
   const started = Date.now();
-  const { halt } = await runSft(
-    trainer,
-    train.examples,
-    config,
+  const outcome = await runTrainJob(
+    nodeRuntime,
+    { config: model, tokenizer, session },
+    { rows: { train: split.train.map((i) => rows[i]!), validation: split.validation.map((i) => rows[i]!) }, config, maxSteps: limit, resume, checkpointEvery: every === undefined ? undefined : Number(every) },
     {
-      maxSteps: maxSteps === undefined ? undefined : Number(maxSteps),
+      // Rows whose prompt fills max_length are left out of either part and listed, as rejected rows are.
+      onSkipped: (parts) => {
+        const skipped = [...parts.train, ...parts.validation].sort((x, y) => (x.line ?? 0) - (y.line ?? 0));
+        for (const row of skipped) process.stderr.write(`${values.data}:${row.line ?? '?'}: ${skippedReason(row, maxLength)}\n`);
+        if (skipped.length > 0) process.stderr.write(`${values.data}: ${skipped.length} row${skipped.length === 1 ? '' : 's'} skipped: the prompt fills max_length ${maxLength}\n`);
+      },
       onStep: (p) =>
         process.stdout.write(
-          JSON.stringify({ step: p.step, of: p.totalSteps, epoch: p.epoch, loss: +p.loss.toFixed(5), lr: p.lr, grad_norm: +p.gradNorm.toFixed(5), tokens: p.tokens, seconds: (Date.now() - started) / 1000 }) + '\n',
+          JSON.stringify({ step: p.step, of: p.of, epoch: p.epoch, loss: +p.loss.toFixed(5), lr: p.lr, grad_norm: +p.gradNorm.toFixed(5), tokens: p.tokens, seconds: (Date.now() - started) / 1000 }) + '\n',
         ),
+      onCheckpoint: (checkpoint) => writeCheckpointDir(join(values.out!, 'checkpoint'), checkpoint),
     },
-  );
-  if (halt) process.stderr.write(`qmd train: ${halt.message}\n`);
-  if (validation.examples.length > 0) {
-    const evalLoss = await evaluateLoss(trainer, validation.examples, config);
-    process.stdout.write(JSON.stringify({ eval_loss: +evalLoss.toFixed(5), eval_rows: validation.examples.length }) + '\n');
-  }
+  ).catch(async (error: unknown) => {
+    await session.release();
+    throw error instanceof Error && error.message.startsWith('cannot ') ? new Error(`${values.data}: ${error.message}`) : error;
+  });
+  const { halt } = outcome;
+  if (halt) process.stderr.write(`qmd train: ${halt}\n`);
+  if (outcome.validationLoss !== null) process.stdout.write(JSON.stringify({ eval_loss: +outcome.validationLoss.toFixed(5), eval_rows: outcome.validationRows }) + '\n');
   // PEFT records the base it was trained on (base_model_name_or_path): here, the model folder.
-  const adapter = await trainer.adapter();
+  const { adapter } = outcome;
   await saveAdapter(values.out, { ...adapter, config: { ...adapter.config, baseModel: adapter.config.baseModel ?? values.model } }, model);
-  await trainer.release();
   await session.release();
-  const kept = !halt ? 'PEFT adapter' : halt.step > 1 ? `adapter of step ${halt.step - 1} (the last good step)` : 'adapter as initialised (no step completed)';
+  const good = outcome.steps.at(-1)?.step ?? 0;
+  const kept = !halt ? 'PEFT adapter' : good > 0 ? `adapter of step ${good} (the last good step)` : 'adapter as initialised (no step completed)';
   process.stderr.write(`wrote the ${kept} to ${values.out}\n`);
   // A halted run did not train what was asked: its exit status says so, with the adapter kept.
   return halt ? 1 : 0;

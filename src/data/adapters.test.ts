@@ -204,7 +204,7 @@ describe('schema upgrade', () => {
 
     const db = await openLab(name);
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['adapterFiles', 'adapters', 'datasets', 'querySets', 'rejections', 'results', 'rows']);
+    expect([...db.objectStoreNames].sort()).toEqual(['adapterFiles', 'adapters', 'datasets', 'querySets', 'rejections', 'results', 'rows', 'trainCheckpoints', 'trainRuns']);
     expect(await db.get('datasets', 'd1')).toEqual({ ...dataset, validation: DEFAULT_VALIDATION });
     expect(await db.getAllFromIndex('rows', 'byDataset', 'd1')).toEqual([row]);
     expect(await db.countFromIndex('rejections', 'byDataset', 'd1')).toBe(1);

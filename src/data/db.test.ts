@@ -68,10 +68,45 @@ describe('schema version 3', () => {
     again.close();
   });
 
-  it('a fresh database starts at version 3 with every store', async () => {
+});
+
+describe('schema version 4', () => {
+  it('adds the training-run stores and leaves what version 3 holds as it was (its migration does not run again)', async () => {
+    const name = freshName();
+    const v3 = await openDB(name, 3, {
+      upgrade(db) {
+        db.createObjectStore('datasets', { keyPath: 'id' });
+        db.createObjectStore('rows', { keyPath: ['datasetId', 'index'] }).createIndex('byDataset', 'datasetId');
+        db.createObjectStore('rejections', { keyPath: ['datasetId', 'line'] }).createIndex('byDataset', 'datasetId');
+        db.createObjectStore('querySets', { keyPath: 'id' });
+        db.createObjectStore('results', { keyPath: 'id' });
+        db.createObjectStore('adapters', { keyPath: 'id' });
+        db.createObjectStore('adapterFiles', { keyPath: 'adapterId' });
+      },
+    });
+    // Two datasets of one name and one without a validation part: version 3's migration would rename and fill them.
+    const stored = [
+      { ...dataset('d1', 'qmd.jsonl', 10), validation: { ratio: 0.2, seed: 7 } },
+      { ...dataset('d2', 'qmd.jsonl', 20), validation: DEFAULT_VALIDATION },
+    ];
+    for (const meta of stored) await v3.put('datasets', meta);
+    await v3.put('adapters', adapter('a1', 'LoRA r16', 1));
+    v3.close();
+
+    const db = await openLab(name);
+    expect(db.version).toBe(DB_VERSION);
+    expect([...db.objectStoreNames].sort()).toEqual(['adapterFiles', 'adapters', 'datasets', 'querySets', 'rejections', 'results', 'rows', 'trainCheckpoints', 'trainRuns']);
+    expect((await db.getAll('datasets')).sort((a, b) => a.created - b.created)).toEqual(stored);
+    expect(await db.getAll('adapters')).toEqual([adapter('a1', 'LoRA r16', 1)]);
+    expect(await db.count('trainRuns')).toBe(0);
+    expect(await db.count('trainCheckpoints')).toBe(0);
+    db.close();
+  });
+
+  it('a fresh database starts at version 4 with every store', async () => {
     const db = await openLab(freshName());
-    expect(db.version).toBe(3);
-    expect([...db.objectStoreNames].sort()).toEqual(['adapterFiles', 'adapters', 'datasets', 'querySets', 'rejections', 'results', 'rows']);
+    expect(db.version).toBe(4);
+    expect([...db.objectStoreNames].sort()).toEqual(['adapterFiles', 'adapters', 'datasets', 'querySets', 'rejections', 'results', 'rows', 'trainCheckpoints', 'trainRuns']);
     db.close();
   });
 });

@@ -5,9 +5,14 @@ import type { QueryOutcome } from '../retrieval/eval.ts';
 import type { RetrievalQuery } from '../retrieval/queries.ts';
 import type { RetrievalMode } from '../retrieval/search.ts';
 import type { EvalScore, RewardScore } from '../scoring/index.ts';
+import type { TrainingCheckpoint } from '../engine/checkpoint.ts';
+import type { TrainStep } from '../engine/protocol.ts';
+import type { TrainConfig } from '../engine/train-config.ts';
 import { uniqueName } from './names.ts';
+import type { ReportDrops } from './report.ts';
 
-export type RowFormat = 'input_output' | 'messages' | 'prompt_completion' | 'text';
+/** How a JSONL row was written; `structured` is QMD's current `{query, output: [[type, text]…]}` (src/data/rows.ts). */
+export type RowFormat = 'structured' | 'input_output' | 'messages' | 'prompt_completion' | 'text';
 
 /**
  * A dataset's validation part: ceil(ratio × rows) rows drawn by splitDataset (split.ts) with
@@ -27,10 +32,12 @@ export interface DatasetMeta {
   name: string;
   /** Accepted rows. */
   rows: number;
-  /** Accepted rows per detected format. */
-  formats: Record<RowFormat, number>;
+  /** Accepted rows per detected format (`structured` is absent on datasets imported before it existed). */
+  formats: Partial<Record<RowFormat, number>>;
   /** Lines rejected at import (details in the `rejections` store). */
   rejected: number;
+  /** Output items of structured rows left out at import; absent on datasets imported before they existed. */
+  drops?: ReportDrops;
   created: number;
   /** File name it was imported from. */
   source: string;
@@ -48,6 +55,8 @@ export interface DatasetRow {
   format: RowFormat;
   query: string;
   completion: string;
+  /** A structured row's `intent`: the prompt format adds it to the user turn. */
+  intent?: string;
   /** The parsed JSON of the line as imported. */
   original: unknown;
 }
@@ -170,6 +179,55 @@ export interface AdapterFiles {
   weights: ArrayBuffer;
 }
 
+/**
+ * Where a training run stands. `interrupted`: it was running when the page that ran it went away
+ * (a reload, a closed tab, a crash); like `paused` it resumes from its last checkpoint.
+ */
+export type TrainRunStatus = 'running' | 'paused' | 'stopped' | 'finished' | 'failed' | 'interrupted';
+
+/** What a run was started with: the training settings and the page's cadence of checkpoints and validation. */
+export interface TrainRunSettings {
+  config: TrainConfig;
+  maxSteps: number | null;
+  /** Steps between checkpoints (a pause and the last step write one too). */
+  checkpointEvery: number;
+  /** Steps between validation losses (the last step always gets one); null: only after the last step. */
+  validateEvery: number | null;
+  /** Steps between scored samples (TrainStep.samples); null or absent (runs stored before samples existed): none. */
+  sampleEvery?: number | null;
+  /** Validation queries each sample pass expands. */
+  sampleQueries?: number;
+}
+
+/** A training run started in the page: its record, listed apart from its checkpoint's megabytes. */
+export interface TrainRunRecord {
+  id: string;
+  status: TrainRunStatus;
+  /** The base model's name as the engine reports it (a resume needs the same). */
+  model: string;
+  dataset: { id: string; name: string };
+  settings: TrainRunSettings;
+  /** ms since the epoch. */
+  started: number;
+  updated: number;
+  /** Steps to run (known once the rows are tokenized); null before the first step. */
+  totalSteps: number | null;
+  /** One record per completed step, in order (the history the charts draw). */
+  metrics: TrainStep[];
+  /** The step the stored checkpoint holds; null while none is stored. */
+  checkpointStep: number | null;
+  /** Validation loss after the last step of a finished run. */
+  validationLoss: number | null;
+  /** Why it failed, or what a stop or pause left. */
+  note: string;
+}
+
+/** The latest checkpoint of a run (one per run: each write replaces the one before). */
+export interface TrainCheckpointRecord {
+  runId: string;
+  checkpoint: TrainingCheckpoint;
+}
+
 interface LabDB extends DBSchema {
   datasets: { key: string; value: DatasetMeta };
   rows: { key: [string, number]; value: DatasetRow; indexes: { byDataset: string } };
@@ -178,13 +236,15 @@ interface LabDB extends DBSchema {
   results: { key: string; value: EvalResult };
   adapters: { key: string; value: StoredAdapter };
   adapterFiles: { key: string; value: AdapterFiles };
+  trainRuns: { key: string; value: TrainRunRecord };
+  trainCheckpoints: { key: string; value: TrainCheckpointRecord };
 }
 
 export type LabDatabase = IDBPDatabase<LabDB>;
 
 export const DB_NAME = 'qmd-lab';
 
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /** Opens (creating or upgrading) the database; each version adds its stores and keeps what earlier versions hold. */
 export async function openLab(name = DB_NAME): Promise<LabDatabase> {
@@ -208,6 +268,11 @@ export async function openLab(name = DB_NAME): Promise<LabDatabase> {
         // The upgrade transaction stays open while the migration's requests run; a failed request
         // aborts it (openLab then rejects), and the database stays at the version it had.
         migrateToV3(tx).catch(() => tx.error === null && tx.abort());
+      }
+      if (oldVersion < 4) {
+        // Records apart from checkpoints, so listing runs never reads the tensors.
+        db.createObjectStore('trainRuns', { keyPath: 'id' });
+        db.createObjectStore('trainCheckpoints', { keyPath: 'runId' });
       }
     },
   });

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../random.ts';
 import { openLab, type LabDatabase } from './db.ts';
 import { importDataset } from './import.ts';
-import { REJECTION_KINDS, reportToJsonl } from './report.ts';
+import { readDataset, type EarlierRow } from './reader.ts';
+import { emptyReport, REJECTION_KINDS, REPORT_REJECTIONS, reportToJsonl, reportToText } from './report.ts';
+import { ROW_DROPS } from './rows.ts';
 import { getRows, listDatasets, loadReport } from './store.ts';
 
 let dbCount = 0;
@@ -59,13 +61,13 @@ describe('dataset import of hostile files', () => {
     const { report } = await importDataset(db, new File([text], 'keys.jsonl'));
     expect(report.rejected).toBe(100);
     expect(report.rejections[0].reason).toBe(
-      'expected {"input","output"}, {"messages"}, {"prompt","completion"} or {"text"}; found keys ' +
+      'expected {"query","output"}, {"input","output"}, {"messages"}, {"prompt","completion"} or {"text"}; found keys ' +
         '"key_0_0", "key_0_1", "key_0_2", "key_0_3", "key_0_4", "key_0_5", "key_0_6", "key_0_7" and 19992 more',
     );
     const bytes = reportToJsonl(report).length;
     console.info(`100 rejections of 1,000- to 20,000-key rows: ${text.length} bytes in, report ${bytes} bytes`);
-    for (const r of report.rejections) expect(r.reason.length).toBeLessThan(200);
-    expect(bytes).toBeLessThan(100 * 300);
+    for (const r of report.rejections) expect(r.reason.length).toBeLessThan(250);
+    expect(bytes).toBeLessThan(100 * 350);
   });
 
   it('caps long keys and values a reason quotes', async () => {
@@ -103,6 +105,41 @@ describe('dataset import of hostile files', () => {
     expect(report.rejections).toEqual([
       { line: 1, kind: 'wrong_type', field: 'messages[1].role', reason: 'messages[1].role: roles are lower-case: expected "assistant", got "Assistant"' },
     ]);
+  });
+
+  it('structured rows of thousands of bad items: every item counted, the report bounded by rows', async () => {
+    const db = await freshDb();
+    const bad = Array.from({ length: 2_000 }, (_, i) => [i % 2 ? 'foo' : 'lex', i % 2 ? 'x' : ' ']);
+    const rows = Array.from({ length: 300 }, (_, row) => JSON.stringify({ query: `query ${row}`, output: [['vec', `line ${row}`], ...bad] }));
+    const { meta, report } = await importDataset(db, new File([rows.join('\n')], 'items.jsonl'), { batchSize: 100 });
+    expect(meta.rows).toBe(300);
+    expect(report.drops.count).toBe(300 * 2_000);
+    expect(report.drops.listed).toHaveLength(REPORT_REJECTIONS);
+    expect(report.drops.listed.filter((d) => d.line === 1)).toHaveLength(ROW_DROPS);
+    const bytes = reportToText(report).length;
+    console.info(`300 structured rows × 2,000 bad items: ${rows.join('\n').length} bytes in, text report ${bytes} bytes`);
+    expect(bytes).toBeLessThan(REPORT_REJECTIONS * 120);
+    expect(await loadReport(db, meta.id)).toEqual(report);
+  });
+
+  it('2,000 case variants of one structured query: one kept, each later one confirmed against at most one stored row', async () => {
+    const variants = Array.from({ length: 2_000 }, (_, i) => {
+      const query = [...'docker compose'].map((c, k) => ((i >> (k % 11)) & 1 ? c.toUpperCase() : c)).join('');
+      return JSON.stringify({ query: i % 3 ? query : ` ${query} `, output: [['lex', `variant ${i}`]] });
+    });
+    const kept: EarlierRow[] = [];
+    let lookups = 0;
+    const report = emptyReport('variants.jsonl');
+    const chunks = (async function* () {
+      yield encode(variants.join('\n'));
+    })();
+    for await (const entry of readDataset(chunks, report, (index) => (lookups++, kept[index]))) {
+      if (entry.ok) kept.push({ query: entry.row.query, completion: entry.row.completion, line: entry.line });
+    }
+    expect(report.rows).toBe(1);
+    expect(report.rejectedByKind.duplicate).toBe(1_999);
+    expect(report.rejections.every((r) => r.reason === 'the same query (ignoring case) as line 1')).toBe(true);
+    expect(lookups).toBe(1_999);
   });
 
   it('random byte mutations of valid rows: every line accepted or rejected by number, nothing lost', async () => {

@@ -31,6 +31,14 @@ const MIXED = [
   { prompt: [{ role: 'user', content: 'Expand this search query: auth' }], completion: C1 }, // 11 duplicate of line 1
 ];
 
+// QMD's structured rows, after MIXED (so from line 12).
+const STRUCTURED = [
+  { query: 'Auth Setup', output: [['vec', 'how to set up auth'], ['foo', 'x'], ['lex', 'auth setup']], intent: 'for a team', category: 'tech' }, // 12 structured, item 1 left out
+  { query: ' auth setup', output: [['lex', 'another']] }, // 13 duplicate of line 12: the same query, ignoring case
+  { query: 'q', output: [['foo', 'a']] }, // 14 empty_completion: every item left out
+  { query: 'AUTH', output: [['lex', 'auth config']] }, // 15 structured: line 1 is not a structured row, so not a duplicate
+];
+
 async function countRows(db: LabDatabase, store: 'rows' | 'rejections'): Promise<number> {
   return db.count(store);
 }
@@ -38,8 +46,8 @@ async function countRows(db: LabDatabase, store: 'rows' | 'rejections'): Promise
 describe('importDataset', () => {
   it('detects every format, rejects with kind, field and line, and stores rows and rejections', async () => {
     const db = await freshDb();
-    const { meta, report } = await importDataset(db, file(jsonl(MIXED).replaceAll('\n', '\r\n') + '\r\n'), { batchSize: 3 });
-    expect(report.formats).toEqual({ input_output: 1, messages: 1, prompt_completion: 1, text: 1 });
+    const { meta, report } = await importDataset(db, file(jsonl([...MIXED, ...STRUCTURED]).replaceAll('\n', '\r\n') + '\r\n'), { batchSize: 3 });
+    expect(report.formats).toEqual({ structured: 2, input_output: 1, messages: 1, prompt_completion: 1, text: 1 });
     expect(report.rejections.map(({ line, kind, field }) => ({ line, kind, field }))).toEqual([
       { line: 6, kind: 'invalid_json', field: '' },
       { line: 7, kind: 'missing_field', field: 'output' },
@@ -47,28 +55,41 @@ describe('importDataset', () => {
       { line: 9, kind: 'empty_completion', field: 'output' },
       { line: 10, kind: 'not_qmd_prompt', field: 'messages[0].content' },
       { line: 11, kind: 'duplicate', field: '' },
+      { line: 13, kind: 'duplicate', field: 'query' },
+      { line: 14, kind: 'empty_completion', field: 'output' },
     ]);
     expect(report.rejections[5].reason).toBe('same query and completion as line 1');
-    expect({ lines: report.lines, rows: report.rows, rejected: report.rejected }).toEqual({ lines: 10, rows: 4, rejected: 6 });
-    expect(meta).toMatchObject({ name: 'set.jsonl', source: 'set.jsonl', rows: 4, rejected: 6, complete: true });
+    expect(report.rejections[6].reason).toBe('the same query (ignoring case) as line 12');
+    expect({ lines: report.lines, rows: report.rows, rejected: report.rejected }).toEqual({ lines: 14, rows: 6, rejected: 8 });
+    expect(meta).toMatchObject({ name: 'set.jsonl', source: 'set.jsonl', rows: 6, rejected: 8, complete: true });
+    expect(report.drops).toEqual({ count: 1, listed: [{ line: 12, field: 'output[1][0]', reason: 'expected "hyde", "lex" or "vec", got string "foo"' }] });
 
     const { rows, total } = await getRows(db, meta.id);
-    expect(total).toBe(4);
-    expect(rows.map((r) => [r.index, r.line, r.format, r.query, r.completion])).toEqual([
-      [0, 1, 'input_output', 'auth', C1],
-      [1, 2, 'messages', 'docker compose', C2],
-      [2, 3, 'prompt_completion', 'git rebase', C1],
-      [3, 4, 'text', 'cors', C2],
+    expect(total).toBe(6);
+    expect(rows.map((r) => [r.index, r.line, r.format, r.query, r.completion, r.intent])).toEqual([
+      [0, 1, 'input_output', 'auth', C1, undefined],
+      [1, 2, 'messages', 'docker compose', C2, undefined],
+      [2, 3, 'prompt_completion', 'git rebase', C1, undefined],
+      [3, 4, 'text', 'cors', C2, undefined],
+      [4, 12, 'structured', 'Auth Setup', 'lex: auth setup\nvec: how to set up auth', 'for a team'],
+      [5, 15, 'structured', 'AUTH', 'lex: auth config', undefined],
     ]);
     expect(rows[1].original).toEqual(MIXED[1]);
+    expect(rows[4].original).toEqual(STRUCTURED[0]);
     expect(await loadReport(db, meta.id)).toEqual(report);
 
     const text = reportToText(report);
     expect(text).toContain('line 8: wrong_type at output: output: expected a string');
-    expect(text).toContain('rejected: invalid_json 1, missing_field 1, wrong_type 1, empty_completion 1, not_qmd_prompt 1, duplicate 1');
+    expect(text).toContain('rejected: invalid_json 1, missing_field 1, wrong_type 1, empty_completion 2, not_qmd_prompt 1, duplicate 2');
+    expect(text).toContain('line 12: left out output[1][0]: expected "hyde", "lex" or "vec", got string "foo"');
     const [summary, ...lines] = reportToJsonl(report).trimEnd().split('\n').map((l) => JSON.parse(l));
-    expect(summary.summary.rows).toBe(4);
-    expect(lines.map((l) => l.line)).toEqual([6, 7, 8, 9, 10, 11]);
+    expect(summary.summary.rows).toBe(6);
+    expect(lines.map((l) => l.line)).toEqual([6, 7, 8, 9, 10, 11, 13, 14]);
+
+    // The row's intent reaches the exported conversation as the v4 prompt renders it.
+    const exported: string[] = [];
+    for await (const line of exportLines(db, meta.id, 'messages')) exported.push(JSON.parse(line).messages[0].content);
+    expect(exported[4]).toBe('/no_think Expand this search query: Auth Setup\nQuery intent: for a team');
   });
 
   it('finds duplicates across batches already written (exact, not by hash alone)', async () => {
@@ -95,7 +116,7 @@ describe('importDataset', () => {
     const started = performance.now();
     const { meta, report } = await importDataset(db, file(text, 'qmd_expansion.jsonl'), { onProgress: (p) => progress.push(p) });
     console.info(`imported ${report.rows} rows in ${(performance.now() - started).toFixed(0)} ms (fake-indexeddb)`);
-    expect(report.formats).toEqual({ input_output: unique.size, messages: 0, prompt_completion: 0, text: 0 });
+    expect(report.formats).toEqual({ structured: 0, input_output: unique.size, messages: 0, prompt_completion: 0, text: 0 });
     expect(report.rejected).toBe(lines.length - unique.size);
     expect(report.rejectedByKind.duplicate).toBe(report.rejected);
     expect(meta.rows).toBe(unique.size);

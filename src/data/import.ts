@@ -46,7 +46,7 @@ export async function importDataset(db: LabDatabase, file: Blob, opts: ImportOpt
   await db.put('datasets', meta);
   try {
     const report = await writeRows(db, meta, file, opts);
-    const done: DatasetMeta = { ...meta, rows: report.rows, formats: report.formats, rejected: report.rejected, complete: true };
+    const done: DatasetMeta = { ...meta, rows: report.rows, formats: report.formats, rejected: report.rejected, drops: report.drops, complete: true };
     await db.put('datasets', done);
     return { meta: done, report };
   } catch (err) {
@@ -90,6 +90,7 @@ async function writeRows(db: LabDatabase, meta: DatasetMeta, file: Blob, opts: I
   return report;
 }
 
-function pairOf(row: AcceptedRow): Pick<DatasetRow, 'format' | 'query' | 'completion' | 'original'> {
-  return { format: row.format, query: row.query, completion: row.completion, original: row.original };
+function pairOf(row: AcceptedRow): Pick<DatasetRow, 'format' | 'query' | 'completion' | 'intent' | 'original'> {
+  const { format, query, completion, intent, original } = row;
+  return { format, query, completion, ...(intent === undefined ? {} : { intent }), original };
 }

@@ -9,6 +9,21 @@ export interface ReportRejection {
   reason: string;
 }
 
+/** An output item of an accepted structured row that its completion leaves out, as QMD's trainer does. */
+export interface ReportDrop {
+  line: number;
+  /** JSON path of the item's part at fault, e.g. `output[2][0]`. */
+  field: string;
+  reason: string;
+}
+
+export interface ReportDrops {
+  /** Items left out, all rows together. */
+  count: number;
+  /** In line order; at most REPORT_REJECTIONS of them (and at most ROW_DROPS a row). */
+  listed: ReportDrop[];
+}
+
 export interface ImportReport {
   source: string;
   /** Non-blank lines read. */
@@ -21,12 +36,13 @@ export interface ImportReport {
   /** In line order; at most REPORT_REJECTIONS of them when `truncated` (all are stored). */
   rejections: ReportRejection[];
   truncated: boolean;
+  drops: ReportDrops;
 }
 
 /** Rejections an import keeps in memory for its report; the store keeps them all. */
 export const REPORT_REJECTIONS = 1000;
 
-export const ROW_FORMATS: RowFormat[] = ['input_output', 'messages', 'prompt_completion', 'text'];
+export const ROW_FORMATS: RowFormat[] = ['structured', 'input_output', 'messages', 'prompt_completion', 'text'];
 
 export const REJECTION_KINDS: RejectionKind[] = [
   'invalid_utf8',
@@ -49,6 +65,7 @@ export function emptyReport(source: string): ImportReport {
     rejectedByKind: zeroCounts(REJECTION_KINDS),
     rejections: [],
     truncated: false,
+    drops: { count: 0, listed: [] },
   };
 }
 
@@ -56,10 +73,13 @@ export function zeroCounts<K extends string>(keys: K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 }
 
-/** Count an accepted row. */
-export function countRow(report: ImportReport, format: RowFormat): void {
+/** Count an accepted row, with the output items it left out (`count` of them, the first ones `listed`). */
+export function countRow(report: ImportReport, format: RowFormat, drops: ReportDrops = { count: 0, listed: [] }): void {
   report.rows++;
   report.formats[format]++;
+  report.drops.count += drops.count;
+  const room = REPORT_REJECTIONS - report.drops.listed.length;
+  if (room > 0) report.drops.listed.push(...drops.listed.slice(0, room));
 }
 
 /** Count a rejection, listing it while the report has room. */
@@ -89,6 +109,9 @@ export function reportToText(report: ImportReport): string {
   }
   for (const r of report.rejections) out.push(`line ${r.line}: ${describeRejection(r)}`);
   if (report.truncated) out.push(`… ${report.rejected - report.rejections.length} more rejections not listed`);
+  if (report.drops.count > 0) out.push(`left out of accepted rows: ${report.drops.count} output items (an unknown type or an empty text, as QMD's trainer leaves them out)`);
+  for (const d of report.drops.listed) out.push(`line ${d.line}: left out ${d.field}: ${d.reason}`);
+  if (report.drops.count > report.drops.listed.length) out.push(`… ${report.drops.count - report.drops.listed.length} more left-out items not listed`);
   return out.join('\n') + '\n';
 }
 

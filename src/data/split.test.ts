@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { openLab } from './db.ts';
 import { importDataset } from './import.ts';
 import { mulberry32 } from '../random.ts';
-import { splitDataset, validationSize } from './split.ts';
+import fixture from './hf-split.fixture.json';
+import { splitAsQmdTrainer, splitDataset, validationSize } from './split.ts';
 import { trainingRows } from '../app/train-run.ts';
 import { exportLines, getDataset, listDatasets, partRows, renameDataset, setValidation, validationQueries } from './store.ts';
 
@@ -104,5 +105,17 @@ describe("a stored dataset's validation part", () => {
     expect([first.name, second.name]).toEqual(['set', 'set (2)']);
     expect((await renameDataset(db, first.id, 'SET (2)')).name).toBe('SET (3)');
     expect((await renameDataset(db, second.id, 'set')).name).toBe('set');
+  });
+});
+
+describe('splitAsQmdTrainer', () => {
+  it("holds out the rows QMD's train.py holds out (shuffle, then train_test_split), indexes ascending", () => {
+    // hf-split.fixture.json: 57 rows, test_size 0.1, seed 42, shuffled first.
+    const expected = fixture.hf_splits.find((s) => s.n === 57 && s.shuffle_first)!;
+    const split = splitAsQmdTrainer(57, { ratio: 0.1, seed: 42 });
+    expect(split.validation).toEqual([...expected.test].sort((a, b) => a - b));
+    expect(split.train).toEqual([...expected.train].sort((a, b) => a - b));
+    const v4 = fixture.hf_splits.find((s) => s.n === 57 && !s.shuffle_first)!;
+    expect(splitAsQmdTrainer(57, { ratio: 0.1, seed: 42 }, { shuffleFirst: false }).validation).toEqual([...v4.test].sort((a, b) => a - b));
   });
 });

@@ -6,8 +6,10 @@
 // with `seed` (42 by default, as the reference SFT run); the validation part is the first
 // ceil(ratio × rows) indexes of the permutation (ratio 0.1 by default; ceil as Hugging Face
 // `train_test_split` counts its test part). Same rows + same seed → same split, on every
-// machine. It is NOT numpy's permutation, so it does not pick the rows the Python run held out.
+// machine. It is NOT numpy's permutation, so it does not pick the rows the Python run held out:
+// splitAsQmdTrainer does (hf-split.ts), for a run read from QMD's own trainer config.
 import { shuffled } from '../random.ts';
+import { hfTrainTestSplit } from './hf-split.ts';
 import { DEFAULT_VALIDATION, type ValidationSplit } from './db.ts';
 
 export type SplitOptions = Partial<ValidationSplit>;
@@ -42,4 +44,15 @@ export function splitDataset(rows: number, { ratio = DEFAULT_VALIDATION.ratio, s
     validation: order.slice(0, size).sort(byIndex),
     train: order.slice(size).sort(byIndex),
   };
+}
+
+/**
+ * The split QMD's Python trainer draws, row for row: Hugging Face `train_test_split(test_size=ratio,
+ * seed)`, after `shuffle(seed)` when `shuffleFirst` (QMD's train.py since v2; the v4 run split
+ * without it). Indexes ascending, as splitDataset returns them.
+ */
+export function splitAsQmdTrainer(rows: number, { ratio, seed }: ValidationSplit, { shuffleFirst = true } = {}): Split {
+  const { train, test } = hfTrainTestSplit(rows, ratio, seed, { shuffleFirst });
+  const byIndex = (a: number, b: number) => a - b;
+  return { validation: test.sort(byIndex), train: train.sort(byIndex) };
 }

@@ -4,7 +4,7 @@
 // `purgeIncomplete` removes it.
 import type { DatasetMeta, DatasetRow, LabDatabase, ValidationSplit } from './db.ts';
 import { uniqueName } from './names.ts';
-import { qmdUserMessage } from './prompt.ts';
+import { DEFAULT_PROMPT_FORMAT, qmdUserMessage } from '../model/prompt.ts';
 import { emptyReport, type ImportReport } from './report.ts';
 import { splitDataset, validationProblem } from './split.ts';
 
@@ -138,12 +138,12 @@ export async function validationQueries(db: LabDatabase, id: string): Promise<st
 
 export type ExportFormat = 'messages' | 'input_output';
 
-/** One JSONL line of a row in `format`: the QMD raw pair or the v4 chat conversation. */
-export function rowToJson(row: Pick<DatasetRow, 'query' | 'completion'>, format: ExportFormat): string {
+/** One JSONL line of a row in `format`: the QMD raw pair or the v4 chat conversation (with the row's intent line). */
+export function rowToJson(row: Pick<DatasetRow, 'query' | 'completion' | 'intent'>, format: ExportFormat): string {
   if (format === 'input_output') return JSON.stringify({ input: row.query, output: row.completion });
   return JSON.stringify({
     messages: [
-      { role: 'user', content: qmdUserMessage(row.query) },
+      { role: 'user', content: qmdUserMessage(row.query, DEFAULT_PROMPT_FORMAT, row.intent) },
       { role: 'assistant', content: row.completion },
     ],
   });
@@ -169,7 +169,8 @@ export async function loadReport(db: LabDatabase, id: string): Promise<ImportRep
   const stored = await db.getAll('rejections', datasetRange(id));
   const report = emptyReport(meta.source);
   report.rows = meta.rows;
-  report.formats = { ...meta.formats };
+  report.formats = { ...report.formats, ...meta.formats };
+  if (meta.drops) report.drops = { count: meta.drops.count, listed: [...meta.drops.listed] };
   report.rejected = stored.length;
   report.lines = meta.rows + stored.length;
   for (const { line, kind, field, reason } of stored) {

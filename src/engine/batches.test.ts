@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucket, makeBatch, POSITION_STEP } from './batches.ts';
+import { bucket, makeBatch, POSITION_STEP, splitBatch } from './batches.ts';
 import { END_OF_TEXT } from './tokenizer.ts';
 
 const example = (ids: number[], promptLength: number) => ({ ids, completionMask: ids.map((_, t) => (t >= promptLength ? 1 : 0)) });
@@ -28,5 +28,27 @@ describe('makeBatch', () => {
   it('buckets lengths by powers of two from 16, capped at the maximum', () => {
     expect([1, 16, 17, 100, 300, 512].map((n) => bucket(n, 512))).toEqual([16, 16, 32, 128, 512, 512]);
     expect(bucket(300, 400)).toBe(400);
+  });
+});
+
+describe('splitBatch', () => {
+  const rows = [example(Array(10).fill(5), 2), example(Array(20).fill(6), 2), example(Array(12).fill(7), 2), example(Array(40).fill(8), 2)];
+  const options = { maxLength: 512, lossOn: 'completion' as const };
+
+  it('keeps the whole batch without a token budget', () => {
+    expect(splitBatch(rows, options).map((b) => [b.batch, b.length])).toEqual([[4, 64]]);
+  });
+
+  it('groups rows in order while rows × padded length fits the budget; a longer row runs alone', () => {
+    // 10 and 20 tokens pad to 32: 2 × 32 = 64 fits; adding 12 (still 32) makes 96; 40 pads to 64 alone.
+    expect(splitBatch(rows, options, 64).map((b) => [b.batch, b.length])).toEqual([[2, 32], [1, 16], [1, 64]]);
+    expect(splitBatch(rows, options, 16).map((b) => b.batch)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('scores every token of the batch exactly once across its micro-batches', () => {
+    const whole = makeBatch(rows, options);
+    const parts = splitBatch(rows, options, 64);
+    expect(parts.reduce((n, b) => n + b.tokens, 0)).toBe(whole.tokens);
+    expect(parts.flatMap((b) => b.lossTarget.slice(0, b.tokens))).toEqual(whole.lossTarget.slice(0, whole.tokens));
   });
 });

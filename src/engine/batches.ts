@@ -84,3 +84,23 @@ export function makeBatch(
   }
   return { batch: rows.length, length, ids, lossIndex, lossTarget, lossWeight, tokens };
 }
+
+/**
+ * The rows of one batch as micro-batches of at most `maxTokens` rows × padded length each, in
+ * row order (a row longer than that alone runs alone); 0 or absent: the whole batch as one.
+ */
+export function splitBatch(examples: readonly TokenizedExample[], options: BatchOptions, maxTokens = 0): TrainBatch[] {
+  if (!maxTokens) return [makeBatch(examples, options)];
+  const paddedLength = (rows: readonly TokenizedExample[]) => bucket(Math.max(...rows.map((r) => Math.min(r.ids.length, options.maxLength))), options.maxLength);
+  const batches: TrainBatch[] = [];
+  let group: TokenizedExample[] = [];
+  for (const example of examples) {
+    const next = [...group, example];
+    if (group.length > 0 && next.length * paddedLength(next) > maxTokens) {
+      batches.push(makeBatch(group, options));
+      group = [example];
+    } else group = next;
+  }
+  batches.push(makeBatch(group, options));
+  return batches;
+}

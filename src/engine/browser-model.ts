@@ -7,7 +7,7 @@ import { blobSource, type ByteSource } from '../model/byte-source.ts';
 import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
 import type { ModelCache } from '../model/hub/cache.ts';
 import { fetchFile, HubError, readJson } from '../model/hub/download.ts';
-import { estimateLoad, type BufferLimits, type SizingConfig } from '../model/hub/estimate.ts';
+import { estimateLoad, type BufferLimits } from '../model/hub/estimate.ts';
 import { fetchListing, type RepoListing } from '../model/hub/listing.ts';
 import { ADAPTER_FILES, hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
@@ -179,12 +179,12 @@ export interface DeviceCaps {
 export const BUDGET_BUFFERS = 4;
 
 /**
- * What `raw` (config.json) takes on a device with `limits`, and why it cannot load (null: it can).
+ * What `config` takes on a device with `limits`, and why it cannot load (null: it can).
  * Refuses a tensor over the binding limit that cannot be split (the vocabulary is cut into chunks)
  * and a total over the budget.
  */
-export function loadBudget(raw: SizingConfig, dtype: 'f32' | 'f16', limits: BufferLimits): { budget: LoadBudget; refusal: string | null } {
-  const estimate = estimateLoad(raw, dtype, limits);
+export function loadBudget(config: Qwen3Config, dtype: 'f32' | 'f16', limits: BufferLimits): { budget: LoadBudget; refusal: string | null } {
+  const estimate = estimateLoad(config, dtype, limits);
   const budget: LoadBudget = {
     weightBytes: estimate.totalBytes,
     kvCacheBytesPer1kTokens: estimate.kvCacheBytesPer1kTokens,
@@ -210,7 +210,7 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   const raw = await json(folder, 'config.json');
   let config = parseQwen3Config(raw, `${folder.name}/config.json`);
   const weightDtype = options.shaderF16 ? 'float16' : 'float32';
-  const { budget, refusal } = loadBudget(raw as SizingConfig, weightDtype === 'float16' ? 'f16' : 'f32', options.limits);
+  const { budget, refusal } = loadBudget(config, weightDtype === 'float16' ? 'f16' : 'f32', options.limits);
   progress({ type: 'estimate', budget });
   if (refusal) throw new EngineError('too_large', `${folder.name} cannot run on this GPU: ${refusal}`);
   const tokenizer = await loadTokenizer(folder);

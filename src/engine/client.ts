@@ -13,7 +13,11 @@ import {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** For a train request: its abort asks the run to pause after the step in flight. */
+  pause?: AbortSignal;
   onEvent?: (event: EngineEvent) => void;
+  /** Buffers of the request handed to the worker instead of copied (a checkpoint's tensors); they are unusable here after. */
+  transfer?: Transferable[];
 }
 
 interface Pending {
@@ -79,25 +83,27 @@ export class EngineClient {
   }
 
   call<T extends Request>(request: T, options: CallOptions = {}): Promise<Results[T['type']]> {
-    const { signal, onEvent } = options;
+    const { signal, pause, onEvent } = options;
     if (signal?.aborted) return Promise.reject(new EngineError('cancelled', `${request.type} was cancelled`));
     if (this.#failed) return Promise.reject(new EngineError(this.#failed.code, this.#failed.message));
     const id = this.#nextId++;
     return new Promise<Results[T['type']]>((resolve, reject) => {
       const cancel = () => this.#post({ id: this.#nextId++, request: { type: 'cancel', target: id } });
+      const pauseRun = () => this.#post({ id: this.#nextId++, request: { type: 'pause', target: id } });
       signal?.addEventListener('abort', cancel, { once: true });
-      const done = () => signal?.removeEventListener('abort', cancel);
+      pause?.addEventListener('abort', pauseRun, { once: true });
+      const done = () => (signal?.removeEventListener('abort', cancel), pause?.removeEventListener('abort', pauseRun));
       this.#pending.set(id, {
         resolve: (result) => (done(), resolve(result as Results[T['type']])),
         reject: (error) => (done(), reject(error)),
         onEvent,
       });
-      this.#post({ id, request });
+      this.#post({ id, request }, options.transfer);
     });
   }
 
-  #post(message: ToWorker): void {
-    this.#worker.postMessage(message);
+  #post(message: ToWorker, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
   }
 
   /** Ends the worker (dropping every model) and starts a new one. */

@@ -1,6 +1,6 @@
 // The generation loop: prefill the prompt once, then one decode step per new token, each
 // reusing the KV cache the decoder keeps, until a stop token or the token budget.
-import { QMD_V4_PROMPT, type PromptFormat } from '../data/prompt.ts';
+import { DEFAULT_PROMPT_FORMAT, type PromptFormat } from '../model/prompt.ts';
 import { mulberry32 } from '../random.ts';
 import { sampleToken, stripThink, validateSampling, type SamplingOptions } from './sampling.ts';
 import type { Qwen3Tokenizer } from './tokenizer.ts';
@@ -47,14 +47,15 @@ export interface Expansion extends Generation {
   text: string;
 }
 
-/** One QMD query expansion: the prompt in `format`, generated until <|im_end|> or the budget. */
+/** One QMD query expansion: the prompt in `format` (with `intent`'s line when given), generated until <|im_end|> or the budget. */
 export async function expand(
   decoder: Decoder,
   tokenizer: Qwen3Tokenizer,
   query: string,
   options: SamplingOptions,
-  format: PromptFormat = QMD_V4_PROMPT,
+  format: PromptFormat = DEFAULT_PROMPT_FORMAT,
+  intent?: string,
 ): Promise<Expansion> {
-  const generation = await generate(decoder, tokenizer.promptIds(query, format), options);
+  const generation = await generate(decoder, tokenizer.promptIds(query, format, intent), options);
   return { ...generation, text: stripThink(tokenizer.decode(generation.ids)).trim() };
 }

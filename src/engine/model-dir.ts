@@ -11,6 +11,8 @@ import { readJson } from '../model/hub/download.ts';
 import { readPeftAdapter, writePeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
 import { checkCheckpointTensors, qwen3TensorShapes, resolveTiedHead } from '../model/tensors.ts';
+import type { Runtime } from './runtime.ts';
+import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
 import { loadTokenizer, type Qwen3Tokenizer } from './tokenizer.ts';
 import { bundledTokenizerDir, loadBundledTokenizer } from './tokenizer-node.ts';
 
@@ -93,6 +95,21 @@ export async function openModel(dir: string, warn: Warn = warnOnStderr): Promise
   return { config, read: (name) => reader.read(name), close };
 }
 
+/**
+ * A model folder streamed into a session: each tensor read, converted, uploaded and dropped
+ * before the next (Qwen3Session.load), so the host never holds a float32 copy of the model
+ * beside the session's own (loadCheckpoint's map is 2.4 GB at Qwen3-0.6B).
+ */
+export async function loadSession(dir: string, runtime: Runtime, options: Qwen3SessionOptions = {}, warn: Warn = warnOnStderr): Promise<Qwen3Session> {
+  const model = await openModel(dir, warn);
+  try {
+    return await Qwen3Session.load(runtime, model.config, model, options);
+  } finally {
+    await model.close();
+  }
+}
+
+/** Every tensor of a model folder in memory (tests and scripts that compare or rewrite weights; sessions use loadSession). */
 export async function loadCheckpoint(dir: string, warn: Warn = warnOnStderr): Promise<Qwen3Checkpoint> {
   const model = await openModel(dir, warn);
   try {

@@ -2,7 +2,9 @@
 // sides import. Every request carries an id; the worker answers it with exactly one `result` or
 // `error`, and may send `event`s for it (progress, tokens) before that. Requests are a union
 // that later features (eval runs, training) extend with new `type`s.
+import type { TrainMemoryEstimate } from './train-memory.ts';
 import type { CacheKey } from '../model/hub/cache.ts';
+import type { TrainingCheckpoint } from './checkpoint.ts';
 import type { Placements } from './placement.ts';
 import type { SessionMemory } from './session.ts';
 import type { TrainConfig } from './train-config.ts';
@@ -26,8 +28,12 @@ export interface SamplingRequest {
 }
 
 export type Request =
-  /** float32: full-precision weights even where shader-f16 would allow half (training needs float32). */
-  | { type: 'load-model'; source: ModelSource; float32?: boolean }
+  /**
+   * float32: full-precision weights even where shader-f16 would allow half (the checkpoint's numbers exactly; training works with either).
+   * promptFormat: the model's prompt format id (src/model/prompt.ts; the catalog's, or the user's
+   * choice); every generate on this model uses it unless the request names another. Default qmd-v4.
+   */
+  | { type: 'load-model'; source: ModelSource; float32?: boolean; promptFormat?: string }
   | { type: 'load-adapter'; id: string; source: ModelSource }
   | { type: 'unload-adapter'; id: string }
   | { type: 'unload' }
@@ -39,9 +45,29 @@ export type Request =
    * LoRA SFT of a new adapter on the loaded model's resident weights. `cancel` stops between
    * micro-batches (or graph builds), discarding the step in flight, and skips the validation pass;
    * the run then exports the adapter of the last completed step (TrainResult.stopped), or fails
-   * `cancelled` when no step completed.
+   * `cancelled` when no step completed. The trained adapter stays resident under `adapterId`
+   * (unload-adapter releases it), so using it needs no upload. `resume` continues a checkpoint (its
+   * settings and rows must be these); `checkpointEvery` sends a `train-checkpoint` event every N
+   * steps and at the end; `validateEvery` computes the validation loss every N steps;
+   * `sampleEvery` expands the first `sampleQueries` validation queries every N steps (TrainStep.samples).
    */
-  | { type: 'train'; train: TrainRow[]; validation: TrainRow[]; config: TrainConfig; maxSteps: number | null }
+  | {
+      type: 'train';
+      train: TrainRow[];
+      validation: TrainRow[];
+      config: TrainConfig;
+      maxSteps: number | null;
+      adapterId: string;
+      resume?: TrainingCheckpoint;
+      checkpointEvery?: number;
+      validateEvery?: number;
+      sampleEvery?: number;
+      sampleQueries?: number;
+    }
+  /** What a run with `config` would hold on the GPU with the loaded model, and whether it fits (train-memory.ts). */
+  | { type: 'train-memory'; config: TrainConfig }
+  /** Ends the train request `target` after the step in flight completes, with that step's checkpoint (TrainResult.paused). */
+  | { type: 'pause'; target: number }
   /** Test mode only (the worker named ENGINE_TEST_NAME): fail the way a real crash or a lost GPU would. */
   | { type: 'debug'; action: 'crash' | 'lose-device' };
 
@@ -61,6 +87,8 @@ export interface ModelInfo {
   seconds: number;
   /** What the load decided on the user's behalf (e.g. an untied LM head). */
   warnings: string[];
+  /** The prompt format id generation asks this model in. */
+  promptFormat: string;
 }
 
 export interface AdapterInfo {
@@ -103,15 +131,27 @@ export interface Results {
   unload: null;
   generate: GenerationResult;
   cancel: null;
+  pause: null;
   memory: MemoryReport;
   placements: Placements;
   train: TrainResult;
+  'train-memory': TrainMemoryReport;
   debug: null;
+}
+
+export interface TrainMemoryReport {
+  estimate: TrainMemoryEstimate;
+  /** What the worker lets a run hold: BUDGET_BUFFERS × maxBufferSize, as for loading (WebGPU tells no memory size). */
+  budgetBytes: number;
+  /** Why the run would not fit, naming the settings to change; null when it fits. */
+  refusal: string | null;
 }
 
 export interface TrainRow {
   query: string;
   completion: string;
+  /** QMD's per-row intent (structured rows): the prompt format adds it to the user turn. */
+  intent?: string;
   /** 1-based line in the dataset file, for what is said about the row. */
   line?: number;
 }
@@ -139,12 +179,40 @@ export interface TrainStep {
   tokensPerSecond: number;
   /** Since the run started. */
   seconds: number;
+  /** Token-weighted mean loss over the validation rows after this step, where the run computed one (train-job validateEvery). */
+  validationLoss?: number;
+  /** Greedy expansions of the first validation queries by the adapter after this step, scored, where the run sampled (train-job sampleEvery). */
+  samples?: StepSamples;
+}
+
+/** A validation query, the trained-so-far adapter's expansion of it (model output: untrusted text) and its scores. */
+export interface TrainSample {
+  query: string;
+  expansion: string;
+  /** The reward profile's score, 0–1; null when the scorers refused the pair. */
+  reward: number | null;
+  /** The eval profile's percentage, 0–100; null when refused. */
+  eval: number | null;
+  /** Why the scorers refused the pair (src/scoring/limits.ts). */
+  refused?: string;
+}
+
+/** Queries a sample pass expands unless told otherwise: a few, since each costs up to 128 decode steps (train-samples.ts). */
+export const DEFAULT_SAMPLE_QUERIES = 4;
+
+/** One step's samples and each profile's mean over those scored (null when none was). */
+export interface StepSamples {
+  reward: number | null;
+  eval: number | null;
+  items: TrainSample[];
 }
 
 export interface TrainResult {
   steps: TrainStep[];
   /** Cancelled: training ended before the schedule's last step; the adapter is that of the last completed step. */
   stopped: boolean;
+  /** Ended by a pause after a completed step (stopped too): that step's checkpoint was sent. */
+  paused: boolean;
   /** The step a cancel cut short between its micro-batches: it was discarded (no update made). */
   discarded: { step: number; microBatches: number; of: number } | null;
   /** A cancel skipped the validation pass or cut it short: validationLoss is null. */
@@ -160,10 +228,12 @@ export interface TrainResult {
   /** The PEFT files of the trained adapter. */
   adapterConfig: Uint8Array<ArrayBuffer>;
   adapterWeights: Uint8Array<ArrayBuffer>;
+  /** The trained adapter as the worker keeps it resident (the request's adapterId). */
+  adapter: AdapterInfo;
   seconds: number;
 }
 
-export type TrainPhase = 'compile' | 'validation' | 'export';
+export type TrainPhase = 'compile' | 'validation' | 'samples' | 'export';
 
 /** One graph the trainer builds (trainer.ts): its ONNX bytes in JS, then onnxruntime's session. */
 export interface GraphProgress {
@@ -179,11 +249,12 @@ export interface GraphProgress {
   sessionSeconds?: number;
 }
 
-/** Within a phase: a graph being built, the micro-batch of the step in flight, the validation batch. */
+/** Within a phase: a graph being built, the micro-batch of the step in flight, the validation batch, the query being sampled. */
 export type TrainProgress =
   | ({ kind: 'graph' } & GraphProgress)
   | { kind: 'micro-batch'; step: number; totalSteps: number; index: number; of: number }
-  | { kind: 'validation'; index: number; of: number };
+  | { kind: 'validation'; index: number; of: number }
+  | { kind: 'sample'; step: number; index: number; of: number };
 
 /** What a model will take on this GPU, sent before its weights download (browser-model.ts). */
 export interface LoadBudget {
@@ -205,7 +276,10 @@ export type EngineEvent =
   | { type: 'progress'; phase: ProgressPhase; file?: string; loaded: number; total: number | null; rate?: number; etaSeconds?: number | null }
   | { type: 'token'; id: number; text: string; tokensPerSecond: number }
   | { type: 'estimate'; budget: LoadBudget }
-  | { type: 'train-step'; step: TrainStep }
+  /** gpuBytes: every GPU buffer alive on ORT's device when the step ended (MemoryReport.liveBufferBytes). */
+  | { type: 'train-step'; step: TrainStep; gpuBytes?: number }
+  /** The run's state after a step; its Float32Arrays are transferred, not copied. */
+  | { type: 'train-checkpoint'; checkpoint: TrainingCheckpoint }
   | { type: 'train-phase'; phase: TrainPhase }
   | { type: 'train-progress'; progress: TrainProgress };
 

@@ -5,7 +5,7 @@
 // bundle holds one ORT.
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import { pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { ortConfigEntries, pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import { Graph } from '../onnx/index.ts';
 import { parsePlacements, type Placements } from './placement.ts';
 
@@ -151,6 +151,7 @@ export function createWebRuntime(): WebRuntime {
       graphOptimizationLevel: options.optimization ?? 'all',
       preferredOutputLocation: 'gpu-buffer',
       ...(verbose ? { logSeverityLevel: 0, logVerbosityLevel: 0 } : {}),
+      ...ortConfigEntries(options),
     });
 
   // ORT's WebGPU EP makes its device when the first WebGPU session is created (until then

@@ -35,7 +35,13 @@ export interface SessionOptions {
   threads?: number;
   /** Print ORT's node placements and timings (severity 0) — how CPU fallbacks are found on WebGPU. */
   verbose?: boolean;
+  /** ORT graph optimizers to leave out, by name (train-step.ts TRAIN_STEP_DISABLED_OPTIMIZERS). */
+  disabledOptimizers?: readonly string[];
 }
+
+/** The ORT session config entries `options` asks for (both runtimes pass them as `extra`). */
+export const ortConfigEntries = (options: SessionOptions) =>
+  options.disabledOptimizers?.length ? { extra: { optimization: { disable_specified_optimizers: options.disabledOptimizers.join(';') } } } : {};
 
 export interface Session {
   readonly inputNames: readonly string[];

@@ -260,3 +260,50 @@ describe('Qwen3Session resident adapters', () => {
     expect(relativeError((await logitsOf(s, ids)).at(-1)!, want.get('b')!.at(-1)!)).toBeLessThan(1e-6);
   });
 });
+
+describe('Qwen3Session graphs', () => {
+  const config = tinyModelConfig({ seed: 71, hidden: 32, headDim: 8, intermediate: 48 });
+  const weights = tinyModelWeights(config, 71);
+  const adapter = newAdapter(config, { r: 2, alpha: 4, targets: [...loraTargets], seed: 4, bStd: 0.2 });
+  /** nodeRuntime, counting the sessions it creates and releases. */
+  const counting = () => {
+    const counts = { created: 0, released: 0 };
+    const runtime: Runtime = {
+      ...nodeRuntime,
+      async createSession(model, options) {
+        const session = await nodeRuntime.createSession(model, options);
+        counts.created++;
+        const release = async () => {
+          counts.released++;
+          await session.release();
+        };
+        return { inputNames: session.inputNames, outputNames: session.outputNames, run: (feeds, toHost) => session.run(feeds, toHost), release };
+      },
+    };
+    return { runtime, counts };
+  };
+  const ids = [151644, 872, 198, 40000, 151645];
+
+  it("eager builds the base prefill and decode at load; lazy builds each graph at its first run, and none it never runs", async () => {
+    const eager = counting();
+    const e = await load(config, weights, {}, eager.runtime);
+    expect(eager.counts.created).toBe(2);
+    const lazy = counting();
+    const l = await Qwen3Session.load(lazy.runtime, config, weights, { graphs: 'lazy' }); // released below, not by afterAll
+    expect(lazy.counts.created).toBe(0);
+    // An adapter set before any run: the base model's graphs are never built.
+    await e.setAdapter(adapter);
+    await l.setAdapter(adapter);
+    expect([eager.counts.created, lazy.counts.created]).toEqual([4, 0]);
+    const first = await l.forward(ids.slice(0, 3));
+    expect(lazy.counts.created).toBe(1); // the adapter's prefill
+    expect(first).toEqual(await e.forward(ids.slice(0, 3)));
+    expect(await l.forward(ids.slice(3, 4))).toEqual(await e.forward(ids.slice(3, 4)));
+    expect(lazy.counts.created).toBe(2); // + its decode
+    await l.reset();
+    await l.forward(ids);
+    expect(lazy.counts.created).toBe(2); // built once, kept
+    await l.release();
+    expect(lazy.counts.released).toBe(2);
+  });
+});

@@ -2,9 +2,10 @@
 // the vocabulary split under the binding limit, matrices transposed for MatMul), read, turned
 // and uploaded one tensor at a time so that the host never holds the model; adapters uploaded
 // once and kept resident, switched by reference; a KV cache that stays on the device between
-// steps; and two pairs of prefill/decode graphs, each built on first use: the base model's, and
-// one with LoRA inputs that serves every adapter (swapped by feeding other inputs, no rebuild).
-// The base model has its own pair so that it does not run 28 rank-1 zero branches per step.
+// steps; and two pairs of prefill/decode graphs: the base model's, and one with LoRA inputs that
+// serves every adapter (swapped by feeding other inputs, no rebuild), each pair built when first
+// used (or, with `graphs: 'lazy'`, each graph when first run). The base model has its own pair so that it does
+// not run 28 rank-1 zero branches per step.
 import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
@@ -15,7 +16,15 @@ import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensor
 import type { Decoder } from './generate.ts';
 import { f32, floats, hostTensor, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 
-export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {}
+export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
+  /**
+   * 'eager' (default) builds a pair's prefill and decode graphs when the pair is first used, the
+   * base pair at load, so that a graph the device refuses fails the load. 'lazy' builds each
+   * graph at its first run: at Qwen3-0.6B one ORT session takes ~1.5–2.5 s to create on 2 cores
+   * and holds its own plan, which `qmd logits` (one prefill) and `qmd train` (none) never need.
+   */
+  graphs?: 'eager' | 'lazy';
+}
 
 /**
  * Where the weights come from, by HF name, float32 as stored (safetensors' TensorReader is
@@ -39,24 +48,22 @@ const bytesOf = (tensors: Iterable<Tensor>) => [...tensors].reduce((sum, t) => s
 /** The key of the adapter setAdapter manages, apart from the ids callers add. */
 const unnamed = Symbol('setAdapter');
 
-interface Graphs {
-  prefill: Session;
-  decode: Session;
-}
+type GraphKind = 'base' | 'adapter';
 
 export class Qwen3Session implements Decoder {
   private cache: { keys: Tensor[]; values: Tensor[]; length: number } | null = null;
   /** Resident adapters' graph inputs by id; `setAdapter`'s own under a key no caller can pass. */
   private readonly adapters = new Map<string | typeof unnamed, Record<string, DeviceTensor>>();
   private lora: Record<string, DeviceTensor> = {};
-  private readonly built = new Map<'base' | 'adapter', Graphs>();
-  private graphs: Graphs | null = null;
+  /** Built graphs by `${kind} ${prefill|decode}`. */
+  private readonly built = new Map<string, Session>();
+  private kind: GraphKind = 'base';
 
   private constructor(
     readonly runtime: Runtime,
     readonly config: Qwen3Config,
     readonly layout: WeightLayout,
-    private readonly options: SessionOptions,
+    private readonly options: Qwen3SessionOptions,
     /** Graph input name (HF name, `name#k` for a vocabulary chunk, names.transposed(…) for a matrix) → device tensor. */
     readonly weights: ReadonlyMap<string, DeviceTensor>,
   ) {}
@@ -91,28 +98,28 @@ export class Qwen3Session implements Decoder {
           device.set(input, await runtime.upload(hostTensor(layout.dtype, dims, data)));
         }
       }
-      const s = new Qwen3Session(runtime, config, layout, options, device);
-      await s.useAdapter(null); // builds the base graphs: nothing else to release if it fails
-      return s;
     } catch (error) {
       for (const t of device.values()) runtime.release(t);
       throw error;
     }
-  }
-
-  private async graphsFor(kind: 'base' | 'adapter'): Promise<Graphs> {
-    const cached = this.built.get(kind);
-    if (cached) return cached;
-    const build = (past: boolean) => buildDecoder(this.config, { layout: this.layout, past, lora: kind === 'adapter' });
-    const prefill = await this.runtime.createSession(build(false), this.options);
+    const s = new Qwen3Session(runtime, config, layout, options, device);
     try {
-      const graphs = { prefill, decode: await this.runtime.createSession(build(true), this.options) };
-      this.built.set(kind, graphs);
-      return graphs;
+      await s.useAdapter(null); // builds the base graphs unless lazy
     } catch (error) {
-      await prefill.release();
+      await s.release(); // the weights, and a prefill graph built before its decode one failed
       throw error;
     }
+    return s;
+  }
+
+  /** The prefill (past false) or decode graph of `kind`, built and kept on first call. */
+  private async graph(kind: GraphKind, past: boolean): Promise<Session> {
+    const key = `${kind} ${past ? 'decode' : 'prefill'}`;
+    const cached = this.built.get(key);
+    if (cached) return cached;
+    const session = await this.runtime.createSession(buildDecoder(this.config, { layout: this.layout, past, lora: kind === 'adapter' }), this.options);
+    this.built.set(key, session);
+    return session;
   }
 
   /**
@@ -181,7 +188,12 @@ export class Qwen3Session implements Decoder {
   private async use(id: string | typeof unnamed | null): Promise<void> {
     const feeds = id === null ? {} : this.adapters.get(id);
     if (!feeds) throw new Error(`Qwen3Session.useAdapter: no adapter "${String(id)}" (resident: ${this.adapterIds.join(', ') || 'none'})`);
-    this.graphs = await this.graphsFor(id === null ? 'base' : 'adapter');
+    const kind = id === null ? 'base' : 'adapter';
+    if (this.options.graphs !== 'lazy') {
+      await this.graph(kind, false);
+      await this.graph(kind, true);
+    }
+    this.kind = kind;
     this.lora = feeds;
     await this.reset();
   }
@@ -230,8 +242,7 @@ export class Qwen3Session implements Decoder {
         feeds[names.pastValue(layer)] = this.cache.values[layer]!;
       }
     }
-    const graphs = this.graphs!;
-    const out = await (this.cache ? graphs.decode : graphs.prefill).run(feeds, [names.LOGITS]);
+    const out = await (await this.graph(this.kind, this.cache !== null)).run(feeds, [names.LOGITS]);
     await this.reset();
     this.cache = {
       keys: Array.from({ length: numLayers }, (_, l) => out[names.presentKey(l)]!),
@@ -261,10 +272,7 @@ export class Qwen3Session implements Decoder {
     this.adapters.clear();
     this.lora = {};
     for (const t of this.weights.values()) this.runtime.release(t);
-    for (const { prefill, decode } of this.built.values()) {
-      await prefill.release();
-      await decode.release();
-    }
+    for (const graph of this.built.values()) await graph.release();
     this.built.clear();
   }
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBundledTokenizer } from './tokenizer-node.ts';
-import { QMD_1_7B_PROMPT, QMD_V4_PROMPT, qmdPrompt } from '../data/prompt.ts';
+import { PROMPT_FORMATS, qmdPrompt, qmdUserMessage } from '../model/prompt.ts';
 import { IM_END, type Qwen3Tokenizer } from './tokenizer.ts';
 
 let tokenizer: Qwen3Tokenizer;
@@ -9,15 +9,17 @@ beforeAll(async () => {
 });
 
 describe('Qwen3 tokenizer and QMD prompt', () => {
-  it.each([QMD_V4_PROMPT, QMD_1_7B_PROMPT].map((f) => [f.id, f] as const))('%s matches the chat template with a generation prompt', (_, format) => {
+  it.each(PROMPT_FORMATS.map((f) => [f.id, f] as const))('%s matches the chat template with a generation prompt, with and without an intent', (_, format) => {
     const query = 'how to register to vote online';
-    const user = format.user.replace('{query}', query);
-    const templated = tokenizer.inner.apply_chat_template([{ role: 'user', content: user }], {
-      tokenize: false,
-      add_generation_prompt: true,
-    });
-    expect(qmdPrompt(query, format)).toBe(templated);
-    expect(tokenizer.decode(tokenizer.promptIds(query, format), false)).toBe(templated);
+    for (const intent of [undefined, 'first-time voter']) {
+      const templated = tokenizer.inner.apply_chat_template([{ role: 'user', content: qmdUserMessage(query, format, intent) }], {
+        tokenize: false,
+        add_generation_prompt: true,
+      });
+      expect(qmdPrompt(query, format, intent)).toBe(templated);
+      expect(tokenizer.decode(tokenizer.promptIds(query, format, intent), false)).toBe(templated);
+    }
+    expect(tokenizer.decode(tokenizer.example(query, 'lex: vote', format, 'first-time voter').ids, false)).toContain('\nQuery intent: first-time voter<|im_end|>');
   });
 
   it('tokenizes special tokens as single ids and round-trips text', () => {

@@ -1,7 +1,7 @@
 // The Qwen3 tokenizer (transformers.js, loaded from a local folder — never the network),
-// turning QMD prompts (src/data/prompt.ts) and completions into token ids.
+// turning QMD prompts (src/model/prompt.ts) and completions into token ids.
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
-import { QMD_V4_PROMPT, qmdPrompt, type PromptFormat } from '../data/prompt.ts';
+import { DEFAULT_PROMPT_FORMAT, qmdPrompt, type PromptFormat } from '../model/prompt.ts';
 
 export const IM_END = 151645; // <|im_end|>
 export const END_OF_TEXT = 151643; // <|endoftext|>
@@ -26,12 +26,13 @@ export class Qwen3Tokenizer {
     return this.inner.decode([...ids], { skip_special_tokens: skipSpecial });
   }
 
-  promptIds(query: string, format: PromptFormat = QMD_V4_PROMPT): number[] {
-    return this.encode(qmdPrompt(query, format));
+  /** The prompt of `query` in `format`; a row's `intent` adds its line to the user turn. */
+  promptIds(query: string, format: PromptFormat = DEFAULT_PROMPT_FORMAT, intent?: string): number[] {
+    return this.encode(qmdPrompt(query, format, intent));
   }
 
-  example(query: string, completion: string, format: PromptFormat = QMD_V4_PROMPT): TokenizedExample {
-    const prompt = this.promptIds(query, format);
+  example(query: string, completion: string, format: PromptFormat = DEFAULT_PROMPT_FORMAT, intent?: string): TokenizedExample {
+    const prompt = this.promptIds(query, format, intent);
     const answer = [...this.encode(completion), IM_END];
     return { ids: [...prompt, ...answer], completionMask: [...prompt.map(() => 0), ...answer.map(() => 1)] };
   }

@@ -8,7 +8,7 @@ import { quote } from '../model/quote.ts';
 export const TRAIN_CONFIG_KEYS = {
   lora: ['r', 'alpha', 'dropout', 'rslora', 'targets'],
   optimizer: ['lr', 'schedule', 'warmup_ratio', 'betas', 'eps', 'weight_decay', 'max_grad_norm'],
-  training: ['epochs', 'batch_size', 'grad_accum', 'max_length', 'loss_on', 'seed'],
+  training: ['epochs', 'batch_size', 'grad_accum', 'max_length', 'micro_batch_tokens', 'recompute', 'loss_on', 'seed'],
   eval: ['split', 'seed'],
   prompt_format: null,
 } as const satisfies Record<string, readonly string[] | null>;
@@ -31,12 +31,12 @@ const RENAMED: Record<string, string> = {
   gradient_accumulation_steps: 'training.grad_accum',
   max_seq_length: 'training.max_length',
   completion_only_loss: 'training.loss_on',
+  gradient_checkpointing: 'training.recompute',
   eval_split: 'eval.split',
 };
 
 // Settings of those tools that qmd-lab has no counterpart for, and what it does instead.
 const NOT_IMPLEMENTED: Record<string, string> = {
-  gradient_checkpointing: 'activations are kept for the backward pass, never recomputed',
   max_steps: 'pass --max-steps to qmd train, or fill in max steps on #/train',
   warmup_steps: 'use optimizer.warmup_ratio',
   save_steps: 'the adapter is written once, when training ends',
@@ -50,11 +50,12 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   modules_to_save: 'only LoRA matrices are trained',
   bias: 'only LoRA matrices are trained',
   use_dora: 'only plain LoRA is trained',
-  model: 'qmd train takes the model folder as --model',
-  dataset: 'qmd train takes the JSONL file as --data',
-  tracking: 'steps are printed (CLI) or charted (#/train)',
   grpo: 'only supervised fine-tuning is implemented',
 };
+
+// The sections of QMD's own trainer config: a file with one of them and none of optimizer, eval,
+// prompt_format is read as that kind (qmd-trainer-config.ts), so here the two kinds are mixed.
+const QMD_SECTIONS = ['model', 'dataset', 'tracking'];
 
 /** Levenshtein distance over the first 64 characters of each (a hostile key costs no more). */
 function distance(a: string, b: string): number {
@@ -70,15 +71,17 @@ function distance(a: string, b: string): number {
 }
 
 /** A key as messages show it: plain when it is a plain word, quoted (and cut) otherwise. */
-const keyText = (key: string) => (/^[\w.-]{1,64}$/.test(key) ? key : quote(key));
+export const keyText = (key: string) => (/^[\w.-]{1,64}$/.test(key) ? key : quote(key));
 
-const closest = (key: string, known: readonly string[]) => known.reduce((best, k) => (distance(key, k) < distance(key, best) ? k : best));
+/** The known key nearest `key` in edit distance, for "did you mean". */
+export const closest = (key: string, known: readonly string[]) => known.reduce((best, k) => (distance(key, k) < distance(key, best) ? k : best));
 
 /** Why `key` (under `section`, or at the top when null) is not read, for the error message. */
 function unknownKey(key: string, section: keyof typeof TRAIN_CONFIG_KEYS | null): string {
   const known: readonly string[] = section ? TRAIN_CONFIG_KEYS[section]! : Object.keys(TRAIN_CONFIG_KEYS);
   const where = section ? `under ${section}` : 'at the top level';
   const listing = `(known keys ${where}: ${known.join(', ')})`;
+  if (section === null && QMD_SECTIONS.includes(key)) return `a section of QMD's own trainer config, which is read from a file without optimizer, eval and prompt_format: keep the two kinds in separate files ${listing}`;
   if (Object.hasOwn(RENAMED, key)) return `not read: this file calls that setting ${RENAMED[key]} ${listing}`;
   if (Object.hasOwn(NOT_IMPLEMENTED, key)) return `a setting of QMD's Python trainer (TRL/PEFT) that qmd-lab does not implement: ${NOT_IMPLEMENTED[key]} ${listing}`;
   const home = Object.entries(TRAIN_CONFIG_KEYS).find(([name, keys]) => name !== section && (keys as readonly string[] | null)?.includes(key));

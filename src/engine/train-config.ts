@@ -3,6 +3,7 @@
 // in a stated range, and every key one the parser reads.
 import { LineCounter, parseDocument } from 'yaml';
 import { MAX_LORA_ALPHA } from '../model/peft.ts';
+import { PROMPT_FORMAT_IDS } from '../model/prompt.ts';
 import { quote } from '../model/quote.ts';
 import { loraTargets, type LoraTarget } from '../model/tensors.ts';
 import { checkTrainConfigKeys } from './train-config-keys.ts';
@@ -15,9 +16,19 @@ export interface LoraSettings {
   targets: LoraTarget[];
 }
 
+/** Learning-rate schedules after the warmup (learningRate below). */
+export const LR_SCHEDULES = ['cosine', 'linear', 'constant'] as const;
+
+/**
+ * Which tokens the loss is taken over: `all`, the whole sequence (prompt and completion), as TRL's
+ * SFTTrainer trains a language-modeling (`text` or `messages`) dataset by default and as QMD's v4
+ * run did; `completion`, only the expansion after the prompt.
+ */
+export const LOSS_SCOPES = ['all', 'completion'] as const;
+
 export interface OptimizerSettings {
   lr: number;
-  schedule: 'cosine' | 'linear' | 'constant';
+  schedule: (typeof LR_SCHEDULES)[number];
   warmupRatio: number;
   betas: [number, number];
   eps: number;
@@ -34,7 +45,15 @@ export interface TrainConfig {
     batchSize: number;
     gradAccum: number;
     maxLength: number;
-    lossOn: 'completion' | 'all';
+    /**
+     * Rows of a batch are run in micro-batches of at most this many tokens (rows × padded length;
+     * a row longer than it runs alone): activation memory follows it, the gradient does not, since
+     * every micro-batch's gradient is weighted by its scored tokens. Absent or 0: the whole batch at once.
+     */
+    microBatchTokens?: number;
+    /** Rebuild each layer's activations in the backward rather than keep them (TRL's gradient checkpointing). Absent: false. */
+    recompute?: boolean;
+    lossOn: (typeof LOSS_SCOPES)[number];
     seed: number;
   };
   eval: { split: number; seed: number };
@@ -59,11 +78,11 @@ export const TRAIN_LIMITS = {
   seed: 2 ** 32 - 1,
 } as const;
 
-// A configs/*.yaml is a page of text; a bigger one is refused before it is parsed.
-const MAX_CONFIG_CHARS = 1_000_000;
+/** A configs/*.yaml (or QMD's trainer config) is a page of text; a bigger one is refused before it is parsed. */
+export const MAX_CONFIG_CHARS = 1_000_000;
 
 /** A closed or half-open interval of allowed values, with the words an error shows for it. */
-interface Range {
+export interface Range {
   min: number;
   max: number;
   /** The bound itself is excluded. */
@@ -82,7 +101,7 @@ const count = (min: number, max: number): Range => ({ min, max, integer: true })
 const seed = count(0, TRAIN_LIMITS.seed);
 
 /** Every number of a TrainConfig: its key path in the YAML, its range, and where the object holds it. */
-const NUMBERS: readonly { path: string; range: Range; of: (c: TrainConfig) => number }[] = [
+const NUMBERS = [
   { path: 'lora.r', range: count(1, TRAIN_LIMITS.rank), of: (c) => c.lora.r },
   { path: 'lora.alpha', range: positive(MAX_LORA_ALPHA), of: (c) => c.lora.alpha },
   { path: 'lora.dropout', range: fraction, of: (c) => c.lora.dropout },
@@ -97,11 +116,27 @@ const NUMBERS: readonly { path: string; range: Range; of: (c: TrainConfig) => nu
   { path: 'training.batch_size', range: count(1, TRAIN_LIMITS.batchSize), of: (c) => c.training.batchSize },
   { path: 'training.grad_accum', range: count(1, TRAIN_LIMITS.gradAccum), of: (c) => c.training.gradAccum },
   { path: 'training.max_length', range: count(2, TRAIN_LIMITS.maxLength), of: (c) => c.training.maxLength },
+  { path: 'training.micro_batch_tokens', range: count(0, TRAIN_LIMITS.maxLength * TRAIN_LIMITS.batchSize), of: (c) => c.training.microBatchTokens ?? 0 },
   { path: 'training.seed', range: seed, of: (c) => c.training.seed },
   { path: 'eval.split', range: fraction, of: (c) => c.eval.split },
   { path: 'eval.seed', range: seed, of: (c) => c.eval.seed },
-];
-const rangeOf = new Map(NUMBERS.map((n) => [n.path, n.range]));
+] as const satisfies readonly { path: string; range: Range; of: (c: TrainConfig) => number }[];
+
+/** The YAML key path of a number of a TrainConfig (`optimizer.lr`). */
+export type TrainNumberPath = (typeof NUMBERS)[number]['path'];
+
+const rangeOf = new Map<string, Range>(NUMBERS.map((n) => [n.path, n.range]));
+
+/** The allowed values of the number at `path`: the one home of every limit the YAML, the form and QMD's config share. */
+export const numberRange = (path: TrainNumberPath): Readonly<Range> => rangeOf.get(path)!;
+
+/**
+ * What is wrong with `v` as the number at `path`, or null; the message names `as` (another file's
+ * name for the setting, e.g. QMD's `training.learning_rate`) and the range.
+ */
+export function numberProblem(path: TrainNumberPath, v: unknown, as: string = path): string | null {
+  return rangeProblem(as, v, numberRange(path));
+}
 
 const rangeProblem = (path: string, v: unknown, range: Range) =>
   typeof v === 'number' && inRange(v, range) ? null : `${path}: expected ${rangeText(range)}, got ${quote(v)}`;
@@ -115,7 +150,17 @@ export function trainConfigProblem(config: TrainConfig): string | null {
     const problem = rangeProblem(path, of(config), range);
     if (problem) return problem;
   }
-  return null;
+  const choice = (path: string, v: unknown, options: readonly unknown[]) => (options.includes(v) ? null : `${path}: expected one of ${options.join(', ')}, got ${quote(v)}`);
+  const { targets } = config.lora;
+  return (
+    choice('optimizer.schedule', config.optimizer.schedule, LR_SCHEDULES) ??
+    choice('training.loss_on', config.training.lossOn, LOSS_SCOPES) ??
+    choice('prompt_format', config.promptFormat, PROMPT_FORMAT_IDS) ??
+    choice('lora.rslora', config.lora.rslora, [true, false]) ??
+    (!Array.isArray(targets) || targets.length === 0 ? 'lora.targets: expected a non-empty list' : null) ??
+    targets.map((t, i) => choice(`lora.targets.${i}`, t, loraTargets)).find((p) => p !== null) ??
+    (new Set(targets).size !== targets.length ? 'lora.targets: lists a target twice' : null)
+  );
 }
 
 export function parseTrainConfig(text: string, source = 'config'): TrainConfig {
@@ -181,7 +226,7 @@ export function parseTrainConfig(text: string, source = 'config'): TrainConfig {
     },
     optimizer: {
       lr: num(['optimizer', 'lr']),
-      schedule: oneOf(['optimizer', 'schedule'], ['cosine', 'linear', 'constant'] as const),
+      schedule: oneOf(['optimizer', 'schedule'], LR_SCHEDULES),
       warmupRatio: num(['optimizer', 'warmup_ratio']),
       betas: [beta(0), beta(1)],
       eps: num(['optimizer', 'eps']),
@@ -193,15 +238,59 @@ export function parseTrainConfig(text: string, source = 'config'): TrainConfig {
       batchSize: num(['training', 'batch_size']),
       gradAccum: num(['training', 'grad_accum']),
       maxLength: num(['training', 'max_length']),
-      lossOn: oneOf(['training', 'loss_on'], ['completion', 'all'] as const),
+      ...(doc.hasIn(['training', 'micro_batch_tokens']) ? { microBatchTokens: num(['training', 'micro_batch_tokens']) } : {}),
+      ...(doc.hasIn(['training', 'recompute']) ? { recompute: bool(['training', 'recompute']) } : {}),
+      lossOn: oneOf(['training', 'loss_on'], LOSS_SCOPES),
       seed: num(['training', 'seed']),
     },
     eval: {
       split: num(['eval', 'split']),
       seed: num(['eval', 'seed']),
     },
-    promptFormat: oneOf(['prompt_format'], ['qmd-v4', 'qmd-1.7b'] as const),
+    promptFormat: oneOf(['prompt_format'], PROMPT_FORMAT_IDS),
   };
+}
+
+/**
+ * `config` as a configs/*.yaml that parseTrainConfig reads back to an equal object: the keys in
+ * TRAIN_CONFIG_KEYS order, numbers in JavaScript's shortest round-trip form.
+ */
+export function formatTrainConfig(config: TrainConfig, header = 'Training settings written by qmd-lab (read by #/train and qmd train --config).'): string {
+  const problem = trainConfigProblem(config);
+  if (problem) throw new Error(`formatTrainConfig: ${problem}`);
+  const c = config;
+  const list = (items: readonly (string | number)[]) => `[${items.join(', ')}]`;
+  return [
+    ...header.split('\n').map((line) => `# ${line}`),
+    'lora:',
+    `  r: ${c.lora.r}`,
+    `  alpha: ${c.lora.alpha}`,
+    `  dropout: ${c.lora.dropout}`,
+    `  rslora: ${c.lora.rslora}`,
+    `  targets: ${list(c.lora.targets)}`,
+    'optimizer:',
+    `  lr: ${c.optimizer.lr}`,
+    `  schedule: ${c.optimizer.schedule}`,
+    `  warmup_ratio: ${c.optimizer.warmupRatio}`,
+    `  betas: ${list(c.optimizer.betas)}`,
+    `  eps: ${c.optimizer.eps}`,
+    `  weight_decay: ${c.optimizer.weightDecay}`,
+    `  max_grad_norm: ${c.optimizer.maxGradNorm}`,
+    'training:',
+    `  epochs: ${c.training.epochs}`,
+    `  batch_size: ${c.training.batchSize}`,
+    `  grad_accum: ${c.training.gradAccum}`,
+    `  max_length: ${c.training.maxLength}`,
+    ...(c.training.microBatchTokens ? [`  micro_batch_tokens: ${c.training.microBatchTokens}`] : []),
+    ...(c.training.recompute ? ['  recompute: true'] : []),
+    `  loss_on: ${c.training.lossOn}`,
+    `  seed: ${c.training.seed}`,
+    'eval:',
+    `  split: ${c.eval.split}`,
+    `  seed: ${c.eval.seed}`,
+    `prompt_format: ${c.promptFormat}`,
+    '',
+  ].join('\n');
 }
 
 /** Optimizer steps for `examples` training rows: ⌈rows / (batch·accum)⌉ per epoch. */

@@ -11,7 +11,9 @@ import { qwen3TensorShapes } from '../model/tensors.ts';
 import { sharedFile } from '../testing/shared.ts';
 import { makeBatch } from './batches.ts';
 import { loadAdapter, saveAdapter } from './model-dir.ts';
-import { f32 } from './runtime.ts';
+import type { Qwen3Config } from '../model/config.ts';
+import { weightLayout } from '../model/qwen3/layout.ts';
+import { f32, type Tensor } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
 import { loadBundledTokenizer } from './tokenizer-node.ts';
@@ -22,6 +24,8 @@ const dir = await mkdtemp(join(tmpdir(), 'qmd-trainer-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const dataset = sharedFile('data/qmd_expansion.jsonl');
+/** Weights uploaded under their HF names, as the trainer reads them (the session's layout is transposed). */
+const hfWeights = (config: Qwen3Config, weights: Map<string, Tensor>) => ({ weights, layout: weightLayout(config), transposed: false });
 const sft = parseTrainConfig(readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8'), 'configs/sft.yaml');
 
 describe.skipIf(!dataset)('LoRA training on QMD examples', () => {
@@ -35,14 +39,10 @@ describe.skipIf(!dataset)('LoRA training on QMD examples', () => {
       rows.map((r) => tokenizer.example(r.input, r.output)),
       { maxLength: sft.training.maxLength, lossOn: 'completion' },
     );
-    const device = new Map();
+    const device = new Map<string, Tensor>();
     for (const [name, dims] of qwen3TensorShapes(config)) device.set(name, await nodeRuntime.upload(f32(dims, weights.get(name)!)));
     const start = newAdapter(config, { r: sft.lora.r, alpha: sft.lora.alpha, targets: sft.lora.targets, seed: 42 });
-    const trainer = await LoraTrainer.create(nodeRuntime, config, device, start, {
-      optimizer: sft.optimizer,
-      dropout: 0,
-      seed: 42,
-    });
+    const trainer = await LoraTrainer.create({ runtime: nodeRuntime, model: config, ...hfWeights(config, device), start: { adapter: start }, optimizer: sft.optimizer, dropout: 0, seed: 42 });
     const before = await trainer.evaluate(batch);
     let last = before.loss;
     // A tiny random model needs a far larger step than the reference 2e-4 to move in 30 steps.
@@ -73,11 +73,11 @@ describe.skipIf(!dataset)('LoRA training on QMD examples', () => {
     const rows = readFileSync(dataset!, 'utf8').split('\n').slice(10, 13).map((line) => JSON.parse(line) as { input: string; output: string });
     const examples = rows.map((r) => tokenizer.example(r.input, r.output));
     const options = { maxLength: 512, lossOn: 'completion' as const };
-    const device = new Map();
+    const device = new Map<string, Tensor>();
     for (const [name, dims] of qwen3TensorShapes(config)) device.set(name, await nodeRuntime.upload(f32(dims, weights.get(name)!)));
     const start = newAdapter(config, { r: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 7, bStd: 0.1 });
     const run = async (batches: ReturnType<typeof makeBatch>[]) => {
-      const trainer = await LoraTrainer.create(nodeRuntime, config, device, start, { optimizer: sft.optimizer, dropout: 0, seed: 1 });
+      const trainer = await LoraTrainer.create({ runtime: nodeRuntime, model: config, ...hfWeights(config, device), start: { adapter: start }, optimizer: sft.optimizer, dropout: 0, seed: 1 });
       const result = await trainer.step(batches, 1e-3);
       const adapter = await trainer.adapter();
       await trainer.release();

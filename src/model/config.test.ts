@@ -25,6 +25,36 @@ describe('parseQwen3Config', () => {
     expect(qwen3TensorShapes(config).get('lm_head.weight')).toEqual([151936, 1024]);
   });
 
+  describe('RoPE base: rope_theta (transformers < 5) or rope_parameters (≥ 5)', () => {
+    const { rope_theta: _, rope_scaling: __, ...v5 } = qwen3_06b;
+    // What transformers 5.18's Qwen3Config(rope_theta=1e6).to_json_string() writes: no rope_theta, no rope_scaling.
+    const written = { ...v5, rope_parameters: { rope_theta: 1000000.0, rope_type: 'default' } };
+
+    it('reads the same config from either shape, and from both when they agree', () => {
+      const v4 = parseQwen3Config(qwen3_06b);
+      expect(v4.ropeTheta).toBe(1e6);
+      expect(parseQwen3Config(written)).toEqual(v4);
+      expect(parseQwen3Config({ ...written, rope_theta: 1e6 })).toEqual(v4);
+      // A legacy "type" key, and a rope_parameters that only names the type next to a top-level rope_theta.
+      expect(parseQwen3Config({ ...v5, rope_parameters: { type: 'default', rope_theta: 5e5 } }).ropeTheta).toBe(5e5);
+      expect(parseQwen3Config({ ...v5, rope_theta: 5e5, rope_parameters: { rope_type: 'default' } }).ropeTheta).toBe(5e5);
+      expect(parseQwen3Config({ ...qwen3_06b, rope_parameters: null }).ropeTheta).toBe(1e6);
+    });
+
+    it.each([
+      [{ ...written, rope_theta: 10000 }, 'rope_theta 10000 and rope_parameters.rope_theta 1000000 disagree'],
+      [{ ...v5, rope_parameters: { rope_type: 'yarn', rope_theta: 1e6 } }, 'rope_parameters.rope_type is "yarn", only "default"'],
+      [{ ...v5, rope_parameters: { rope_type: 'default', rope_theta: 1e6, factor: 4 } }, 'rope_parameters has "factor": only plain RoPE'],
+      [{ ...v5, rope_parameters: { rope_type: 'default' } }, 'missing field "rope_parameters"."rope_theta" (or "rope_theta")'],
+      [{ ...v5, rope_parameters: { rope_theta: '1e6' } }, 'rope_parameters: field "rope_theta" is "1e6", expected a positive number'],
+      [{ ...v5, rope_parameters: [1e6] }, 'field "rope_parameters" is [1000000], expected an object'],
+      [v5, 'missing field "rope_theta" (or "rope_parameters"."rope_theta")'],
+    ])('refuses %j', (config, message) => {
+      expect(() => parseQwen3Config(config, 'Qwen3-0.6B/config.json')).toThrow(`Qwen3-0.6B/config.json: `);
+      expect(() => parseQwen3Config(config, 'Qwen3-0.6B/config.json')).toThrow(message);
+    });
+  });
+
   it.each([
     [{ hidden_size: undefined }, 'missing field "hidden_size"'],
     [{ num_key_value_heads: 3 }, 'num_attention_heads 16 is not a multiple of num_key_value_heads 3'],

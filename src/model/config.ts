@@ -54,6 +54,39 @@ const tokenId = (json: Json, key: string, source: string): number | null => {
   throw new Error(`${source}: field "${key}" is ${quote(value)}, expected a token id`);
 };
 
+const ROPE_THETA = [numberIn(0, 1e12), 'a positive number below 1e12'] as const;
+const ROPE_PARAMETER_KEYS = new Set(['rope_type', 'type', 'rope_theta']);
+
+/**
+ * RoPE's base: transformers < 5 writes `rope_theta` (with `rope_scaling`), ≥ 5 writes
+ * `rope_parameters: {"rope_type": "default", "rope_theta": …}` instead. Either is read; a file
+ * with both must agree, and only plain RoPE (rope_type "default", no scaling keys) is run.
+ */
+function ropeTheta(c: Json, source: string): number {
+  const top = c.rope_theta === undefined ? undefined : (field(c, 'rope_theta', source, ...ROPE_THETA) as number);
+  const params = c.rope_parameters;
+  if (params === undefined || params === null) {
+    if (top === undefined) throw new Error(`${source}: missing field "rope_theta" (or "rope_parameters"."rope_theta"), expected ${ROPE_THETA[1]}`);
+    return top;
+  }
+  if (typeof params !== 'object' || Array.isArray(params)) throw new Error(`${source}: field "rope_parameters" is ${quote(params)}, expected an object`);
+  const p = params as Json;
+  const unknown = Object.keys(p).filter((key) => !ROPE_PARAMETER_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new Error(`${source}: rope_parameters has ${unknown.map((key) => `"${key}"`).join(', ')}: only plain RoPE (rope_type "default" and rope_theta) is supported`);
+  }
+  const type = p.rope_type ?? p.type ?? 'default';
+  if (type !== 'default') throw new Error(`${source}: rope_parameters.rope_type is ${quote(type)}, only "default" (plain RoPE) is supported`);
+  const nested = p.rope_theta === undefined ? undefined : (field(p, 'rope_theta', `${source}: rope_parameters`, ...ROPE_THETA) as number);
+  if (nested === undefined && top === undefined) {
+    throw new Error(`${source}: missing field "rope_parameters"."rope_theta" (or "rope_theta"), expected ${ROPE_THETA[1]}`);
+  }
+  if (nested !== undefined && top !== undefined && nested !== top) {
+    throw new Error(`${source}: rope_theta ${top} and rope_parameters.rope_theta ${nested} disagree: the file must give RoPE one base`);
+  }
+  return (nested ?? top)!;
+}
+
 /** Parses and validates a Qwen3 config.json object; errors name the field and what was expected. */
 export function parseQwen3Config(json: unknown, source = 'config.json'): Qwen3Config {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -102,7 +135,7 @@ export function parseQwen3Config(json: unknown, source = 'config.json'): Qwen3Co
     numKvHeads,
     headDim,
     rmsNormEps: field(c, 'rms_norm_eps', source, numberIn(0, 1), 'a positive number below 1') as number,
-    ropeTheta: field(c, 'rope_theta', source, numberIn(0, 1e12), 'a positive number below 1e12') as number,
+    ropeTheta: ropeTheta(c, source),
     vocabSize: size(c, 'vocab_size', source),
     // transformers' PretrainedConfig defaults tie_word_embeddings to true.
     tieWordEmbeddings: tie ?? true,

@@ -22,6 +22,10 @@ export type GgufMetadata = Array<[key: string, value: GgufValue]>;
 
 export type GgufType = 'F32' | 'F16' | 'Q8_0';
 
+/** The dtypes exports offer (`qmd export --dtype`, the page), by the name users type. */
+export type GgufDtype = 'f32' | 'f16' | 'q8_0';
+export const ggufDtypes: Record<GgufDtype, GgufType> = { f32: 'F32', f16: 'F16', q8_0: 'Q8_0' };
+
 export interface GgufTensorInfo {
   name: string;
   /** Row-major shape, outermost first (HF order); written reversed. */
@@ -40,6 +44,15 @@ export interface GgufTensorSource extends GgufTensorInfo {
 
 /** Where a streamed file goes (a file handle, a download stream); awaited before the next write. */
 export type ByteSink = (bytes: Uint8Array) => Promise<void>;
+
+/**
+ * The line that runs an exported model in QMD: it takes its query-expansion model from index.yml's
+ * models.generate, else QMD_GENERATE_MODEL, else its built-in one (tobi/qmd src/llm.ts resolveGenerateModel).
+ */
+export function qmdGenerateLine(path: string): string {
+  const shellWord = /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+  return `QMD_GENERATE_MODEL=${shellWord} qmd query "…"`;
+}
 
 export const ggufAlignment = 32;
 const valueType = { u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9 } as const;
@@ -171,6 +184,11 @@ function encodeHeader(metadata: GgufMetadata, tensors: readonly GgufTensorInfo[]
   const header = new Uint8Array(padded(unpadded.byteLength));
   header.set(unpadded);
   return { header, offsets, size: header.byteLength + offset };
+}
+
+/** The size in bytes of the file writeGguf writes for these tensors (known before any is read: progress, space). */
+export function ggufSize(metadata: GgufMetadata, tensors: readonly GgufTensorInfo[]): number {
+  return encodeHeader(metadata, tensors).size;
 }
 
 /** Encodes a whole GGUF v3 file in memory (adapters, tests). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig } from '../../scripts/make-tiny-model.ts';
 import { bytesSource } from './byte-source.ts';
+import { roundTo } from './dtype.ts';
 import { adapterConfigJson, loraScale, newAdapter, parseAdapterConfig, peftTensorName, readPeftAdapter, writePeftAdapter } from './peft.ts';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from './safetensors.ts';
 
@@ -49,6 +50,17 @@ describe('PEFT files', () => {
     expect(file.names()).toHaveLength(2 * 7 * 2);
     const back = await readPeftAdapter(config, file, model);
     expect(back).toEqual(adapter);
+  });
+
+  it.each(['F32', 'BF16', 'F16'] as const)('export → import → export in %s: the same bytes, values as stored', async (dtype) => {
+    const first = writePeftAdapter(adapter, model, dtype);
+    const back = await readPeftAdapter(JSON.parse(first.configJson), await SafetensorsFile.open(bytesSource(first.safetensors)), model);
+    const again = writePeftAdapter(back, model, dtype);
+    expect(again.configJson).toBe(first.configJson);
+    expect(Buffer.from(again.safetensors).equals(Buffer.from(first.safetensors))).toBe(true);
+    const q = back.layers[1]!.q_proj!;
+    expect(q.a).toEqual(roundTo(dtype, adapter.layers[1]!.q_proj!.a));
+    expect(q.b).toEqual(roundTo(dtype, adapter.layers[1]!.q_proj!.b));
   });
 
   it('accepts target_modules in any order, as PEFT writes a set', () => {

@@ -5,7 +5,7 @@ import { quote } from './quote.ts';
 import { seededRandom } from './random.ts';
 import { writeSafetensors, type TensorReader, type TensorToWrite } from './safetensors.ts';
 import type { StoredDtype } from './dtype.ts';
-import { loraTargets, projectionPath, projectionShape, type LoraTarget } from './tensors.ts';
+import { loraSites, loraTargets, projectionPath, projectionShape, type LoraTarget } from './tensors.ts';
 
 export interface LoraConfig {
   r: number;
@@ -215,16 +215,13 @@ export async function readPeftAdapter(
   const exclude = excludeModules(configJson as Record<string, unknown>, configFile);
   const expected = new Map<string, number[]>();
   const excluded = new Set<string>();
-  for (let layer = 0; layer < model.numLayers; layer++) {
-    for (const target of config.targets) {
-      const [out, inp] = projectionShape(model, target);
-      if (isExcluded(projectionPath(layer, target), exclude)) {
-        for (const matrix of ['A', 'B'] as const) excluded.add(peftTensorName(layer, target, matrix));
-        continue;
-      }
-      expected.set(peftTensorName(layer, target, 'A'), [config.r, inp]);
-      expected.set(peftTensorName(layer, target, 'B'), [out, config.r]);
+  for (const { layer, target, outFeatures, inFeatures } of loraSites(model, config.targets)) {
+    if (isExcluded(projectionPath(layer, target), exclude)) {
+      for (const matrix of ['A', 'B'] as const) excluded.add(peftTensorName(layer, target, matrix));
+      continue;
     }
+    expected.set(peftTensorName(layer, target, 'A'), [config.r, inFeatures]);
+    expected.set(peftTensorName(layer, target, 'B'), [outFeatures, config.r]);
   }
   if (expected.size === 0) throw new Error(`${configFile}: exclude_modules ${quote(exclude)} leaves none of target_modules in any layer`);
   for (const name of weights.names()) {
@@ -248,18 +245,13 @@ export async function readPeftAdapter(
   const present = new Set(weights.names());
   const missing = [...expected.keys()].find((name) => !present.has(name));
   if (missing) throw new Error(`${file}: missing tensor ${missing} (target_modules includes ${keyPattern.exec(missing)![3]})`);
-  const layers: LoraAdapter['layers'] = [];
-  for (let layer = 0; layer < model.numLayers; layer++) {
-    const pairs: Partial<Record<LoraTarget, LoraPair>> = {};
-    for (const target of config.targets) {
-      const [out, inp] = projectionShape(model, target);
-      const read = (matrix: 'A' | 'B', size: number) => {
-        const name = peftTensorName(layer, target, matrix);
-        return excluded.has(name) ? Promise.resolve(new Float32Array(size)) : weights.read(name);
-      };
-      pairs[target] = { a: await read('A', config.r * inp), b: await read('B', out * config.r) };
-    }
-    layers.push(pairs);
+  const layers: LoraAdapter['layers'] = Array.from({ length: model.numLayers }, () => ({}));
+  for (const { layer, target, outFeatures, inFeatures } of loraSites(model, config.targets)) {
+    const read = (matrix: 'A' | 'B', size: number) => {
+      const name = peftTensorName(layer, target, matrix);
+      return excluded.has(name) ? Promise.resolve(new Float32Array(size)) : weights.read(name);
+    };
+    layers[layer]![target] = { a: await read('A', config.r * inFeatures), b: await read('B', outFeatures * config.r) };
   }
   return { config, layers };
 }
@@ -314,19 +306,14 @@ export function newAdapter(model: Qwen3Config, options: NewAdapterOptions): Lora
   );
   checkLoraRank(config, model, 'newAdapter options');
   const random = seededRandom(options.seed);
-  const layers: LoraAdapter['layers'] = [];
-  for (let layer = 0; layer < model.numLayers; layer++) {
-    const pairs: Partial<Record<LoraTarget, LoraPair>> = {};
-    for (const target of config.targets) {
-      const [out, inp] = projectionShape(model, target);
-      const bound = 1 / Math.sqrt(inp);
-      const a = new Float32Array(config.r * inp);
-      for (let i = 0; i < a.length; i++) a[i] = (2 * random.uniform() - 1) * bound;
-      const b = new Float32Array(out * config.r);
-      if (options.bStd) for (let i = 0; i < b.length; i++) b[i] = random.normal() * options.bStd;
-      pairs[target] = { a, b };
-    }
-    layers.push(pairs);
+  const layers: LoraAdapter['layers'] = Array.from({ length: model.numLayers }, () => ({}));
+  for (const { layer, target, outFeatures, inFeatures } of loraSites(model, config.targets)) {
+    const bound = 1 / Math.sqrt(inFeatures);
+    const a = new Float32Array(config.r * inFeatures);
+    for (let i = 0; i < a.length; i++) a[i] = (2 * random.uniform() - 1) * bound;
+    const b = new Float32Array(outFeatures * config.r);
+    if (options.bStd) for (let i = 0; i < b.length; i++) b[i] = random.normal() * options.bStd;
+    layers[layer]![target] = { a, b };
   }
   return { config, layers };
 }

@@ -29,6 +29,24 @@ export function projectionShape(config: Qwen3Config, target: LoraTarget): [numbe
   }
 }
 
+/** A projection that carries a LoRA branch: A is [r, inFeatures], B [outFeatures, r]. */
+export interface LoraSite {
+  layer: number;
+  target: LoraTarget;
+  outFeatures: number;
+  inFeatures: number;
+}
+
+/** Every (layer, target) of `targets`, layer by layer in `targets`' order: the one walk over an adapter's matrices. */
+export function* loraSites(config: Qwen3Config, targets: readonly LoraTarget[]): Generator<LoraSite> {
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    for (const target of targets) {
+      const [outFeatures, inFeatures] = projectionShape(config, target);
+      yield { layer, target, outFeatures, inFeatures };
+    }
+  }
+}
+
 /** Every tensor of the checkpoint in file order, with its shape. */
 export function qwen3TensorShapes(config: Qwen3Config): Map<string, number[]> {
   const shapes = new Map<string, number[]>();

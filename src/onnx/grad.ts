@@ -1,5 +1,5 @@
 // Reverse-mode autodiff over a Graph: one generic walk, the per-op rules live in rules.ts.
-import { isFloat, type Value } from './graph.ts';
+import { isFloat, type Node, type Value } from './graph.ts';
 import type { Graph } from './ops.ts';
 import { rules, type Rule } from './rules.ts';
 
@@ -14,8 +14,25 @@ function ones(g: Graph, like: Value): Value {
   return like.shape.length ? g.scope('grad', () => g.expandLike(one, like)) : one;
 }
 
-export function grad(g: Graph, loss: Value, wrt: readonly Value[], seed?: Value): Value[] {
+export interface GradOptions {
+  /**
+   * Forward nodes whose outputs the backward makes again where it reads them, instead of
+   * keeping them alive from the forward: cheap ops of inputs, such as the float32 cast of a
+   * float16 weight. A copy is made for each backward node that has the value as an operand,
+   * so pick values whose consumers' rules read them (a MatMul's or Mul's other operand), or
+   * the copy is a dead node. ORT's common-subexpression elimination merges a copy back into
+   * the original unless the session disables it.
+   */
+  recompute?: (node: Node) => boolean;
+}
+
+export function grad(g: Graph, loss: Value, wrt: readonly Value[], seed?: Value, options: GradOptions = {}): Value[] {
   const depends = new Set(wrt.map((w) => w.name));
+  const producers = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o.name, n] as const)));
+  const again = (v: Value): Value => {
+    const made = producers.get(v.name);
+    return made?.op && options.recompute?.(made) ? g.apply(made.op, made.args, made.params as never) : v;
+  };
   for (const node of g.nodes) {
     if (node.op === 'StopGradient') continue;
     if (node.args.some((a) => depends.has(a.name))) for (const o of node.outputs) if (isFloat(o.dtype)) depends.add(o.name);
@@ -27,7 +44,7 @@ export function grad(g: Graph, loss: Value, wrt: readonly Value[], seed?: Value)
     const rule = node.op && (rules[node.op] as Rule<unknown>);
     if (!rule?.vjp) throw new Error(`grad: no gradient rule for op ${node.opType} (node ${node.name}) on the path from the loss to the targets`);
     const needs = node.args.map((a) => depends.has(a.name));
-    const gx = g.scope(`grad/${node.name}`, () => rule.vjp!({ g, node, args: node.args, out: node.outputs[0]!, gy, p: node.params, needs }));
+    const gx = g.scope(`grad/${node.name}`, () => rule.vjp!({ g, node, args: node.args.map(again), out: node.outputs[0]!, gy, p: node.params, needs }));
     node.args.forEach((a, i) => {
       const d = gx[i];
       if (!needs[i] || !d) return;

@@ -5,6 +5,6 @@
 // gradients read symbolic sizes at run time; Slice/Concat gradients need static sizes on the
 // sliced/concatenated axis.
 export { Graph, type Operand } from './ops.ts';
-export { grad } from './grad.ts';
+export { grad, type GradOptions } from './grad.ts';
 export { END } from './shape.ts';
 export { OPSET, IR_VERSION, isFloat, type Value, type Node, type TensorData, type DType, type Dim, type Shape } from './graph.ts';

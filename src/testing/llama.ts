@@ -1,6 +1,6 @@
 // llama.cpp (node-llama-cpp, CPU) as the independent Qwen3 implementation our numerics are checked
 // against. The F32 KV cache and no flash attention matter: the default F16 cache alone costs ~1e-3.
-import { getLlama, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 
 /** "<|im_start|>user\n/no_think Expand this search query: …" — any valid ids do; these span the vocabulary. */
 export const PROMPT_IDS = [151644, 872, 198, 14, 2152, 26865, 9190, 419, 2711, 3239, 25, 3704, 5975, 151645, 198, 151644, 77091, 198];
@@ -9,15 +9,20 @@ export function cpuLlama(): Promise<Llama> {
   return getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
 }
 
-/** llama.cpp's log-probabilities of the token after `ids`, with an optional GGUF LoRA adapter. */
-export async function llamaLogProbs(model: LlamaModel, ids: readonly number[], loraPath: string | null = null): Promise<Float64Array> {
-  const context = await model.createContext({
+/** A small context with the F32 KV cache, and a GGUF LoRA adapter applied at scale 1 when given. */
+function llamaContext(model: LlamaModel, loraPath: string | null): Promise<LlamaContext> {
+  return model.createContext({
     contextSize: 64,
     experimentalKvCacheKeyType: 'F32',
     experimentalKvCacheValueType: 'F32',
     flashAttention: false,
     lora: loraPath ? { adapters: [{ filePath: loraPath, scale: 1 }] } : undefined,
   });
+}
+
+/** llama.cpp's log-probabilities of the token after `ids`, with an optional GGUF LoRA adapter. */
+export async function llamaLogProbs(model: LlamaModel, ids: readonly number[], loraPath: string | null = null): Promise<Float64Array> {
+  const context = await llamaContext(model, loraPath);
   const tokens = ids as Token[];
   const input: ControlledEvaluateInputItem[] = tokens.slice(0, -1);
   // temperature 1 and no truncation: the probabilities are softmax(logits) itself.
@@ -51,13 +56,8 @@ export function relativeLogProbError(logits: ArrayLike<number>, logProbs: Float6
 }
 
 /** llama.cpp's greedy continuation of `ids` (temperature 0), `count` tokens, in one context. */
-export async function llamaGreedy(model: LlamaModel, ids: readonly number[], count: number): Promise<number[]> {
-  const context = await model.createContext({
-    contextSize: 64,
-    experimentalKvCacheKeyType: 'F32',
-    experimentalKvCacheValueType: 'F32',
-    flashAttention: false,
-  });
+export async function llamaGreedy(model: LlamaModel, ids: readonly number[], count: number, loraPath: string | null = null): Promise<number[]> {
+  const context = await llamaContext(model, loraPath);
   const out: number[] = [];
   for await (const token of context.getSequence().evaluate(ids as Token[], { temperature: 0 })) {
     out.push(token);

@@ -1,5 +1,5 @@
 // The models the page offers (configs/models.json), checked once: repo ids, kinds, prompt formats.
-import { QMD_1_7B_PROMPT, QMD_V4_PROMPT } from '../../data/prompt.ts';
+import { PROMPT_FORMAT_IDS, isPromptFormatId, type PromptFormatId } from '../prompt.ts';
 import { checkRepoId } from './resolve.ts';
 
 export type ModelKind = 'base' | 'adapter' | 'merged';
@@ -10,8 +10,8 @@ export interface CatalogModel {
   kind: ModelKind;
   baseModel: string | null;
   description: string;
-  /** A PromptFormat id from src/data/prompt.ts. */
-  promptFormat: string;
+  /** What the model is asked in (src/model/prompt.ts). */
+  promptFormat: PromptFormatId;
 }
 
 export interface ModelCatalog {
@@ -19,7 +19,6 @@ export interface ModelCatalog {
   models: CatalogModel[];
 }
 
-const promptFormats = [QMD_V4_PROMPT.id, QMD_1_7B_PROMPT.id];
 const kinds: ModelKind[] = ['base', 'adapter', 'merged'];
 
 export function parseModelCatalog(json: unknown, source = 'configs/models.json'): ModelCatalog {
@@ -34,8 +33,8 @@ export function parseModelCatalog(json: unknown, source = 'configs/models.json')
     const kind = text('kind') as ModelKind;
     if (!kinds.includes(kind)) throw new Error(`${where}.kind is "${kind}", expected one of ${kinds.join(', ')}`);
     const promptFormat = text('prompt_format');
-    if (!promptFormats.includes(promptFormat)) {
-      throw new Error(`${where}.prompt_format is "${promptFormat}", expected one of ${promptFormats.join(', ')}`);
+    if (!isPromptFormatId(promptFormat)) {
+      throw new Error(`${where}.prompt_format is "${promptFormat}", expected one of ${PROMPT_FORMAT_IDS.join(', ')}`);
     }
     const baseModel = kind === 'adapter' ? checkRepoId(text('base_model')) : null;
     return { repo: checkRepoId(text('repo')), kind, baseModel, description: text('description'), promptFormat };
@@ -54,4 +53,11 @@ export function parseModelCatalog(json: unknown, source = 'configs/models.json')
     }
   }
   return { defaults, models };
+}
+
+/** The prompt format the catalog gives `repo`, or null for a repo it does not list. */
+export function catalogPromptFormat(catalog: ModelCatalog, repo: string): PromptFormatId | null {
+  // The hub resolves repo ids whatever their case, so a repo typed in lower case is the same model.
+  const wanted = repo.trim().toLowerCase();
+  return catalog.models.find((m) => m.repo.toLowerCase() === wanted)?.promptFormat ?? null;
 }

@@ -9,6 +9,7 @@ import type { Graph, Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets, projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
 import { chunkName, EMBED, LM_HEAD, readsTransposed, weightLayout, type WeightLayout } from './layout.ts';
+import { applyDropout, declareDropout, dropMask as branchDropMask, type DropoutInputs } from './dropout.ts';
 import * as names from './names.ts';
 
 export interface LayerWeights {
@@ -32,13 +33,17 @@ export interface Qwen3Weights {
   transposed?: boolean;
 }
 
-/** Token ids as the embedding reads them: one [B, T] id tensor, or per vocabulary chunk the row within it and a 0/1 mask. */
-export type TokenInputs = Value | { rows: readonly Value[]; mask: readonly Value[] }; // rows int64 [B, T], mask [B, T, 1]
+/**
+ * Token ids as a vocabulary tensor is read by them: one id tensor, or per vocabulary chunk the
+ * row within it and a 0/1 mask: rows int64 [B, T], mask [B, T, 1] for the embedding; [N] and
+ * [N, 1] for the train step's loss targets.
+ */
+export type TokenInputs = Value | { rows: readonly Value[]; mask: readonly Value[] };
 
 export interface LoraBranch {
   a: Value; // [r, in], transposed [in, r]
   b: Value; // [out, r], transposed [r, out]
-  drop: Value | null; // [B, T, in] keep-mask scaled by 1/(1−p)
+  drop: Value | null; // bool [B, T, in], true where the branch input is dropped (dropout.ts)
 }
 
 export interface LoraInputs {
@@ -46,6 +51,8 @@ export interface LoraInputs {
   layers: Partial<Record<LoraTarget, LoraBranch>>[];
   /** A as [in, r] and B as [r, out] (names.transposed); absent: PEFT's layout. */
   transposed?: boolean;
+  /** The keys and rate the branches' drop masks are made from; absent without dropout. */
+  dropout?: DropoutInputs;
 }
 
 export interface Context {
@@ -90,16 +97,18 @@ export function declareTokens(g: Graph, layout: WeightLayout, batch: number | st
 /**
  * LoRA inputs for `targets`; `rank` is a number (train step) or null for a symbolic rank per
  * matrix (inference: any adapter, or rank-1 zeros for the base model). With `dropMask`,
- * each branch also takes a dropout keep-mask [B, T, in].
+ * each branch's input goes through dropout, its mask made in the graph (dropout.ts).
  */
 export function declareLora(
   g: Graph,
   c: Qwen3Config,
   targets: readonly LoraTarget[],
   rank: number | null,
-  dropMask: { batch: number | string; length: number | string } | null,
+  dropMask: { batch: number; length: number } | null,
   transposed = false,
 ): LoraInputs {
+  const dropout = dropMask ? declareDropout(g) : undefined;
+  let branch = 0;
   const matrix = (name: string, dims: [number | string, number | string]) =>
     transposed ? g.input(names.transposed(name), 'float32', [dims[1], dims[0]]) : g.input(name, 'float32', dims);
   const layers = Array.from({ length: c.numLayers }, (_, l) => {
@@ -110,12 +119,13 @@ export function declareLora(
       branches[t] = {
         a: matrix(names.loraA(l, t), [r, inp]),
         b: matrix(names.loraB(l, t), [out, r]),
-        drop: dropMask ? g.input(names.loraDropMask(l, t), 'float32', [dropMask.batch, dropMask.length, inp]) : null,
+        drop: dropMask && dropout ? branchDropMask(g, dropout, branch, dropMask.batch, dropMask.length, inp) : null,
       };
+      branch += 1;
     }
     return branches;
   });
-  return { scale: g.input(names.LORA_SCALE, 'float32', []), layers, transposed };
+  return { scale: g.input(names.LORA_SCALE, 'float32', []), layers, transposed, dropout };
 }
 
 /** No LoRA inputs at all: the base model's graph, without the rank-1 zero branches it would otherwise run. */
@@ -125,19 +135,21 @@ export const noLora = (c: Qwen3Config): LoraInputs => ({ scale: null, layers: Ar
  * A float16 weight as float32, cast at its use so the float32 copy lives only until its MatMul
  * and every sum (norms, softmax, residual stream, MatMul accumulation) stays float32.
  */
-const asFloat32 = (g: Graph, w: Value): Value => (w.dtype === 'float16' ? g.cast(w, 'float32') : w);
-const chunksOf = (w: VocabWeight): readonly Value[] => (Array.isArray(w) ? w : [w as Value]);
+export const asFloat32 = (g: Graph, w: Value): Value => (w.dtype === 'float16' ? g.cast(w, 'float32') : w);
+export const chunksOf = (w: VocabWeight): readonly Value[] => (Array.isArray(w) ? w : [w as Value]);
 
 /**
- * Rows of the embedding for `ids` → [B, T, D]; over chunks, Σ_k mask_k · E_k[rows_k] (the
- * masked terms are exact zeros). `columns`: the chunks are [D, V_k] (the transposed tied LM
- * head), read as columns [D, B, T] and turned to [B, T, D]: D·T elements, not the chunk.
+ * Rows of a vocabulary tensor for `ids` [B, T] → [B, T, D] (the embedding; loss targets [N] →
+ * [N, D]); over chunks, Σ_k mask_k · E_k[rows_k] (the masked terms are exact zeros). `columns`:
+ * the chunks are [D, V_k] (the transposed LM head), read as columns [D, B, T] and turned to
+ * [B, T, D]: D·T elements, not the chunk. Only the rows read are cast to float32.
  */
-function embed(g: Graph, w: VocabWeight, ids: TokenInputs, columns: boolean): Value {
+export function vocabRows(g: Graph, w: VocabWeight, ids: TokenInputs, columns: boolean): Value {
   const chunks = chunksOf(w);
-  const lookup = (chunk: Value, rows: Value) => asFloat32(g, columns ? g.transpose(g.gather(chunk, rows, 1), [1, 2, 0]) : g.gather(chunk, rows));
+  const turn = (picked: Value) => g.transpose(picked, picked.shape.map((_, i) => (i + 1) % picked.shape.length)); // [D, ..] → [.., D]
+  const lookup = (chunk: Value, rows: Value) => asFloat32(g, columns ? turn(g.gather(chunk, rows, 1)) : g.gather(chunk, rows));
   if ('name' in ids) {
-    if (chunks.length !== 1) throw new Error(`embed: ${chunks.length} vocabulary chunks need per-chunk token inputs, got one id tensor ${ids.name}`);
+    if (chunks.length !== 1) throw new Error(`vocabRows: ${chunks.length} vocabulary chunks need per-chunk token inputs, got one id tensor ${ids.name}`);
     return lookup(chunks[0]!, ids);
   }
   return g.scope('Embed', () => chunks.map((chunk, k) => g.mul(lookup(chunk, ids.rows[k]!), ids.mask[k]!)).reduce((a, b) => g.add(a, b)));
@@ -152,13 +164,13 @@ function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
 }
 
 /** x·m for m [K, N], or x·mᵀ for m [N, K] when not `transposed`: [.., K] → [.., N]. */
-const times = (g: Graph, x: Value, m: Value, transposed: boolean | undefined): Value => g.matMul(x, transposed ? m : g.transpose(m));
+export const times = (g: Graph, x: Value, m: Value, transposed: boolean | undefined): Value => g.matMul(x, transposed ? m : g.transpose(m));
 
 /** x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out]. */
 function project(g: Graph, x: Value, w: Value, transposed: boolean | undefined, lora: LoraBranch | undefined, l: LoraInputs): Value {
   const base = times(g, x, asFloat32(g, w), transposed); // [.., out]
   if (!lora || !l.scale) return base;
-  const dropped = lora.drop ? g.mul(x, lora.drop) : x;
+  const dropped = lora.drop && l.dropout ? applyDropout(g, x, lora.drop, l.dropout) : x;
   const down = times(g, dropped, lora.a, l.transposed); // [.., r]
   return g.add(base, g.mul(times(g, down, lora.b, l.transposed), l.scale));
 }
@@ -189,10 +201,11 @@ function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Pr
   const past = ctx.past?.[layer];
   const key = past ? g.concat([past.key, k], 2) : k; // [B, KV, S, hd]
   const value = past ? g.concat([past.value, vNew], 2) : vNew; // [B, KV, S, hd]
-  // GQA: query head h reads kv head h // G, so split H as (KV, G) and broadcast K, V over G.
+  // GQA: query head h reads kv head h // G, so split H as (KV, G); MatMul broadcasts K and V
+  // over G, so neither is copied G times (nor kept so for the backward).
   const q5 = g.reshape(q, [0, KV, G, -1, hd]); // [B, KV, G, T, hd]
-  const k5 = g.expand(g.unsqueeze(key, [2]), [1, 1, G, 1, 1]); // [B, KV, G, S, hd]
-  const v5 = g.expand(g.unsqueeze(value, [2]), [1, 1, G, 1, 1]); // [B, KV, G, S, hd]
+  const k5 = g.unsqueeze(key, [2]); // [B, KV, 1, S, hd]
+  const v5 = g.unsqueeze(value, [2]); // [B, KV, 1, S, hd]
   const scores = g.add(g.mul(g.matMul(q5, g.transpose(k5, [0, 1, 2, 4, 3])), 1 / Math.sqrt(hd)), ctx.bias); // [B, KV, G, T, S]
   const mixed = g.matMul(g.softmax(scores, -1), v5); // [B, KV, G, T, hd]
   const merged = g.reshape(g.transpose(g.reshape(mixed, [0, H, -1, hd]), [0, 2, 1, 3]), [0, 0, H * hd]); // [B, T, H·hd]
@@ -206,19 +219,31 @@ function mlp(g: Graph, b: Value, proj: Projector): Value {
 }
 
 /** ids [B, T] → final normed hidden states [B, T, D] and each layer's keys/values [B, KV, S, hd]. */
-export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: LoraInputs, ids: TokenInputs, ctx: Context) {
-  let x = embed(g, w.embed, ids, !!w.transposed && c.tieWordEmbeddings); // [B, T, D]
-  const present: { key: Value; value: Value }[] = [];
-  w.layers.forEach((layer, l) => {
-    g.scope(`layer${l}`, () => {
-      const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
-      const attn = g.scope('attn', () => attention(g, c, rmsNorm(g, x, layer.inputNorm, c.rmsNormEps), layer, proj, ctx, l));
-      x = g.add(x, attn.out);
-      x = g.add(x, g.scope('mlp', () => mlp(g, rmsNorm(g, x, layer.postNorm, c.rmsNormEps), proj)));
-      present.push({ key: attn.key, value: attn.value });
-    });
+/** Decoder layer `l` on the residual stream x [B, T, D] → the next x and its keys/values [B, KV, S, hd]. */
+export function decoderLayer(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: LoraInputs, x: Value, ctx: Context, l: number) {
+  const layer = w.layers[l]!;
+  return g.scope(`layer${l}`, () => {
+    const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
+    const attn = g.scope('attn', () => attention(g, c, rmsNorm(g, x, layer.inputNorm, c.rmsNormEps), layer, proj, ctx, l));
+    const mid = g.add(x, attn.out);
+    return { x: g.add(mid, g.scope('mlp', () => mlp(g, rmsNorm(g, mid, layer.postNorm, c.rmsNormEps), proj))), key: attn.key, value: attn.value };
   });
-  return { hidden: rmsNorm(g, x, w.norm, c.rmsNormEps), present };
+}
+
+/**
+ * ids [B, T] → final normed hidden states [B, T, D], each layer's keys/values [B, KV, S, hd],
+ * and the residual stream [B, T, D] entering each layer and leaving the last (`stream`, L + 1
+ * values: what a backward that recomputes layers keeps).
+ */
+export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: LoraInputs, ids: TokenInputs, ctx: Context) {
+  const stream = [vocabRows(g, w.embed, ids, !!w.transposed && c.tieWordEmbeddings)]; // [B, T, D]
+  const present: { key: Value; value: Value }[] = [];
+  w.layers.forEach((_, l) => {
+    const out = decoderLayer(g, c, w, lora, stream[l]!, ctx, l);
+    stream.push(out.x);
+    present.push({ key: out.key, value: out.value });
+  });
+  return { hidden: rmsNorm(g, stream.at(-1)!, w.norm, c.rmsNormEps), present, stream };
 }
 
 /** Logits of the rows of `h` [.., D] → [.., V], concatenated over vocabulary chunks. */

@@ -30,16 +30,26 @@ export const chunkName = (name: string, k: number, layout: WeightLayout): string
 
 const bytesOf = (dims: readonly number[], bytes: number) => dims.reduce((a, d) => a * d, bytes);
 
+/**
+ * Why no layout fits bindings of `limit` bytes (null: one does): the first tensor over it that
+ * cannot be split. Sized in float32 whatever the stored type: the in-graph float32 cast (and
+ * transpose) of a weight is a buffer the device binds too. A vocabulary row is as large as
+ * model.norm, checked here, so a layout that passes can always be cut into chunks.
+ */
+export function layoutRefusal(c: Qwen3Config, limit: number): string | null {
+  for (const [name, dims] of qwen3TensorShapes(c)) {
+    if (!vocabTensors.has(name) && bytesOf(dims, 4) > limit) {
+      return `${name} [${dims.join(', ')}] needs ${bytesOf(dims, 4)} bytes in float32, over the binding limit of ${limit} bytes, and only vocabulary tensors can be split`;
+    }
+  }
+  return null;
+}
+
 export function weightLayout(c: Qwen3Config, options: LayoutOptions = {}): WeightLayout {
   const dtype = options.weightDtype ?? 'float32';
   const limit = options.maxBindingBytes ?? Infinity;
-  // Sized in float32 whatever the stored type: the in-graph float32 cast (and transpose) of a
-  // weight is a buffer the device binds too. A row is as large as model.norm, checked here.
-  for (const [name, dims] of qwen3TensorShapes(c)) {
-    if (!vocabTensors.has(name) && bytesOf(dims, 4) > limit) {
-      throw new Error(`weightLayout: ${name} [${dims.join(', ')}] needs ${bytesOf(dims, 4)} bytes in float32, over the binding limit of ${limit} bytes, and only vocabulary tensors can be split`);
-    }
-  }
+  const refusal = layoutRefusal(c, limit);
+  if (refusal) throw new Error(`weightLayout: ${refusal}`);
   const rowBytes = c.hiddenSize * 4;
   const count = Math.ceil(c.vocabSize / Math.min(c.vocabSize, Math.floor(limit / rowBytes)));
   const rows = Math.ceil(c.vocabSize / count); // balanced chunks: the last is at most `count` rows shorter

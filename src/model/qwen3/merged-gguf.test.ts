@@ -1,7 +1,8 @@
-// Merged exports for QMD (base + adapter in one GGUF, f32/f16/Q8_0, streamed) loaded by llama.cpp
-// (node-llama-cpp, CPU, F32 KV cache): its logits and greedy tokens against our ONNX graph with the
-// adapter live — two independent implementations, one of them reading only the exported file.
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+// Exports for QMD loaded by llama.cpp (node-llama-cpp, CPU, F32 KV cache): merged models (base + adapter
+// in one GGUF, f32/f16/Q8_0, streamed) and the adapter alone as a GGUF LoRA on the f32 base. Its logits
+// and greedy tokens against our ONNX graph with the adapter live — two independent implementations,
+// one of them reading only the exported files.
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
@@ -10,7 +11,7 @@ import { makeTinyModel } from '../../../scripts/make-tiny-model.ts';
 import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { Qwen3Session } from '../../engine/session.ts';
 import { loadBundledTokenizer } from '../../engine/tokenizer-node.ts';
-import { qwen3GgufParts, writeGguf, type GgufType } from '../gguf.ts';
+import { loraGguf, qwen3GgufParts, writeGguf, type GgufType } from '../gguf.ts';
 import { qwen3TokenizerMetadata } from '../gguf-tokenizer.ts';
 import { mergedReader } from '../merge.ts';
 import { cpuLlama, llamaGreedy, llamaLogProbs, relativeLogProbError as relativeError } from '../../testing/llama.ts';
@@ -22,6 +23,7 @@ let llama: Llama;
 let session: Qwen3Session;
 let made: Awaited<ReturnType<typeof makeTinyModel>>;
 let prompts: number[][];
+let tokenizerMetadata: ReturnType<typeof qwen3TokenizerMetadata>;
 
 beforeAll(async () => {
   llama = await cpuLlama();
@@ -31,6 +33,8 @@ beforeAll(async () => {
   await session.setAdapter(made.adapter);
   const tokenizer = await loadBundledTokenizer();
   prompts = QUERIES.map((q) => tokenizer.promptIds(q));
+  const json = async (file: string) => JSON.parse(await readFile(join(dir, 'model', file), 'utf8'));
+  tokenizerMetadata = qwen3TokenizerMetadata(await json('tokenizer.json'), await json('tokenizer_config.json'), made.config);
 });
 afterAll(async () => {
   await session?.release();
@@ -68,11 +72,8 @@ describe.each([
   let largestWrite = 0;
   beforeAll(async () => {
     const path = join(dir, `merged-${type}.gguf`);
-    const modelDir = join(dir, 'model');
-    const tokenizer = JSON.parse(await readFile(join(modelDir, 'tokenizer.json'), 'utf8'));
-    const tokenizerConfig = JSON.parse(await readFile(join(modelDir, 'tokenizer_config.json'), 'utf8'));
     const read = mergedReader(async (n) => made.weights.get(n)!, made.adapter!, made.config);
-    const { metadata, tensors } = qwen3GgufParts(made.config, read, qwen3TokenizerMetadata(tokenizer, tokenizerConfig, made.config), { type });
+    const { metadata, tensors } = qwen3GgufParts(made.config, read, tokenizerMetadata, { type });
     const file = await open(path, 'w');
     const size = await writeGguf(async (bytes) => {
       await file.write(bytes);
@@ -109,5 +110,35 @@ describe.each([
 
   it.runIf(type !== 'Q8_0')('greedy tokens match ours for 3 queries', async () => {
     for (const ids of prompts) expect(await llamaGreedy(model, ids, GREEDY_TOKENS)).toEqual(await ourGreedy(ids));
+  });
+});
+
+describe('GGUF LoRA adapter on the f32 base GGUF', () => {
+  let base: LlamaModel;
+  const loraPath = join(dir, 'adapter.gguf');
+  const tolerance = 1e-4;
+  beforeAll(async () => {
+    const basePath = join(dir, 'base-F32.gguf');
+    const { metadata, tensors } = qwen3GgufParts(made.config, async (n) => made.weights.get(n)!, tokenizerMetadata, { type: 'F32' });
+    const file = await open(basePath, 'w');
+    await writeGguf(async (bytes) => void (await file.write(bytes)), metadata, tensors);
+    await file.close();
+    await writeFile(loraPath, loraGguf(made.adapter!, made.config));
+    base = await llama.loadModel({ modelPath: basePath });
+  });
+  afterAll(() => base?.dispose());
+
+  it(`logits match ours with the adapter live, within ${tolerance} of the largest logit; without the LoRA they are far off`, async () => {
+    for (const ids of prompts) {
+      const ours = await ourLogits(ids);
+      const error = relativeError(ours, await llamaLogProbs(base, ids, loraPath));
+      console.log(`GGUF LoRA: relative error ${error.toExponential(2)}`);
+      expect(error).toBeLessThan(tolerance);
+      expect(relativeError(ours, await llamaLogProbs(base, ids))).toBeGreaterThan(100 * error);
+    }
+  });
+
+  it('greedy tokens match ours for 3 queries', async () => {
+    for (const ids of prompts) expect(await llamaGreedy(base, ids, GREEDY_TOKENS, loraPath)).toEqual(await ourGreedy(ids));
   });
 });

@@ -27,12 +27,18 @@ export const presentValue = (layer: number) => `present_value.${layer}`;
 /** LoRA matrices in PEFT's layout: A [r, in], B [out, r]. */
 export const loraA = (layer: number, target: LoraTarget) => `lora.${layer}.${target}.A`;
 export const loraB = (layer: number, target: LoraTarget) => `lora.${layer}.${target}.B`;
-/** LoRA dropout keep-mask (0 or 1/(1−p)) on the projection's input, [B, T, in]; only when dropout > 0. */
-export const loraDropMask = (layer: number, target: LoraTarget) => `lora.${layer}.${target}.drop`;
+/** LoRA dropout (train step with dropout > 0): the masks are made in the graph from these (dropout.ts). */
+export const DROPOUT_RUN_KEY = 'dropout_run_key'; // int32 []
+export const DROPOUT_STEP_KEY = 'dropout_step_key'; // int32 []
+export const DROPOUT_THRESHOLD = 'dropout_threshold'; // int32 []
+export const DROPOUT_SCALE = 'dropout_scale'; // [] 1 / (1 − p)
 
 // Train step.
 export const LOSS_SELECT = 'loss_select'; // [N, B·T] one-hot rows: which hidden state predicts each target
 export const LOSS_TARGET = 'loss_target'; // int64 [N] next-token ids
+/** With the vocabulary in chunks, per chunk k instead of loss_target: */
+export const lossTargetRows = (k: number) => `loss_target_rows#${k}`; // int64 [N] row within chunk k, 0 outside it
+export const lossTargetMask = (k: number) => `loss_target_mask#${k}`; // [N, 1] 1 where the target is in chunk k
 export const LOSS_WEIGHT = 'loss_weight'; // [N] 1 real, 0 bucket padding
 export const LOSS = 'loss'; // [] mean CE over real positions
 export const TOKEN_COUNT = 'token_count'; // []

@@ -18,14 +18,17 @@ export const BIAS_CORRECTION1 = 'bias_correction1'; // [] 1 − β1^t
 export const BIAS_CORRECTION2 = 'bias_correction2'; // [] 1 − β2^t
 export const GRAD_NORM = 'grad_norm'; // [] before clipping
 
-/** acc ← acc + grad_weight · grad, for every param (grad inputs are named gradName(param)). */
-export function buildAccumulate(params: readonly Param[], gradName: (param: string) => string): Uint8Array {
-  const g = new Graph('lora-accumulate');
+/**
+ * acc ← acc + grad_weight · grad for every param (grad inputs are named gradName(param)); with
+ * `first`, acc ← grad_weight · grad: the window's first micro-batch starts the sums, so no
+ * zeroed accumulators are uploaded per step.
+ */
+export function buildAccumulate(params: readonly Param[], gradName: (param: string) => string, first = false): Uint8Array {
+  const g = new Graph(first ? 'lora-accumulate-first' : 'lora-accumulate');
   const weight = g.input(GRAD_WEIGHT, 'float32', []);
   for (const p of params) {
-    const acc = g.input(accName(p.name), 'float32', p.dims);
-    const gr = g.input(gradName(p.name), 'float32', p.dims);
-    g.output(g.add(acc, g.mul(gr, weight)), next(accName(p.name)));
+    const weighted = g.mul(g.input(gradName(p.name), 'float32', p.dims), weight);
+    g.output(first ? weighted : g.add(g.input(accName(p.name), 'float32', p.dims), weighted), next(accName(p.name)));
   }
   return g.toBytes();
 }

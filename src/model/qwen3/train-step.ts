@@ -5,11 +5,32 @@
 // gradient is written out analytically (dh = (softmax·w)·E − w·E[target]): each chunk's
 // [C, V] buffers are dead once its dh is known, and no LogSoftmax/ScatterElements (CPU-only
 // under WebGPU) appear. grad() then runs from the selected hidden states with dh as seed.
-import { Graph, grad, type Value } from '../../onnx/index.ts';
+// Any weight layout the decoder reads trains: float16 weights are cast to float32 where they
+// are used (LoRA, loss and gradients stay float32), and a vocabulary in row chunks gets a
+// loss head over chunks: a log-sum-exp shifted by the max of the chunk maxima, the target
+// row read from its chunk (host-side row and mask, as for the embedding). With
+// `recomputeLayers` the backward rebuilds each layer from the residual stream instead of
+// keeping its activations (bench/train-step-activations.ts counts what is kept).
+import { Graph, grad, type GradOptions, type Node, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import type { LoraTarget } from '../tensors.ts';
-import { declareLora, declareWeights, qwen3Forward } from './forward.ts';
-import { weightLayout } from './layout.ts';
+import {
+  asFloat32,
+  chunksOf,
+  declareLora,
+  declareTokens,
+  declareWeights,
+  decoderLayer,
+  qwen3Forward,
+  times,
+  vocabRows,
+  type Context,
+  type LoraInputs,
+  type Qwen3Weights,
+  type TokenInputs,
+  type VocabWeight,
+} from './forward.ts';
+import { chunkTokens, weightLayout, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
 export interface TrainStepShape {
@@ -23,7 +44,22 @@ export interface TrainStepShape {
   lossChunk?: number;
   /** Base weights in the decoder's transposed device layout (layout.ts decoderWeights), as Qwen3Session holds them; default: HF's. */
   transposed?: boolean;
+  /** The weights' dtype and vocabulary chunks, as the session holds them (default: float32, one chunk). */
+  layout?: WeightLayout;
+  /**
+   * Run each layer's forward again inside the backward, from the residual stream entering it
+   * (gradient checkpointing per layer): the backward then holds one layer's activations rather
+   * than all of them, for one more forward's work. Needs TRAIN_STEP_DISABLED_OPTIMIZERS.
+   */
+  recomputeLayers?: boolean;
 }
+
+/**
+ * ORT optimizers a train-step session must leave out: common-subexpression elimination merges
+ * the backward's recomputed casts (and any recomputation) back into the forward's nodes, which
+ * then stay alive until the backward: at Qwen3-0.6B, a float32 copy of every weight (1.7 GB).
+ */
+export const TRAIN_STEP_DISABLED_OPTIMIZERS = ['CommonSubexpressionElimination'] as const;
 
 export interface TrainStepGraph {
   bytes: Uint8Array;
@@ -34,31 +70,107 @@ export interface TrainStepGraph {
 }
 
 /**
- * Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D]. head [V, D], or [D, V]
- * when `transposed` (then no product needs the head turned: dh comes out as (Eᵀ·pᵀ)ᵀ); w [C]
- * already divided by Σw.
+ * Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D]. `head`: the LM head's
+ * chunks [V_k, D] as declared (the target rows are read from these), `wide` the same as
+ * float32; [D, V_k] when `transposed` (then no product needs a chunk turned: dh comes out as
+ * (E_kᵀ·p_kᵀ)ᵀ). w [C] already divided by Σw. The max only shifts the exponent, so no
+ * gradient is written through it, and with one chunk the graph is the unchunked head.
  */
-function lossHead(g: Graph, head: Value, transposed: boolean, h: Value, target: Value, weight: Value) {
-  const logits = transposed ? g.matMul(h, head) : g.matMul(h, g.transpose(head)); // [C, V]
-  const max = g.reduceMax(logits, [1], true); // [C, 1]
-  const exp = g.exp(g.sub(logits, max)); // [C, V]
-  const sum = g.reduceSum(exp, [1], true); // [C, 1]
-  const lse = g.add(g.log(sum), max); // [C, 1]
-  const targetRows = transposed ? g.transpose(g.gather(head, target, 1)) : g.gather(head, target); // [C, D]
+function lossHead(g: Graph, head: VocabWeight, wide: readonly Value[], transposed: boolean, h: Value, target: TokenInputs, weight: Value) {
+  const sum = (vs: readonly Value[]) => vs.reduce((a, b) => g.add(a, b)); // pairwise: variadic Sum runs on CPU under WebGPU
+  const logits = wide.map((w) => times(g, h, w, transposed)); // each [C, V_k]
+  const maxima = logits.map((z) => g.reduceMax(z, [1], true)); // each [C, 1]
+  const max = maxima.length === 1 ? maxima[0]! : g.reduceMax(g.concat(maxima, 1), [1], true); // [C, 1]
+  const exp = logits.map((z) => g.exp(g.sub(z, max))); // each [C, V_k]
+  const total = sum(exp.map((e) => g.reduceSum(e, [1], true))); // [C, 1]
+  const lse = g.add(g.log(total), max); // [C, 1]
+  const targetRows = vocabRows(g, head, target, transposed); // [C, D]
   const targetLogit = g.reduceSum(g.mul(h, targetRows), [1], true); // [C, 1]
   const wCol = g.unsqueeze(weight, [1]); // [C, 1]
   const loss = g.reduceSum(g.mul(g.sub(lse, targetLogit), wCol), [0, 1]); // []
-  const probs = g.div(exp, sum); // [C, V]
-  const weighted = g.mul(probs, wCol); // [C, V]
-  const expected = transposed ? g.transpose(g.matMul(head, g.transpose(weighted))) : g.matMul(weighted, head); // [C, D]
+  const expected = sum(
+    exp.map((e, k) => {
+      const weighted = g.mul(g.div(e, total), wCol); // [C, V_k] softmax · w
+      const w = wide[k]!;
+      return transposed ? g.transpose(g.matMul(w, g.transpose(weighted))) : g.matMul(weighted, w); // [C, D]
+    }),
+  );
   const dh = g.sub(expected, g.mul(targetRows, wCol)); // [C, D]
   return { loss, dh };
 }
 
-export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGraph {
+/**
+ * The LoRA gradients by parameter name, layer by layer from the last: d/d(stream L) through the
+ * final norm, then for each layer its forward built again from the stream entering it and
+ * differentiated alone, giving its LoRA gradients and d/d(stream l) for the layer below.
+ */
+function layerByLayer(
+  g: Graph,
+  c: Qwen3Config,
+  f: { weights: Qwen3Weights; lora: LoraInputs; ctx: Context; stream: readonly Value[] },
+  scored: Value,
+  dScored: Value,
+  options: GradOptions,
+): Map<string, Value> {
+  const grads = new Map<string, Value>();
+  let dx = grad(g, scored, [f.stream[c.numLayers]!], dScored, options)[0]!; // [B, T, D]
+  for (let l = c.numLayers - 1; l >= 0; l--) {
+    // x + 0·dx (no gradient through the second term): the copy cannot start before dx exists,
+    // so a runtime cannot schedule it with the forward. A non-finite dx makes it NaN, but then
+    // every gradient below is non-finite anyway and the step is refused.
+    const anchored = g.scope('recompute', () => g.add(f.stream[l]!, g.stopGradient(g.mul(dx, 0))));
+    const again = g.scope('recompute', () => decoderLayer(g, c, f.weights, f.lora, anchored, f.ctx, l).x);
+    const own = Object.values(f.lora.layers[l]!).flatMap((b) => [b.a, b.b]);
+    // The embedding (stream 0) depends on no parameter: no gradient is made for it.
+    const wrt = l > 0 ? [f.stream[l]!, ...own] : own;
+    const d = grad(g, again, wrt, dx, options);
+    own.forEach((p, i) => grads.set(p.name, d[wrt.length - own.length + i]!));
+    if (l > 0) dx = d[0]!;
+  }
+  return grads;
+}
+
+/** The scored next tokens as the loss head reads them: loss_target [N], or per vocabulary chunk a row [N] and a mask [N, 1]. */
+function declareTargets(g: Graph, layout: WeightLayout, positions: number): TokenInputs {
+  if (layout.chunks.length === 1) return g.input(names.LOSS_TARGET, 'int64', [positions]);
+  return {
+    rows: layout.chunks.map((_, k) => g.input(names.lossTargetRows(k), 'int64', [positions])),
+    mask: layout.chunks.map((_, k) => g.input(names.lossTargetMask(k), 'float32', [positions, 1])),
+  };
+}
+
+/** Host data of the step's vocabulary-indexed inputs, as buildTrainStep declares them for `layout`. */
+export type VocabularyInput = [name: string, dims: number[], data: BigInt64Array | Float32Array];
+
+/**
+ * The token ids [batch·length] and loss targets [N] of a micro-batch as the train step takes
+ * them: input_ids and loss_target when the vocabulary is one chunk, else per chunk the row
+ * within it and a 0/1 mask (layout.ts chunkTokens), so the device does no int64 arithmetic.
+ */
+export function vocabularyInputs(c: Qwen3Config, layout: WeightLayout, batch: number, length: number, ids: readonly number[], targets: readonly number[]): VocabularyInput[] {
+  if (ids.length !== batch * length) throw new Error(`vocabularyInputs: a ${batch} × ${length} micro-batch needs ${batch * length} token ids, got ${ids.length}`);
+  const tokens = chunkTokens(c, layout, ids);
+  const scored = chunkTokens(c, layout, targets);
+  // One chunk starts at row 0, so its rows are the ids themselves.
+  if (layout.chunks.length === 1) return [[names.INPUT_IDS, [batch, length], tokens[0]!.rows], [names.LOSS_TARGET, [targets.length], scored[0]!.rows]];
+  return [
+    ...tokens.flatMap(({ rows, mask }, k): VocabularyInput[] => [
+      [names.chunkRows(k), [batch, length], rows],
+      [names.chunkMask(k), [batch, length, 1], mask],
+    ]),
+    ...scored.flatMap(({ rows, mask }, k): VocabularyInput[] => [
+      [names.lossTargetRows(k), [targets.length], rows],
+      [names.lossTargetMask(k), [targets.length, 1], mask],
+    ]),
+  ];
+}
+
+/** The train step as a Graph (for analysis: src/onnx/liveness.ts) and its LoRA inputs, in the order of their gradient outputs. */
+export function trainStepGraph(c: Qwen3Config, s: TrainStepShape): { graph: Graph; params: string[] } {
   const g = new Graph('qwen3-train-step');
   const { batch: B, length: T, positions: N } = s;
-  const ids = g.input(names.INPUT_IDS, 'int64', [B, T]);
+  const layout = s.layout ?? weightLayout(c);
+  const ids = declareTokens(g, layout, B, T);
   const ctx = {
     cos: g.input(names.ROPE_COS, 'float32', [T, c.headDim]),
     sin: g.input(names.ROPE_SIN, 'float32', [T, c.headDim]),
@@ -66,14 +178,12 @@ export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGrap
     past: null,
   };
   const select = g.input(names.LOSS_SELECT, 'float32', [N, B * T]);
-  const target = g.input(names.LOSS_TARGET, 'int64', [N]);
+  const target = declareTargets(g, layout, N);
   const weight = g.input(names.LOSS_WEIGHT, 'float32', [N]);
-  // The default layout: float32, the vocabulary in one chunk (a split loss head is not written yet).
-  const weights = declareWeights(g, c, weightLayout(c), s.transposed);
-  const [head] = weights.lmHead as readonly Value[];
+  const weights = declareWeights(g, c, layout, s.transposed);
   const lora = declareLora(g, c, s.targets, s.rank, s.dropout ? { batch: B, length: T } : null);
 
-  const { hidden } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
+  const { hidden, stream } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
   const scored = g.matMul(select, g.reshape(hidden, [B * T, c.hiddenSize])); // [N, D]
 
   const count = g.reduceSum(weight, [0]); // []
@@ -82,10 +192,15 @@ export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGrap
   const dhs: Value[] = [];
   g.scope('loss', () => {
     const chunkSize = s.lossChunk ?? 128;
+    // One float32 copy of each LM-head chunk for the whole loss head: a cast per use (with
+    // TRAIN_STEP_DISABLED_OPTIMIZERS) peaked ~500 MB higher in RSS at hidden 1,024, 1 × 256
+    // tokens, as ORT ran some of those casts early.
+    const wide = chunksOf(weights.lmHead).map((w) => asFloat32(g, w));
     for (let start = 0; start < N; start += chunkSize) {
       const end = Math.min(N, start + chunkSize);
       const chunk = (v: Value) => g.slice(v, [start], [end], [0]);
-      const part = lossHead(g, head!, !!s.transposed, chunk(scored), chunk(target), chunk(share));
+      const targets: TokenInputs = 'name' in target ? chunk(target) : { rows: target.rows.map(chunk), mask: target.mask.map(chunk) };
+      const part = lossHead(g, weights.lmHead, wide, !!s.transposed, chunk(scored), targets, chunk(share));
       losses.push(part.loss);
       dhs.push(part.dh);
     }
@@ -94,15 +209,26 @@ export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGrap
   const dScored = dhs.length === 1 ? dhs[0]! : g.concat(dhs, 0); // [N, D]
 
   const params = lora.layers.flatMap((layer) => Object.values(layer).flatMap((b) => [b.a, b.b]));
-  const grads = grad(g, scored, params, dScored);
+  // A float16 weight's float32 cast is made again where the backward reads it, so no float32
+  // copy of the weights lives from the forward to the backward (TRAIN_STEP_DISABLED_OPTIMIZERS).
+  const inputs = new Set(g.inputs.map((v) => v.name));
+  const recompute = (n: Node) => n.op === 'Cast' && n.args[0]!.dtype === 'float16' && inputs.has(n.args[0]!.name);
+  const grads = s.recomputeLayers
+    ? layerByLayer(g, c, { weights, lora, ctx, stream }, scored, dScored, { recompute })
+    : new Map(grad(g, scored, params, dScored, { recompute }).map((d, i) => [params[i]!.name, d]));
   g.output(loss, names.LOSS);
   g.output(count, names.TOKEN_COUNT);
-  params.forEach((p, i) => g.output(grads[i]!, names.gradName(p.name)));
+  params.forEach((p) => g.output(grads.get(p.name)!, names.gradName(p.name)));
+  return { graph: g, params: params.map((p) => p.name) };
+}
+
+export function buildTrainStep(c: Qwen3Config, s: TrainStepShape): TrainStepGraph {
+  const { graph: g, params } = trainStepGraph(c, s);
   let matMulFlops = 0;
   for (const node of g.nodes) {
     if (node.opType !== 'MatMul') continue;
     const out = node.outputs[0]!.shape as number[];
     matMulFlops += 2 * out.reduce((a, d) => a * d, 1) * (node.args[0]!.shape.at(-1) as number);
   }
-  return { bytes: g.toBytes(), params: params.map((p) => p.name), matMulFlops };
+  return { bytes: g.toBytes(), params, matMulFlops };
 }

@@ -21,6 +21,7 @@ import catalogJson from '../../../configs/models.json';
 import { messageOf } from '../../app/format.ts';
 import { holdUnload } from '../../app/unload-guard.ts';
 import { recallAdapters, rememberAdapters, restorableAdapter, type RestorableAdapter } from './adapter-memory.ts';
+import { loadModelRequest, type ChosenFormat, type PromptChoice } from './prompt-choice.ts';
 
 export const catalog = parseModelCatalog(catalogJson);
 
@@ -68,8 +69,12 @@ export const defaultSampling: SamplingRequest = {
 
 class EngineState {
   model = $state<ModelInfo | null>(null);
-  /** Load weights in float32 even where shader-f16 allows float16: twice the memory, but trainable. */
+  /** Load weights in float32 even where shader-f16 allows float16: twice the memory, the checkpoint's numbers exactly. */
   float32 = $state(false);
+  /** The prompt format the next load asks its model in: the catalog's for a listed repo, or one picked. */
+  promptChoice = $state<PromptChoice>('catalog');
+  /** Why the loaded model runs with its format (model.promptFormat). */
+  formatFrom = $state<ChosenFormat['from'] | null>(null);
   adapters = $state<AdapterInfo[]>([]);
   /** The adapter Expand runs with; null runs the base model. */
   selected = $state<string | null>(null);
@@ -217,14 +222,15 @@ class EngineState {
     this.#lastModel = { source, label };
     this.#adapterSources.clear();
     this.restoreOffer = null;
-    const float32 = this.float32;
+    const { request, format } = loadModelRequest(catalog, source, { float32: this.float32, choice: this.promptChoice });
     const info = await this.#loading(
       label,
-      (signal) => this.client.call({ type: 'load-model', source, float32 }, { signal, onEvent: this.#onLoadEvent }),
+      (signal) => this.client.call(request, { signal, onEvent: this.#onLoadEvent }),
       () => this.loadModel(source, label),
     );
     if (!info) return;
     this.model = info;
+    this.formatFrom = format.from;
     this.#offerRestore(info.name);
     await this.refreshMemory();
   }
@@ -237,12 +243,17 @@ class EngineState {
       () => this.loadAdapter(source, id, label),
     );
     if (!info) return null;
-    this.#adapterSources.set(id, source);
-    this.adapters = [...this.adapters.filter((a) => a.id !== id), info];
-    this.selected = id;
+    await this.adoptAdapter(info, source);
+    return info;
+  }
+
+  /** Lists and selects an adapter the worker already holds (one it trained); `source` loads it again after a restart. */
+  async adoptAdapter(info: AdapterInfo, source: ModelSource): Promise<void> {
+    this.#adapterSources.set(info.id, source);
+    this.adapters = [...this.adapters.filter((a) => a.id !== info.id), info];
+    this.selected = info.id;
     this.#remember();
     await this.refreshMemory();
-    return info;
   }
 
   // What was loaded on `base` before (a page reload, or the base loaded again) is offered once it loads.
@@ -288,6 +299,11 @@ class EngineState {
   dismissRestore(): void {
     this.restoreOffer = null;
     this.#remember();
+  }
+
+  /** Where the loaded base model came from (a GGUF export reads its files again); null with none loaded. */
+  get modelSource(): ModelSource | null {
+    return this.model ? (this.#lastModel?.source ?? null) : null;
   }
 
   /** Where a loaded adapter came from (to save its files in the browser). */

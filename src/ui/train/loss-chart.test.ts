@@ -19,4 +19,15 @@ describe('layoutLossChart', () => {
     expect(chart.points[0]!.y).toBeCloseTo(90, 9);
     expect(chart.grid).toHaveLength(1);
   });
+
+  it('puts validation losses at their steps on the same scale, and the range covers both series', () => {
+    const chart = layoutLossChart([{ step: 1, loss: 3 }, { step: 2, loss: 2, validationLoss: 4 }, { step: 3, loss: 1 }, { step: 4, loss: 1, validationLoss: 1.5 }], 4);
+    expect(chart.validation.map((p) => [p.step, p.loss])).toEqual([[2, 4], [4, 1.5]]);
+    expect(chart.validation[0]!.x).toBe(chart.points[1]!.x);
+    // Above every train point (4 is the top of the range) and inside the plot.
+    expect(Math.min(...chart.points.map((p) => p.y))).toBeGreaterThan(chart.validation[0]!.y);
+    expect(chart.validation[0]!.y).toBeGreaterThan(0);
+    expect(chart.grid.map((g) => g.label)).toEqual(['4.000', '1.000']);
+    expect(chart.validationLine.split(' ')).toHaveLength(2);
+  });
 });

@@ -1,0 +1,136 @@
+// The page's GGUF export writes exactly what `qmd export` writes for the same base and adapter, read
+// from the download cache or picked files, streamed with progress; a cancel stops it within a tensor
+// and discards the file; missing files and a mismatched adapter are refused by name.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTinyModel } from '../../scripts/make-tiny-model.ts';
+import { main as qmdExport } from '../cli/export.ts';
+import { MemoryCache } from '../model/hub/cache.ts';
+import { newAdapter, writePeftAdapter } from '../model/peft.ts';
+import {
+  baseModelFiles,
+  openExportBase,
+  planGgufExport,
+  qmdUsage,
+  runGgufExport,
+  type ExportAdapter,
+  type ExportProgress,
+  type GgufExportKind,
+  type GgufSink,
+} from './export-gguf.ts';
+
+const REPO = 'test/tiny-qwen3';
+const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+const dir = await mkdtemp(join(tmpdir(), 'export-gguf-'));
+// `qmd export` names the file after the adapter's folder, the page after the stored adapter.
+const adapterDir = join(dir, 'my-lora');
+let made: Awaited<ReturnType<typeof makeTinyModel>>;
+let adapter: ExportAdapter;
+const cache = new MemoryCache();
+
+beforeAll(async () => {
+  made = await makeTinyModel(join(dir, 'model'), { seed: 9, intermediate: 128, adapter: { dir: adapterDir, rank: 2, alpha: 4 } });
+  for (const file of MODEL_FILES) {
+    const bytes = await readFile(join(dir, 'model', file));
+    const writer = await cache.write({ repo: REPO, revision: 'main', file }, { size: bytes.byteLength, etag: null, oid: null }, 0);
+    await writer.append(bytes);
+    await writer.finalize();
+  }
+  const read = (file: string) => readFile(join(adapterDir, file));
+  adapter = { name: 'my-lora', config: await read('adapter_config.json'), weights: await read('adapter_model.safetensors') };
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** A sink that keeps the bytes and counts its calls. */
+function memorySink() {
+  const chunks: Uint8Array[] = [];
+  const calls = { writes: 0, largest: 0, closed: 0, aborted: 0 };
+  const sink: GgufSink = {
+    write: async (bytes) => {
+      chunks.push(bytes.slice());
+      calls.writes++;
+      calls.largest = Math.max(calls.largest, bytes.byteLength);
+    },
+    close: async () => void calls.closed++,
+    abort: async () => void calls.aborted++,
+  };
+  return { sink, calls, bytes: () => Buffer.concat(chunks) };
+}
+
+async function cliExport(kind: GgufExportKind): Promise<Buffer> {
+  const out = join(dir, `cli-${kind}.gguf`);
+  const args = kind === 'lora' ? ['--format', 'gguf-lora'] : ['--dtype', kind];
+  expect(await qmdExport(['--model', join(dir, 'model'), '--adapter', adapterDir, ...args, '--out', out])).toBe(0);
+  return readFile(out);
+}
+
+describe('page GGUF export', () => {
+  it.each(['f32', 'f16', 'q8_0', 'lora'] as const)('%s from the download cache: the bytes qmd export writes, streamed', async (kind) => {
+    const base = await openExportBase(baseModelFiles({ kind: 'hub', repo: REPO }, cache));
+    const plan = await planGgufExport(kind, base, adapter);
+    expect(plan.fileName).toBe(`my-lora-${kind}.gguf`);
+    const { sink, calls, bytes } = memorySink();
+    const progress: ExportProgress[] = [];
+    let clock = 0;
+    const written = await runGgufExport(plan, sink, { onProgress: (p) => progress.push(p), now: () => (clock += 100) });
+    const expected = await cliExport(kind);
+    expect(bytes().equals(expected)).toBe(true);
+    expect(written).toBe(plan.size);
+    expect(calls).toMatchObject({ closed: 1, aborted: 0 });
+    expect(progress.at(-1)).toMatchObject({ written: plan.size, total: plan.size, etaSeconds: 0 });
+    expect(progress.every((p, i) => i === 0 || p.written > progress[i - 1]!.written)).toBe(true);
+    if (kind !== 'lora') {
+      // One tensor at a time: many writes, none larger than the embedding in f32.
+      expect(calls.writes).toBeGreaterThan(made.config.numLayers * 11);
+      expect(calls.largest).toBeLessThanOrEqual(made.config.vocabSize * made.config.hiddenSize * 4);
+      expect(progress[0]!.etaSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it('reads picked files the same way', async () => {
+    const files = await Promise.all(MODEL_FILES.map(async (file) => new File([await readFile(join(dir, 'model', file))], file)));
+    const base = await openExportBase(baseModelFiles({ kind: 'files', files, name: 'tiny' }, cache));
+    const { sink, bytes } = memorySink();
+    await runGgufExport(await planGgufExport('f32', base, adapter), sink);
+    expect(bytes().equals(await readFile(join(dir, 'cli-f32.gguf')))).toBe(true);
+  });
+
+  it('a cancel stops before the next write, reads no further tensor, and discards the file', async () => {
+    const files = baseModelFiles({ kind: 'hub', repo: REPO }, cache);
+    const base = await openExportBase(files);
+    let reads = 0;
+    const counted = { ...base, read: (name: string) => (reads++, base.read(name)) };
+    const plan = await planGgufExport('f16', counted, adapter);
+    const controller = new AbortController();
+    const { sink, calls } = memorySink();
+    const run = runGgufExport(plan, sink, { signal: controller.signal, onProgress: () => controller.abort() });
+    await expect(run).rejects.toThrow(/abort/i);
+    expect(calls).toMatchObject({ writes: 1, closed: 0, aborted: 1 });
+    expect(reads).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses a file missing from the cache, and an adapter for another model, naming them', async () => {
+    const empty = new MemoryCache();
+    await expect(openExportBase(baseModelFiles({ kind: 'hub', repo: REPO, revision: 'v2' }, empty))).rejects.toThrow(
+      `${REPO}@v2/config.json is not in this browser's download cache: load ${REPO} again, then export`,
+    );
+    const base = await openExportBase(baseModelFiles({ kind: 'hub', repo: REPO }, cache));
+    const other = tinyOtherAdapter();
+    await expect(planGgufExport('f32', base, other)).rejects.toThrow('wide/adapter_model.safetensors: tensor base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight has shape [2, 96], expected [2, 64]');
+  });
+
+  it('gives the QMD line for a merged model, none for a LoRA adapter', () => {
+    expect(qmdUsage({ kind: 'q8_0', fileName: 'my-lora-q8_0.gguf' })).toBe('QMD_GENERATE_MODEL=/path/to/my-lora-q8_0.gguf qmd query "…"');
+    expect(qmdUsage({ kind: 'f32', fileName: 'x.gguf' }, "/home/me/My Models/x.gguf")).toBe(`QMD_GENERATE_MODEL='/home/me/My Models/x.gguf' qmd query "…"`);
+    expect(qmdUsage({ kind: 'lora', fileName: 'my-lora-lora.gguf' })).toBeNull();
+  });
+});
+
+/** An adapter for a model of hidden 96: its q_proj A has 96 columns where ours has 64. */
+function tinyOtherAdapter(): ExportAdapter {
+  const wide = { ...made.config, hiddenSize: 96 };
+  const written = writePeftAdapter(newAdapter(wide, { r: 2, alpha: 4, targets: ['q_proj'], seed: 3 }), wide);
+  return { name: 'wide', config: new TextEncoder().encode(written.configJson), weights: written.safetensors };
+}
