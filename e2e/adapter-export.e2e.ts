@@ -2,7 +2,8 @@
 // seeded Qwen3 from the test hub (?hub=). A LoRA trained in the page (1 step) is used and saved:
 // the panel stops saying it is unsaved, the model panel offers no second save, and it downloads
 // as one zip named after it whose adapter_config.json has every field PEFT writes and names the
-// loaded base. Picked adapter files saved twice are
+// loaded base, and picked back into the page it generates what the trained adapter did (and
+// onnxruntime-node with those files). Picked adapter files saved twice are
 // stored once; a different adapter under a taken name, or a rename onto one, gets " (2)".
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,11 @@ import { makeTinyModel, tinyModelConfig } from '../scripts/make-tiny-model.ts';
 import { bytesSource } from '../src/model/byte-source.ts';
 import { newAdapter, parseAdapterConfig, peftTensorName, writePeftAdapter } from '../src/model/peft.ts';
 import { SafetensorsFile } from '../src/model/safetensors.ts';
+import type { EngineClient } from '../src/engine/client.ts';
+import { generate } from '../src/engine/generate.ts';
+import { loadAdapter, loadModelTokenizer, loadSession } from '../src/engine/model-dir.ts';
+import { nodeRuntime } from '../src/engine/runtime-node.ts';
+import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 import { TRAIN_REPO as REPO, TRAIN_ROWS as ROWS } from './support/train.ts';
 
@@ -74,6 +80,8 @@ test('a trained adapter is saved once, and downloads as one zip with every PEFT 
   await nav.getByRole('link', { name: 'Train' }).click();
   await page.getByTestId('train-max-length').fill('48');
   await page.getByTestId('train-max-steps').fill('1');
+  // No warmup: the one step runs at the full rate, so the adapter differs from the base.
+  await page.getByLabel('warmup ratio', { exact: true }).fill('0');
   await page.getByTestId('train-start').click();
   await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 150_000 });
   await expect(page.getByTestId('train-unsaved')).toBeVisible();
@@ -103,7 +111,40 @@ test('a trained adapter is saved once, and downloads as one zip with every PEFT 
   const weights = await SafetensorsFile.open(bytesSource(zip.entries['adapter_model.safetensors']!));
   expect(weights.names().length).toBe(2 * 2 * lora.targets.length);
   expect(weights.info(peftTensorName(1, lora.targets[0]!, 'B')).shape).toEqual([expect.any(Number), 16]);
+  const b = await weights.read(peftTensorName(1, lora.targets[0]!, 'B'));
+  expect(b.some((v) => v !== 0)).toBe(true);
+
+  // The PEFT export back into the page: picked as files, it generates what the trained adapter
+  // resident in the worker does, and what onnxruntime-node gives for the base plus those files.
+  const trainedId = await page.evaluate(() => (globalThis as unknown as { qmdEngine: { adapters: { id: string }[] } }).qmdEngine.adapters[0]!.id);
+  const exported = join(dir, 'exported');
+  await mkdir(exported, { recursive: true });
+  for (const [name, bytes] of Object.entries(zip.entries)) await writeFile(join(exported, name), bytes);
+  await page.getByTestId('adapter-save-files').setInputFiles([join(exported, 'adapter_config.json'), join(exported, 'adapter_model.safetensors')]);
+  await expect(page.getByTestId('adapter-option')).toHaveCount(2, { timeout: 60_000 });
+  const reloadedId = await page.evaluate((trained) => (globalThis as unknown as { qmdEngine: { adapters: { id: string }[] } }).qmdEngine.adapters.find((a) => a.id !== trained)!.id, trainedId);
+  const [fromTrained, fromExport] = [await greedyIds(page, trainedId), await greedyIds(page, reloadedId)];
+  expect(fromExport).toEqual(fromTrained);
+  const session = await loadSession(join(dir, 'base'), nodeRuntime, { graphs: 'lazy' });
+  await session.setAdapter(await loadAdapter(exported, session.config));
+  const reference = await generate(session, (await loadModelTokenizer(join(dir, 'base'))).promptIds(QUERY), { ...GREEDY, stopTokens: STOP_TOKENS });
+  await session.release();
+  expect(fromExport).toEqual(reference.ids);
 });
+
+const QUERY = 'nginx reverse proxy';
+const GREEDY = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: 6 };
+
+/** Greedy ids for QUERY from the worker with adapter `id`. */
+function greedyIds(page: Page, adapter: string): Promise<number[]> {
+  return page.evaluate(
+    async ({ adapter, query, sampling }) => {
+      const client = (globalThis as unknown as { qmdEngine: { client: EngineClient } }).qmdEngine.client;
+      return (await client.call({ type: 'generate', query, adapter, sampling })).ids;
+    },
+    { adapter, query: QUERY, sampling: GREEDY },
+  );
+}
 
 test('picked files saved twice are stored once; another adapter or a rename onto a taken name gets " (2)"', async ({ page }) => {
   test.setTimeout(180_000);

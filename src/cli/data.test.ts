@@ -4,7 +4,8 @@ import 'fake-indexeddb/auto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../testing/cli.ts';
 import { openLab } from '../data/db.ts';
 import { importDataset } from '../data/import.ts';
 import { describeRejection } from '../data/report.ts';
@@ -14,18 +15,7 @@ import { main } from './data.ts';
 const dir = mkdtempSync(join(tmpdir(), 'qmd-data-'));
 afterAll(() => rmSync(dir, { recursive: true }));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const run = (args: string[]): Promise<CliRun> => runCli(main, args);
 
 const COMPLETION = 'lex: auth config\nvec: how to configure authentication';
 const LINES = [

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli as run } from '../testing/cli.ts';
 import { makeTinyModel } from '../../scripts/make-tiny-model.ts';
 import fixture from '../data/export-qmd.fixture.json';
 import { parseQmdTrainerConfig } from '../engine/qmd-trainer-config.ts';
@@ -15,18 +16,6 @@ import { main as trainMain } from './train.ts';
 const dir = await mkdtemp(join(tmpdir(), 'qmd-export-data-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function run(main: (args: string[]) => Promise<number>, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
 
 const sftText = readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8');
 

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../testing/cli.ts';
 import { makeTinyModel } from '../../scripts/make-tiny-model.ts';
 import { main as trainMain } from './train.ts';
 
@@ -25,18 +26,7 @@ async function configFile(name: string, ...changes: [string, string][]): Promise
   return path;
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
-  try {
-    return { code: await trainMain(args), out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const run = (args: string[]): Promise<CliRun> => runCli(trainMain, args);
 
 describe('qmd train on hostile input', () => {
   it('skips a row whose prompt fills max_length, naming its line, and still writes the adapter', async () => {

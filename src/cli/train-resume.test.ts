@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../testing/cli.ts';
 import { makeTinyModel } from '../../scripts/make-tiny-model.ts';
 import { main as trainMain } from './train.ts';
 
@@ -33,18 +34,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
-  try {
-    return { code: await trainMain(['--model', model, '--data', data, '--config', config, ...args]), out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const run = (args: string[]): Promise<CliRun> => runCli(trainMain, ['--model', model, '--data', data, '--config', config, ...args]);
 
 const steps = (out: string) => out.trim().split('\n').map((line) => JSON.parse(line) as { step: number; loss: number });
 const file = (...path: string[]) => readFileSync(join(dir, ...path));
