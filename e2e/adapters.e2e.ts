@@ -84,6 +84,8 @@ test('an adapter stored in the browser loads after a reload, generates as before
 
   await stored.getByTestId('stored-adapter-name').fill('nginx lora');
   await stored.getByTestId('stored-adapter-name').press('Enter');
+  // The rename is stored before the reload (a busy machine could otherwise reload mid-transaction).
+  await expect.poll(() => storedNames(page), { timeout: 30_000 }).toEqual(['nginx lora']);
 
   await loadBase(page, true);
   await expect(stored).toHaveCount(1);
@@ -124,3 +126,22 @@ test('an adapter that does not fit the base is refused naming the tensor, and no
   await page.reload();
   await expect(page.getByTestId('stored-adapters-empty')).toBeVisible();
 });
+
+/** The names in the page's IndexedDB adapters store, read straight from the database. */
+function storedNames(page: Page): Promise<string[]> {
+  return page.evaluate(
+    () =>
+      new Promise<string[]>((resolve, reject) => {
+        const open = indexedDB.open('qmd-lab');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const all = open.result.transaction('adapters').objectStore('adapters').getAll();
+          all.onsuccess = () => {
+            resolve((all.result as { name: string }[]).map((a) => a.name));
+            open.result.close();
+          };
+          all.onerror = () => reject(all.error);
+        };
+      }),
+  );
+}

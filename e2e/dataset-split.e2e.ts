@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
+import { DB_VERSION } from '../src/data/db.ts';
 import { splitDataset } from '../src/data/split.ts';
 
 const ROWS = 20;
@@ -117,5 +118,5 @@ test('a version 2 database opens with every dataset given the default validation
   await expect(page.getByTestId('dataset-name')).toHaveText(['qmd.jsonl (2)', 'qmd.jsonl']);
   await expect(page.getByTestId('dataset-validation')).toHaveText(['1 row (10 %, seed 42)', '1 row (10 %, seed 42)']);
   const version = await page.evaluate(() => indexedDB.databases().then((dbs) => dbs.find((d) => d.name === 'qmd-lab')?.version));
-  expect(version).toBe(3);
+  expect(version).toBe(DB_VERSION);
 });

@@ -1,6 +1,7 @@
 // The page's GGUF export writes exactly what `qmd export` writes for the same base and adapter, read
 // from the download cache or picked files, streamed with progress; a cancel stops it within a tensor
-// and discards the file; missing files and a mismatched adapter are refused by name.
+// and discards the file; missing files and a mismatched adapter are refused by name. The page's two ends
+// of the export worker (export-job.ts) are driven in-process, messages cloned as postMessage clones them.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { makeTinyModel } from '../../scripts/make-tiny-model.ts';
 import { main as qmdExport } from '../cli/export.ts';
 import { MemoryCache } from '../model/hub/cache.ts';
 import { newAdapter, writePeftAdapter } from '../model/peft.ts';
+import type { ExportDestination } from './export-file.ts';
+import { exportWorker, runExportJob, type ExportJob, type ExportWorkerPort, type FromExportWorker, type ToExportWorker } from './export-job.ts';
 import {
   baseModelFiles,
   openExportBase,
@@ -125,6 +128,84 @@ describe('page GGUF export', () => {
     expect(qmdUsage({ kind: 'q8_0', fileName: 'my-lora-q8_0.gguf' })).toBe('QMD_GENERATE_MODEL=/path/to/my-lora-q8_0.gguf qmd query "…"');
     expect(qmdUsage({ kind: 'f32', fileName: 'x.gguf' }, "/home/me/My Models/x.gguf")).toBe(`QMD_GENERATE_MODEL='/home/me/My Models/x.gguf' qmd query "…"`);
     expect(qmdUsage({ kind: 'lora', fileName: 'my-lora-lora.gguf' })).toBeNull();
+  });
+});
+
+/**
+ * A worker run in this process: messages each way are structured-cloned (transfers detach the sender's
+ * buffers) and delivered on a later task, as postMessage does; after terminate() nothing more arrives.
+ */
+function inProcessWorker(sinks: ReturnType<typeof memorySink>[], modelCache = cache) {
+  const seen = { opened: 0, terminated: 0, received: [] as ToExportWorker['type'][], sent: [] as FromExportWorker['type'][] };
+  const port: ExportWorkerPort = {
+    onmessage: null,
+    onerror: null,
+    postMessage(message, transfer) {
+      const copy = structuredClone(message, { transfer });
+      setTimeout(() => seen.terminated === 0 && (seen.received.push(copy.type), handle(copy)));
+    },
+    terminate: () => void seen.terminated++,
+  };
+  const handle = exportWorker({
+    cache: modelCache,
+    openSink: async () => (seen.opened++, sinks[seen.opened - 1]!.sink),
+    post: (message) => {
+      const copy = structuredClone(message);
+      setTimeout(() => seen.terminated === 0 && (seen.sent.push(copy.type), port.onmessage?.({ data: copy } as MessageEvent<FromExportWorker>)));
+    },
+  });
+  return { port, seen };
+}
+
+describe('the export worker job', () => {
+  const destination: ExportDestination = { via: 'storage', fileName: 'my-lora-f32.gguf' };
+  const job = (kind: GgufExportKind): ExportJob => ({
+    kind,
+    source: { kind: 'hub', repo: REPO },
+    // Fresh copies: the job moves them to the worker.
+    adapter: { name: adapter.name, config: new Uint8Array(adapter.config), weights: new Uint8Array(adapter.weights) },
+    destination,
+  });
+
+  it('writes the bytes qmd export writes, reports progress, moves the adapter and ends the worker', async () => {
+    const out = memorySink();
+    const { port, seen } = inProcessWorker([out]);
+    const sent = job('f32');
+    const progress: ExportProgress[] = [];
+    const written = await runExportJob(() => port, sent, { onProgress: (p) => progress.push(p) });
+    expect(out.bytes().equals(await cliExport('f32'))).toBe(true);
+    expect(written).toBe(out.bytes().byteLength);
+    expect(out.calls).toMatchObject({ closed: 1, aborted: 0 });
+    expect(progress).toHaveLength(out.calls.writes);
+    expect(progress.at(-1)).toMatchObject({ written, total: written });
+    // Transferred, not copied: the page's adapter bytes are gone once posted.
+    expect([sent.adapter.config.byteLength, sent.adapter.weights.byteLength]).toEqual([0, 0]);
+    expect(seen).toMatchObject({ opened: 1, terminated: 1, received: ['start'], sent: [...progress.map(() => 'progress'), 'done'] });
+  });
+
+  it('a cancel reaches the worker, which stops within a write and discards the file; the page gets an AbortError', async () => {
+    const out = memorySink();
+    const { port, seen } = inProcessWorker([out]);
+    const controller = new AbortController();
+    const run = runExportJob(() => port, job('f16'), { signal: controller.signal, onProgress: () => controller.abort() });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen.received).toEqual(['start', 'cancel']);
+    expect(out.calls.closed).toBe(0);
+    expect(out.calls.aborted).toBe(1);
+    // The cancel message crosses while the next tensor is prepared: at most one more write lands.
+    expect(out.calls.writes).toBeLessThanOrEqual(2);
+    expect(seen.terminated).toBe(1);
+  });
+
+  it('a base that cannot be read is refused by name before the destination is opened', async () => {
+    const { port, seen } = inProcessWorker([], new MemoryCache());
+    await expect(runExportJob(() => port, job('q8_0'))).rejects.toThrow(`${REPO}@main/config.json is not in this browser's download cache`);
+    expect(seen).toMatchObject({ opened: 0, terminated: 1, sent: ['failed'] });
+  });
+
+  it('a worker that cannot start is an error that says so', async () => {
+    const port: ExportWorkerPort = { onmessage: null, onerror: null, postMessage: () => setTimeout(() => port.onerror?.({ message: '' } as ErrorEvent)), terminate: () => {} };
+    await expect(runExportJob(() => port, job('lora'))).rejects.toThrow('the export worker stopped: it could not start or crashed');
   });
 });
 

@@ -3,6 +3,7 @@
 // base and adapter. Streamed: base tensors are read one at a time from the download cache (a hub repo)
 // or the picked files, merged, encoded and handed to a sink (export-file.ts: a file the user picked, or
 // one in the origin private file system that is then downloaded from disk), never the whole model in memory.
+// The page runs this in the export worker (export-job.ts); this module knows nothing of workers or the DOM.
 import { fileStem } from './download.ts';
 import type { ModelSource } from '../engine/protocol.ts';
 import { blobSource, bytesSource, type ByteSource } from '../model/byte-source.ts';

@@ -6,6 +6,7 @@ const commands: Record<string, () => Promise<Command>> = {
   logits: () => import('./logits.ts'),
   expand: () => import('./expand.ts'),
   train: () => import('./train.ts'),
+  grpo: () => import('./grpo.ts'),
   data: () => import('./data.ts'),
   export: () => import('./export.ts'),
   retrieve: () => import('./retrieve.ts'),

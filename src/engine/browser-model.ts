@@ -5,6 +5,7 @@
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { blobSource, type ByteSource } from '../model/byte-source.ts';
 import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
+import type { StoredTensor } from '../model/dtype.ts';
 import type { ModelCache } from '../model/hub/cache.ts';
 import { fetchFile, HubError, readJson } from '../model/hub/download.ts';
 import { estimateLoad, type BufferLimits } from '../model/hub/estimate.ts';
@@ -226,8 +227,8 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   let loaded = 0;
   // Qwen3Session.load reads, converts and uploads one tensor at a time: the host never holds the model.
   const tensors = {
-    async read(name: string): Promise<Float32Array> {
-      const data = await reader.read(name);
+    async read(name: string): Promise<StoredTensor> {
+      const data = await reader.readStored(name);
       progress({ type: 'progress', phase: 'weights', file: name, loaded: ++loaded, total: shapes.size });
       if (loaded === shapes.size) progress({ type: 'progress', phase: 'compile', loaded: 0, total: null });
       return data;

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ByteSource } from '../model/byte-source.ts';
 import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
+import type { StoredTensor } from '../model/dtype.ts';
 import { openFileSource } from '../model/file-source.ts';
 import { readJson } from '../model/hub/download.ts';
 import { readPeftAdapter, writePeftAdapter, type LoraAdapter } from '../model/peft.ts';
@@ -72,6 +73,8 @@ export interface OpenedModel {
   config: Qwen3Config;
   /** A tensor of qwen3TensorShapes(config), float32. */
   read(name: string): Promise<Float32Array>;
+  /** The same as stored, unchecked (for Qwen3Session.load, which converts and checks it in one pass). */
+  readStored(name: string): Promise<StoredTensor>;
   close(): Promise<void>;
 }
 
@@ -92,7 +95,7 @@ export async function openModel(dir: string, warn: Warn = warnOnStderr): Promise
     await close();
     throw error;
   }
-  return { config, read: (name) => reader.read(name), close };
+  return { config, read: (name) => reader.read(name), readStored: (name) => reader.readStored(name), close };
 }
 
 /**
@@ -103,7 +106,7 @@ export async function openModel(dir: string, warn: Warn = warnOnStderr): Promise
 export async function loadSession(dir: string, runtime: Runtime, options: Qwen3SessionOptions = {}, warn: Warn = warnOnStderr): Promise<Qwen3Session> {
   const model = await openModel(dir, warn);
   try {
-    return await Qwen3Session.load(runtime, model.config, model, options);
+    return await Qwen3Session.load(runtime, model.config, { read: (name) => model.readStored(name) }, options);
   } finally {
     await model.close();
   }

@@ -121,10 +121,13 @@ describe('Qwen3Session.memory', () => {
 });
 
 describe('Qwen3Session.load from a safetensors file', () => {
+  // Stored: bf16 read as stored (readStored), widened, turned and checked in one pass, as the CLI and the page load.
   it.each([
-    ['untied, float32, 5 vocabulary chunks', { seed: 61, untied: true }, 'float32'],
-    ['tied, float16, 5 vocabulary chunks', { seed: 62 }, 'float16'],
-  ] as const)('%s: reads each tensor once, one at a time, in file order; logits equal the in-memory load', async (_, model, weightDtype) => {
+    ['untied, float32, 5 vocabulary chunks', { seed: 61, untied: true }, 'float32', 'read'],
+    ['tied, float16, 5 vocabulary chunks', { seed: 62 }, 'float16', 'read'],
+    ['untied, bf16 as stored → float32, 5 vocabulary chunks', { seed: 63, untied: true, dtype: 'BF16' }, 'float32', 'readStored'],
+    ['tied, bf16 as stored → float16, 5 vocabulary chunks', { seed: 64, dtype: 'BF16' }, 'float16', 'readStored'],
+  ] as const)('%s: reads each tensor once, one at a time, in file order; logits equal the in-memory load', async (_, model, weightDtype, read) => {
     const dir = await mkdtemp(join(tmpdir(), 'qmd-session-'));
     try {
       const { config, weights } = await makeTinyModel(dir, { ...model, hidden: 32, headDim: 8, intermediate: 48 });
@@ -140,7 +143,7 @@ describe('Qwen3Session.load from a safetensors file', () => {
           // Lets a loader that asked for several tensors at once show it before this one answers.
           await new Promise((resolve) => setTimeout(resolve, 1));
           try {
-            return await reader.read(name);
+            return await reader[read](name);
           } finally {
             outstanding--;
           }

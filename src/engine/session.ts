@@ -7,6 +7,7 @@
 // used (or, with `graphs: 'lazy'`, each graph when first run). The base model has its own pair so that it does
 // not run 28 rank-1 zero branches per step.
 import type { Qwen3Config } from '../model/config.ts';
+import type { StoredTensor } from '../model/dtype.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import * as names from '../model/qwen3/names.ts';
@@ -27,11 +28,12 @@ export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
 }
 
 /**
- * Where the weights come from, by HF name, float32 as stored (safetensors' TensorReader is
- * one). Read one tensor at a time, in file order, each once.
+ * Where the weights come from, by HF name: float32, or as stored (safetensors' readStored),
+ * widened, turned and checked in one pass on the way to the device (layout.ts tensorInputs).
+ * Read one tensor at a time, in file order, each once.
  */
 export interface TensorSource {
-  read(name: string): Promise<Float32Array>;
+  read(name: string): Promise<Float32Array | StoredTensor>;
 }
 
 /** Bytes this session holds on the device, by what they are. */

@@ -20,7 +20,11 @@ export function f16ToF32(h: number): number {
 /** Float → IEEE half bits, rounding to nearest even (as numpy and torch do). */
 export function f32ToF16(value: number): number {
   scratch.setFloat32(0, value, true);
-  const bits = scratch.getUint32(0, true);
+  return f32BitsToF16(scratch.getUint32(0, true));
+}
+
+/** float32 bits → IEEE half bits, rounding to nearest even (f32ToF16 on the bit pattern). */
+function f32BitsToF16(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   const mantissa = bits & 0x7fffff;
@@ -67,21 +71,153 @@ function aligned(bytes: Uint8Array, width: number): ArrayBuffer {
   return bytes.slice().buffer;
 }
 
-/** Stored bytes of `dtype` → Float32Array (a view when already f32 and aligned). */
-export function decodeTensor(dtype: StoredDtype, bytes: Uint8Array): Float32Array {
-  const count = bytes.byteLength / dtypeBytes[dtype];
+/** A tensor's elements as stored, not yet widened: float32 values, or the bit patterns of f16/bf16. */
+export type StoredValues = { dtype: 'F32'; data: Float32Array } | { dtype: 'F16' | 'BF16'; data: Uint16Array };
+
+/** A tensor as read from a file, before it is widened and checked; `origin` names it in errors ("file: tensor name"). */
+export type StoredTensor = StoredValues & { origin: string };
+
+/** Stored bytes of `dtype` viewed as its elements (in place when aligned). */
+export function storedValues(dtype: StoredDtype, bytes: Uint8Array): StoredValues {
   const width = dtypeBytes[dtype];
   const buffer = aligned(bytes, width);
   const offset = buffer === bytes.buffer ? bytes.byteOffset : 0;
-  if (dtype === 'F32') return new Float32Array(buffer, offset, count);
-  const halves = new Uint16Array(buffer, offset, count);
-  const out = new Float32Array(count);
-  if (dtype === 'BF16') {
-    const outBits = new Uint32Array(out.buffer);
-    for (let i = 0; i < count; i++) outBits[i] = halves[i] << 16;
-  } else {
-    for (let i = 0; i < count; i++) out[i] = f16ToF32(halves[i]);
+  const count = bytes.byteLength / width;
+  return dtype === 'F32' ? { dtype, data: new Float32Array(buffer, offset, count) } : { dtype, data: new Uint16Array(buffer, offset, count) };
+}
+
+/** Elements [begin, end) of `values`, a view. */
+export const sliceStored = (values: StoredValues, begin: number, end: number): StoredValues =>
+  values.dtype === 'F32' ? { dtype: values.dtype, data: values.data.subarray(begin, end) } : { dtype: values.dtype, data: values.data.subarray(begin, end) };
+
+// Exponent bits of each stored type: all ones is NaN or ±Infinity, whatever the mantissa.
+const exponentMask: Record<StoredDtype, number> = { F32: 0x7f800000, F16: 0x7c00, BF16: 0x7f80 };
+
+let f16ToF32Bits: Uint32Array | null = null;
+let bf16ToF16Bits: Uint16Array | null = null;
+/** Every half's float32 bits (256 KB, made once): one load per element instead of f16ToF32's arithmetic. */
+const f16Table = () => (f16ToF32Bits ??= Uint32Array.from({ length: 0x10000 }, (_, h) => (scratch.setFloat32(0, f16ToF32(h), true), scratch.getUint32(0, true))));
+/** Every bfloat16's nearest half (128 KB, made once). */
+const bf16Table = () => (bf16ToF16Bits ??= Uint16Array.from({ length: 0x10000 }, (_, h) => f32BitsToF16(h << 16)));
+
+/**
+ * Converts `n` stored elements from `from[i]` on into `to[j]`, `to[j + step]`, …, as bit patterns;
+ * returns the OR of (bits & mask) + lowest over them, which carries into the bit above the exponent
+ * only for an all-ones exponent (NaN, ±Infinity): a check with no branch per element. One small
+ * function per conversion, so that each loop sees one pair of array types (V8 keeps it fast).
+ */
+type Run<From, To> = (from: From, to: To, i: number, j: number, n: number, step: number, mask: number) => number;
+const runs = {
+  copy16: ((from, to, i, j, n, step, mask) => {
+    let seen = 0;
+    for (const end = i + n, lowest = mask & -mask; i < end; i++, j += step) seen |= ((to[j] = from[i]!) & mask) + lowest;
+    return seen;
+  }) as Run<Uint16Array, Uint16Array>,
+  copy32: ((from, to, i, j, n, step, mask) => {
+    let seen = 0;
+    for (const end = i + n, lowest = mask & -mask; i < end; i++, j += step) seen |= ((to[j] = from[i]!) & mask) + lowest;
+    return seen;
+  }) as Run<Uint32Array, Uint32Array>,
+  bf16ToF32: ((from, to, i, j, n, step, mask) => {
+    let seen = 0;
+    for (const end = i + n, lowest = mask & -mask; i < end; i++, j += step) {
+      const h = from[i]!;
+      seen |= (h & mask) + lowest;
+      to[j] = h << 16;
+    }
+    return seen;
+  }) as Run<Uint16Array, Uint32Array>,
+  f16ToF32: ((from, to, i, j, n, step, mask) => {
+    const table = f16Table();
+    let seen = 0;
+    for (const end = i + n, lowest = mask & -mask; i < end; i++, j += step) {
+      const h = from[i]!;
+      seen |= (h & mask) + lowest;
+      to[j] = table[h]!;
+    }
+    return seen;
+  }) as Run<Uint16Array, Uint32Array>,
+  bf16ToF16: ((from, to, i, j, n, step, mask) => {
+    const table = bf16Table();
+    let seen = 0;
+    for (const end = i + n, lowest = mask & -mask; i < end; i++, j += step) {
+      const h = from[i]!;
+      seen |= (h & mask) + lowest;
+      to[j] = table[h]!;
+    }
+    return seen;
+  }) as Run<Uint16Array, Uint16Array>,
+  f32ToF16: ((from, to, i, j, n, step, mask) => {
+    let seen = 0;
+    for (const end = i + n, lowest = mask & -mask; i < end; i++, j += step) {
+      const h = from[i]!;
+      seen |= (h & mask) + lowest;
+      to[j] = f32BitsToF16(h);
+    }
+    return seen;
+  }) as Run<Uint32Array, Uint16Array>,
+};
+
+/**
+ * `values` [rows, cols] converted into `out` — float32, or float16 bits (rounded to nearest even)
+ * when `out` is a Uint16Array — as stored or, with `transpose`, as [cols, rows] in cache-sized
+ * tiles: one pass over the stored bits, the only one a weight takes on the host. Returns whether
+ * a value is NaN or ±Infinity, seen from its exponent bits on the way (nonFiniteError finds which).
+ */
+export function convertInto(out: Float32Array | Uint16Array, values: StoredValues, rows: number, cols: number, transpose: boolean): boolean {
+  const count = rows * cols;
+  if (out.length !== count || values.data.length !== count) {
+    throw new Error(`convertInto: [${rows}, ${cols}] needs ${count} elements, got ${values.data.length} in and ${out.length} out`);
   }
+  const half = out instanceof Uint16Array;
+  const to = half ? out : new Uint32Array(out.buffer, out.byteOffset, count);
+  const from = values.dtype === 'F32' ? new Uint32Array(values.data.buffer, values.data.byteOffset, count) : values.data;
+  const run = (values.dtype === 'F32' ? (half ? runs.f32ToF16 : runs.copy32) : values.dtype === 'F16' ? (half ? runs.copy16 : runs.f16ToF32) : half ? runs.bf16ToF16 : runs.bf16ToF32) as Run<
+    typeof from,
+    typeof to
+  >;
+  const mask = exponentMask[values.dtype];
+  let seen = 0;
+  if (!transpose) seen = run(from, to, 0, 0, count, 1, mask);
+  else {
+    // Tiles of 64 × 64: the rows read and the columns written both stay in cache.
+    const tile = 64;
+    for (let r0 = 0; r0 < rows; r0 += tile) {
+      const r1 = Math.min(rows, r0 + tile);
+      for (let c0 = 0; c0 < cols; c0 += tile) {
+        const n = Math.min(cols, c0 + tile) - c0;
+        for (let r = r0; r < r1; r++) seen |= run(from, to, r * cols + c0, c0 * rows + r, n, rows, mask);
+      }
+    }
+  }
+  return (seen & (mask + (mask & -mask))) !== 0;
+}
+
+/** The error for a stored tensor holding NaN or ±Infinity (convertInto saw one): its first such element, as stored. */
+export function nonFiniteError(tensor: StoredTensor): Error {
+  const mask = exponentMask[tensor.dtype];
+  const at = tensor.dtype === 'F32' ? firstNonFinite(tensor.data) : tensor.data.findIndex((h) => (h & mask) === mask);
+  const value = tensor.dtype === 'F32' ? tensor.data[at] : (tensor.dtype === 'F16' ? f16ToF32 : bf16ToF32)(tensor.data[at]!);
+  return new Error(`${tensor.origin} holds a non-finite value (${value}) at element ${at} of ${tensor.data.length}`);
+}
+
+/** Float32 values of a stored tensor (a view when already f32 and aligned); refuses NaN and ±Infinity naming the element. */
+export function decodeChecked(tensor: StoredTensor): Float32Array {
+  if (tensor.dtype === 'F32') {
+    if (firstNonFinite(tensor.data) >= 0) throw nonFiniteError(tensor);
+    return tensor.data;
+  }
+  const out = new Float32Array(tensor.data.length);
+  if (convertInto(out, tensor, 1, out.length, false)) throw nonFiniteError(tensor);
+  return out;
+}
+
+/** Stored bytes of `dtype` → Float32Array (a view when already f32 and aligned), unchecked. */
+export function decodeTensor(dtype: StoredDtype, bytes: Uint8Array): Float32Array {
+  const values = storedValues(dtype, bytes);
+  if (values.dtype === 'F32') return values.data;
+  const out = new Float32Array(values.data.length);
+  convertInto(out, values, 1, out.length, false);
   return out;
 }
 

@@ -23,6 +23,7 @@ async function counted(tensors: Parameters<typeof writeSafetensors>[0]) {
       read.values += data.length;
       return data;
     },
+    readStored: (name) => file.readStored(name),
   };
   return { reader, read };
 }

@@ -1,7 +1,7 @@
 // safetensors: 8-byte little-endian header length, a JSON header, then the tensors' bytes back to back.
 // Reading goes tensor by tensor through a ByteSource, so a 1.2 GB checkpoint never sits in one buffer.
 import type { ByteSource } from './byte-source.ts';
-import { decodeTensor, dtypeBytes, encodeTensor, firstNonFinite, type StoredDtype } from './dtype.ts';
+import { decodeChecked, dtypeBytes, encodeTensor, storedValues, type StoredDtype, type StoredTensor } from './dtype.ts';
 import { staysInFolder } from './file-path.ts';
 import { quote } from './quote.ts';
 
@@ -20,6 +20,11 @@ export interface TensorReader {
   info(name: string): TensorInfo;
   /** The tensor as float32 (bf16/f16 widened), row-major in `info(name).shape`. */
   read(name: string): Promise<Float32Array>;
+  /**
+   * The tensor as stored, unchecked: for a loader that widens (and turns) it in one pass and
+   * refuses NaN or ±Infinity on the way (dtype.ts convertInto, nonFiniteError).
+   */
+  readStored(name: string): Promise<StoredTensor>;
 }
 
 // The Rust reference implementation refuses headers over 100 MB.
@@ -118,14 +123,13 @@ export class SafetensorsFile implements TensorReader {
     return this.source.read(begin, end - begin);
   }
 
+  async readStored(name: string): Promise<StoredTensor> {
+    return { ...storedValues(this.info(name).dtype, await this.readBytes(name)), origin: `${this.source.name}: tensor ${name}` };
+  }
+
   /** Refuses a tensor holding NaN or ±Infinity (weights never do; they would turn every logit into NaN). */
   async read(name: string): Promise<Float32Array> {
-    const values = decodeTensor(this.info(name).dtype, await this.readBytes(name));
-    const bad = firstNonFinite(values);
-    if (bad >= 0) {
-      throw new Error(`${this.source.name}: tensor ${name} holds a non-finite value (${values[bad]}) at element ${bad} of ${values.length}`);
-    }
-    return values;
+    return decodeChecked(await this.readStored(name));
   }
 }
 
@@ -172,6 +176,7 @@ export async function openShardedCheckpoint(
     names: () => [...weightMap.keys()],
     info: (name) => shardOf(name).info(name),
     read: (name) => shardOf(name).read(name),
+    readStored: (name) => shardOf(name).readStored(name),
   };
 }
 

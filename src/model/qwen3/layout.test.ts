@@ -2,7 +2,7 @@
 // they must respect, the values of the checkpoint and the memory a streamed load may take.
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../../scripts/make-tiny-model.ts';
-import { f16ToF32 } from '../dtype.ts';
+import { decodeChecked, f16ToF32, f32ToBf16, type StoredTensor } from '../dtype.ts';
 import { chunkTokens, decoderWeights, layoutShapes, readsTransposed, tensorInputs, weightLayout, type WeightDtype } from './layout.ts';
 import { transposed } from './names.ts';
 
@@ -97,6 +97,53 @@ describe('tensorInputs on the Qwen3-0.6B embedding (151,936 × 1,024, tied: turn
     const views = [...tensorInputs(untied, weightLayout(untied, { maxBindingBytes: 128 * 2 ** 20 }), 'model.embed_tokens.weight', embedding)];
     expect(views.map(([name]) => name)).toEqual([0, 1, 2, 3, 4].map((k) => `model.embed_tokens.weight#${k}`));
     for (const [, , data] of views) expect(data.buffer).toBe(embedding.buffer);
+  });
+});
+
+describe('tensorInputs on a tensor as stored (one pass: widened, turned, checked)', () => {
+  const tied = tinyModelConfig({ hidden: 32, headDim: 8, intermediate: 48 });
+  const asBf16 = (data: Float32Array): StoredTensor => ({ dtype: 'BF16', data: Uint16Array.from(data, f32ToBf16), origin: 'f: tensor t' });
+
+  it.each([
+    ['untied', 'float32', config],
+    ['untied', 'float16', config],
+    ['tied', 'float32', tied],
+    ['tied', 'float16', tied],
+  ] as const)('%s, %s: bf16 as stored gives exactly the inputs of its float32 decoding, chunk by chunk', (_, weightDtype, model) => {
+    const layout = weightLayout(model, { maxBindingBytes: 40_000 * rowBytes, weightDtype });
+    for (const [name, data] of tinyModelWeights(model, 5)) {
+      const stored = asBf16(data);
+      const fromStored = [...tensorInputs(model, layout, name, stored)];
+      const fromFloat = [...tensorInputs(model, layout, name, decodeChecked(stored))];
+      expect(fromStored.map(([input, dims]) => [input, dims])).toEqual(fromFloat.map(([input, dims]) => [input, dims]));
+      const bytes = (values: Float32Array | Uint16Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+      // Bit for bit, and of the same element type.
+      fromStored.forEach(([input, , values], k) => {
+        expect(values.constructor, input).toBe(fromFloat[k]![2].constructor);
+        expect(bytes(values).equals(bytes(fromFloat[k]![2])), input).toBe(true);
+      });
+    }
+  });
+
+  it.each([
+    ['bf16 → transposed float16 (the LM head)', 'lm_head.weight', 'float16', 'BF16', 0x7fc0, 'NaN'],
+    ['float32 → float32 views (the untied embedding)', 'model.embed_tokens.weight', 'float32', 'F32', -Infinity, '-Infinity'],
+  ] as const)('%s: a non-finite value in chunk 3 of 5 stops the tensor there, naming its element', (_, name, weightDtype, dtype, bad, shown) => {
+    const layout = weightLayout(config, { maxBindingBytes: Math.ceil(V / 5) * rowBytes, weightDtype });
+    expect(layout.chunks.length).toBe(5);
+    const at = (layout.chunks[2]!.start + 3) * 32 + 7;
+    const data = tinyModelWeights(config, 6).get(name)!;
+    const tensor: StoredTensor = dtype === 'F32' ? { dtype, data: data.slice(), origin: 'm.safetensors: tensor x' } : { dtype, data: Uint16Array.from(data, f32ToBf16), origin: 'm.safetensors: tensor x' };
+    tensor.data[at] = bad;
+    const made: string[] = [];
+    expect(() => {
+      for (const [input] of tensorInputs(config, layout, name, tensor)) made.push(input);
+    }).toThrow(`m.safetensors: tensor x holds a non-finite value (${shown}) at element ${at} of ${V * 32}`);
+    // Chunks 0 and 1 were made (and, in a load, uploaded and released); nothing past the bad one.
+    expect(made.length).toBe(2);
+    // A Float32Array is taken as decoded (and checked) already: the same value passes through.
+    const decoded = tensor.dtype === 'F32' ? tensor.data : new Float32Array(data.length).fill(NaN);
+    expect([...tensorInputs(config, layout, name, decoded)].length).toBe(5);
   });
 });
 

@@ -2,7 +2,7 @@
 // vocabulary tensors (embedding, LM head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut
 // into row chunks that each fit one storage-buffer binding (design.md "Models on the hub").
 import type { Qwen3Config } from '../config.ts';
-import { f32ToF16 } from '../dtype.ts';
+import { convertInto, firstNonFinite, nonFiniteError, sliceStored, type StoredTensor, type StoredValues } from '../dtype.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 import * as names from './names.ts';
 
@@ -78,65 +78,56 @@ export type WeightData = Float32Array | Uint16Array;
 export const readsTransposed = (c: Qwen3Config, name: string): boolean =>
   name.endsWith('_proj.weight') || name === LM_HEAD || (name === EMBED && c.tieWordEmbeddings);
 
-/**
- * `data` [rows, cols] → `out` [cols, rows], in cache-sized tiles (the LM head is 10⁸ elements),
- * rounded to float16 on the way when `out` is a Uint16Array: the one buffer a matrix is turned
- * and converted in.
- */
-export function transposeInto<T extends WeightData>(out: T, data: Float32Array, rows: number, cols: number): T {
-  if (out.length !== rows * cols || data.length !== rows * cols) {
-    throw new Error(`transposeInto: [${rows}, ${cols}] needs ${rows * cols} elements, got ${data.length} in and ${out.length} out`);
-  }
-  const half = out instanceof Uint16Array;
-  const tile = 64;
-  for (let r0 = 0; r0 < rows; r0 += tile) {
-    for (let c0 = 0; c0 < cols; c0 += tile) {
-      const r1 = Math.min(rows, r0 + tile);
-      const c1 = Math.min(cols, c0 + tile);
-      if (half) for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = f32ToF16(data[r * cols + c]!);
-      else for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
-    }
-  }
-  return out;
-}
-
 /** [rows, cols] → [cols, rows] in float32. */
-export const transposeMatrix = (data: Float32Array, rows: number, cols: number): Float32Array =>
-  transposeInto(new Float32Array(data.length), data, rows, cols);
-
-function toFloat16(data: Float32Array): Uint16Array {
-  const out = new Uint16Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = f32ToF16(data[i]!);
+export function transposeMatrix(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  convertInto(out, { dtype: 'F32', data }, rows, cols, true);
   return out;
 }
 
 /**
- * One checkpoint tensor (HF name, float32 as stored) as the decoder's weight inputs: a
- * vocabulary tensor cut into the layout's chunks, each matrix the decoder reads transposed
- * turned on the host, once, and renamed (names.transposed), float16 rounded to nearest even.
- * ORT folds the Transpose of an initializer at load, but weights here are inputs (swappable
- * adapters, shared with training): a Transpose in the graph would copy every matrix — the LM
- * head is 311 MB at D = 512 — at every step. Inputs are made lazily, each in one buffer of its
- * own (a float32 input the layout leaves as stored is a view of `data`), so a loader that
- * uploads each before asking for the next holds `data` and one chunk.
+ * One checkpoint tensor (HF name) as the decoder's weight inputs: a vocabulary tensor cut into
+ * the layout's chunks, each matrix the decoder reads transposed turned on the host, once, and
+ * renamed (names.transposed), float16 rounded to nearest even. ORT folds the Transpose of an
+ * initializer at load, but weights here are inputs (swappable adapters, shared with training): a
+ * Transpose in the graph would copy every matrix — the LM head is 311 MB at D = 512 — at every
+ * step. A tensor as stored (a file's bf16/f16/f32) is widened, turned and checked for NaN and
+ * ±Infinity in one pass (dtype.ts convertInto; at Qwen3-0.6B three passes took ~8 of the 13–16 s
+ * of a CLI call); a Float32Array is taken as already checked. Inputs are made lazily, each in one
+ * buffer of its own (a float32 input the layout leaves as stored is a view of the tensor), so a
+ * loader that uploads each before asking for the next holds the tensor and one chunk.
  */
-export function* tensorInputs(c: Qwen3Config, layout: WeightLayout, name: string, data: Float32Array): Generator<[string, number[], WeightData]> {
+export function* tensorInputs(
+  c: Qwen3Config,
+  layout: WeightLayout,
+  name: string,
+  tensor: Float32Array | StoredTensor,
+): Generator<[string, number[], WeightData]> {
   const dims = qwen3TensorShapes(c).get(name);
   if (!dims) throw new Error(`tensorInputs: ${name} is not a weight of this Qwen3 config`);
-  if (data.length !== bytesOf(dims, 1)) throw new Error(`tensorInputs: ${name} has ${data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
+  const stored: StoredValues = tensor instanceof Float32Array ? { dtype: 'F32', data: tensor } : tensor;
+  if (stored.data.length !== bytesOf(dims, 1)) throw new Error(`tensorInputs: ${name} has ${stored.data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
+  const checked = tensor instanceof Float32Array ? null : tensor;
   const half = layout.dtype === 'float16';
+  const transpose = readsTransposed(c, name);
   const cols = dims.at(-1)!;
   const pieces = vocabTensors.has(name)
     ? layout.chunks.map(({ start, rows }, k) => ({ input: chunkName(name, k, layout), start, dims: [rows, cols] }))
     : [{ input: name, start: 0, dims }];
   for (const piece of pieces) {
     const rows = piece.dims.length === 2 ? piece.dims[0]! : 1;
-    const source = data.subarray(piece.start * cols, (piece.start + rows) * cols);
-    if (!readsTransposed(c, name)) yield [piece.input, piece.dims, half ? toFloat16(source) : source];
-    else {
-      const out = half ? new Uint16Array(source.length) : new Float32Array(source.length);
-      yield [names.transposed(piece.input), [cols, rows], transposeInto(out, source, rows, cols)];
+    const source = sliceStored(stored, piece.start * cols, (piece.start + rows) * cols);
+    const input = transpose ? names.transposed(piece.input) : piece.input;
+    const inputDims = transpose ? [cols, rows] : piece.dims;
+    if (source.dtype === 'F32' && !half && !transpose) {
+      if (checked && firstNonFinite(source.data) >= 0) throw nonFiniteError(checked);
+      yield [input, inputDims, source.data];
+      continue;
     }
+    const out = half ? new Uint16Array(source.data.length) : new Float32Array(source.data.length);
+    // Chunks go in row order, so the tensor's first non-finite element is in the first chunk that sees one.
+    if (convertInto(out, source, rows, cols, transpose) && checked) throw nonFiniteError(checked);
+    yield [input, inputDims, out];
   }
 }
 

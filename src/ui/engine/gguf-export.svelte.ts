@@ -1,13 +1,17 @@
-// A GGUF export of a stored adapter from the page (src/app/export-gguf.ts does the work): merged with the
-// loaded base (f32, f16, Q8_0) or alone as a GGUF LoRA, one at a time, with progress, ETA and cancel.
-import { openExportTarget, type ExportedFile } from '../../app/export-file.ts';
-import { baseModelFiles, exportFileName, openExportBase, planGgufExport, qmdUsage, runGgufExport, type ExportProgress, type GgufExportKind, type GgufExportPlan } from '../../app/export-gguf.ts';
+// A GGUF export of a stored adapter from the page: merged with the loaded base (f32, f16, Q8_0) or alone
+// as a GGUF LoRA, one at a time, with progress, ETA and cancel. The export worker does the work
+// (src/app/export-job.ts); this thread only picks the destination, reads the adapter and shows progress.
+import { chooseDestination, deliverExport, type ExportedFile } from '../../app/export-file.ts';
+import { exportFileName, qmdUsage, type ExportProgress, type GgufExportKind } from '../../app/export-gguf.ts';
+import { runExportJob } from '../../app/export-job.ts';
 import { messageOf } from '../../app/format.ts';
 import { lab } from '../../app/lab.ts';
 import { readAdapterFiles } from '../../data/adapters.ts';
 import type { StoredAdapter } from '../../data/db.ts';
-import { OpfsCache } from '../../model/hub/opfs-cache.ts';
 import { engine } from './engine.svelte.ts';
+
+/** One worker per export (workers/export.worker.ts): the merge and encoding never run on the page's thread. */
+const createExportWorker = () => new Worker(new URL('../../../workers/export.worker.ts', import.meta.url), { type: 'module', name: 'qmd-export' });
 
 export interface ExportRun {
   adapterId: string;
@@ -51,30 +55,17 @@ class GgufExportState {
     this.error = null;
     this.done = null;
     this.running = { adapterId: adapter.id, kind, fileName, progress: null };
-    let planned: Promise<GgufExportPlan> | null = null;
-    const plan = () =>
-      (planned ??= (async () => {
-        const base = await openExportBase(baseModelFiles(source, new OpfsCache()));
-        const files = await readAdapterFiles(await lab(), adapter.id);
-        return planGgufExport(kind, base, { name: adapter.name, ...files });
-      })());
     try {
-      const target = await openExportTarget(fileName, async () => (await plan()).size);
-      let ready: GgufExportPlan;
-      try {
-        ready = await plan();
-      } catch (error) {
-        await target.sink.abort();
-        throw error;
-      }
-      await runGgufExport(ready, target.sink, {
+      const destination = await chooseDestination(fileName);
+      const files = await readAdapterFiles(await lab(), adapter.id);
+      await runExportJob(createExportWorker, { kind, source, adapter: { name: adapter.name, ...files }, destination }, {
         signal: controller.signal,
         onProgress: (progress) => {
           if (this.running) this.running = { ...this.running, progress };
         },
       });
-      const file = await target.finish();
-      this.done = { adapterId: adapter.id, file, usage: qmdUsage(ready), base: baseName };
+      const file = await deliverExport(destination);
+      this.done = { adapterId: adapter.id, file, usage: qmdUsage({ kind, fileName }), base: baseName };
     } catch (error) {
       // A closed save dialog or a cancel is the user's choice, not an error.
       const aborted = error instanceof DOMException && error.name === 'AbortError';
