@@ -1,12 +1,14 @@
 // The Train page's settings form without a model: presets, a field's help and its validation from
 // train-config's ranges, the loss scope said plainly, a QMD trainer config imported (its warnings
-// shown) and the settings exported as QMD's file, all from the keyboard where a user types.
+// shown) and the settings exported as QMD's file, all from the keyboard where a user types; with a
+// model loaded, ticking "recompute layers" lowers the memory estimate.
 import { writeFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { test, expect } from '@playwright/test';
 import { parseQmdTrainerConfig } from '../src/engine/qmd-trainer-config.ts';
+import { TRAIN_REPO, useTrainFixture } from './support/train.ts';
 
 // tobi/qmd@32706a7 finetune/configs/sft_v4.yaml, trimmed to the keys its train.py reads.
 const QMD_V4 = `model:
@@ -101,4 +103,23 @@ test("a dataset exports for QMD's trainer: data/train/ as prepare_data.py writes
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test.describe('with a model loaded', () => {
+  const fixture = useTrainFixture('train-recompute');
+
+  test('ticking "recompute layers" lowers the memory estimate, unticking restores it', async ({ page }) => {
+    await page.goto(`./?hub=${encodeURIComponent(fixture().hub.url)}#/playground`);
+    await page.getByTestId('base-repo').fill(TRAIN_REPO);
+    await page.getByTestId('load-model').click();
+    await expect(page.getByTestId('model-loaded')).toHaveText(TRAIN_REPO, { timeout: 60_000 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Train' }).click();
+    const estimate = page.getByTestId('train-memory');
+    const bytes = async () => Number(await estimate.getAttribute('data-bytes', { timeout: 30_000 }));
+    const kept = await bytes();
+    await page.getByTestId('train-recompute').check();
+    await expect.poll(bytes, { timeout: 30_000 }).toBeLessThan(kept);
+    await page.getByTestId('train-recompute').uncheck();
+    await expect.poll(bytes, { timeout: 30_000 }).toBe(kept);
+  });
 });

@@ -23,6 +23,9 @@ import {
 } from '../src/engine/protocol.ts';
 import { TokenStream } from '../src/engine/token-stream.ts';
 import { runTrainJob, trainResult } from '../src/engine/train-job.ts';
+import { adapterFingerprint } from '../src/engine/grpo-checkpoint.ts';
+import { runGrpoJob } from '../src/engine/grpo-job.ts';
+import { writePeftAdapter } from '../src/model/peft.ts';
 import { trainMemoryEstimate, trainMemoryRefusal } from '../src/engine/train-memory.ts';
 
 const runtime = createWebRuntime();
@@ -36,6 +39,8 @@ let modelBytes = 0;
 const adapters = new Map<string, AdapterInfo>();
 /** The adapter the session currently runs with (undefined: not set since the load). */
 let active: string | null | undefined;
+/** The SFT adapter a GRPO run merged into the loaded weights (mergeAdapter cannot be undone): null while they are the checkpoint's. */
+let merged: { id: string; sft: { name: string; fingerprint: string } } | null = null;
 const controllers = new Map<number, AbortController>();
 /** Train requests asked to pause: each ends after its step in flight (runTrainJob's pause hook). */
 const pauses = new Set<number>();
@@ -218,6 +223,45 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       if (active === adapterId) active = undefined;
       return trainResult(outcome, loaded.config, info);
     }
+    case 'grpo': {
+      const loaded = requireModel();
+      const { adapterId, sftAdapter, prompts, config, guard, maxSteps, resume, checkpointEvery } = request;
+      const sftId = sftAdapter?.id ?? null;
+      if (merged !== null && merged.id !== sftId) {
+        throw new EngineError('bad_model', `the loaded weights have the adapter ${merged.sft.name} merged into them (an earlier GRPO run): load the model again to train on ${sftId === null ? 'the base alone' : 'another SFT adapter'}`);
+      }
+      if (sftAdapter && merged === null) {
+        const { name, adapter } = await loadAdapter(sftAdapter.source, loaded.config, cache, signal, emit);
+        try {
+          await guardMemory('merging the SFT adapter', () => loaded.session.mergeAdapter(adapter));
+        } catch (error) {
+          // Partly merged weights are neither model: drop them, so nothing runs on them.
+          await unload();
+          throw error;
+        }
+        merged = { id: sftAdapter.id, sft: { name, fingerprint: adapterFingerprint(adapter) } };
+      }
+      // Generation samples with the adapter being trained; the session runs the base after.
+      active = undefined;
+      const outcome = await guardMemory('training the adapter', () =>
+        runGrpoJob(runtime, loaded, { prompts, config, guard, maxSteps, resume, checkpointEvery, sft: merged?.sft ?? null }, {
+          onStep: (step) => emit({ type: 'grpo-step', step, gpuBytes: runtime.counts().bytes }),
+          onPhase: (phase) => emit({ type: 'grpo-phase', phase }),
+          onProgress: (progress) => emit({ type: 'grpo-progress', progress }),
+          onCheckpoint: async (checkpoint) =>
+            post({ id, kind: 'event', event: { type: 'grpo-checkpoint', checkpoint } }, Object.values(checkpoint.state.tensors).map((t) => t.buffer)),
+          stop: () => signal.aborted,
+          pause: () => pauses.has(id),
+        }),
+      );
+      const { adapter, ...rest } = outcome;
+      const { r, alpha, targets } = adapter.config;
+      const info: AdapterInfo = { id: adapterId, name: 'GRPO adapter', rank: r, alpha, targets: [...targets] };
+      await guardMemory('keeping the trained adapter', () => loaded.session.addAdapter(adapterId, adapter));
+      adapters.set(adapterId, info);
+      const peft = writePeftAdapter(adapter, loaded.config);
+      return { ...rest, adapterConfig: new TextEncoder().encode(peft.configJson), adapterWeights: peft.safetensors, adapter: info };
+    }
     case 'debug':
       return debug(request.action);
     case 'cancel':
@@ -242,6 +286,7 @@ async function unload(): Promise<void> {
   model = null;
   adapters.clear();
   active = undefined;
+  merged = null;
   if (loaded) await loaded.session.release();
 }
 

@@ -1,6 +1,7 @@
 // The bench page: loads one model twice on WebGPU — our Qwen3Session (weights from
 // model.safetensors) and transformers.js (the exported onnx/model.onnx) — in one ORT and on one
-// GPU device, and times greedy generation with each, the two taking turns. bench/generate/run.ts drives it through
+// GPU device, and times greedy generation with each, the two taking turns, counting what each asks
+// of the GPU (gpu-counter.ts) in prefill and per decoded token. bench/generate/run.ts drives it through
 // `window.runGenerationBench`.
 import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { blobSource } from '../../src/model/byte-source.ts';
@@ -9,9 +10,8 @@ import { SafetensorsFile } from '../../src/model/safetensors.ts';
 import { qwen3TensorShapes } from '../../src/model/tensors.ts';
 import { createWebRuntime } from '../../src/engine/runtime-web.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
-import { measure, timeOurs, timeTransformers, type Contender, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
-
-const OURS = 'ours (Qwen3Session + generate)';
+import { installGpuCounter } from './gpu-counter.ts';
+import { measure, OURS, timeOurs, timeTransformers, TJS, type Contender, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
 
 export interface PageRequest extends Spec {
   /** URL folder of the HF model (config.json, model.safetensors). */
@@ -31,6 +31,8 @@ declare global {
   }
 }
 
+// Before any device exists: ORT makes its one device at the first WebGPU session, for both engines.
+const counter = installGpuCounter();
 // Before transformers.js' first session: ORT's wasm comes from this build, never a CDN.
 const runtime = createWebRuntime();
 
@@ -79,7 +81,9 @@ window.runGenerationBench = async (request) => {
   try {
     ours = await loadOurs(request.hfModel);
     const session = ours;
-    contenders.push({ engine: OURS, loadMs: performance.now() - start, once: () => timeOurs(session, request) });
+    // Every weight and adapter tensor is an input of each decode step (no adapter is set here).
+    const { weights, lora } = session.memory();
+    contenders.push({ engine: OURS, loadMs: performance.now() - start, weightBytes: weights + lora, once: () => timeOurs(session, request, counter) });
   } catch (error) {
     // Still time transformers.js, and say why our row is missing.
     failures.push({ engine: OURS, error: (error as Error).stack ?? (error as Error).message });
@@ -88,7 +92,7 @@ window.runGenerationBench = async (request) => {
   status('loading transformers.js');
   start = performance.now();
   const model = await loadTransformers(request.tjsModel);
-  contenders.push({ engine: 'transformers.js generate', loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, request) });
+  contenders.push({ engine: TJS, loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, request, counter) });
 
   status('timing');
   const results: (EngineResult | EngineFailure)[] = [...failures, ...(await measure(contenders, request))];

@@ -1,11 +1,12 @@
 // Generation benchmark: our loop (Qwen3Session + generate) vs transformers.js `generate` on the
 // same ONNX math — WebGPU in headless Chromium (both engines in one page, one ORT, one device) and
 // CPU in Node (onnxruntime-node for both). Writes seeded tiny models, exports them for
-// transformers.js, builds and serves the bench page, and prints prefill/decode tokens/s.
-//   npx tsx bench/generate/run.ts [--models tiny,mid] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node]
+// transformers.js, builds and serves the bench page, and prints prefill/decode tokens/s, and beside
+// them the weight bytes each decode step binds and (WebGPU) the dispatches and transfers per token.
+//   npx tsx bench/generate/run.ts [--models tiny,mid] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node] [--port 4327]
 import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -17,8 +18,10 @@ import { loadCheckpoint } from '../../src/engine/model-dir.ts';
 import { nodeRuntime } from '../../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
 import { loadBundledTokenizer } from '../../src/engine/tokenizer-node.ts';
+import type { GpuCounts } from './gpu-counter.ts';
 import type { PageRequest, PageResult } from './main.ts';
-import { measure, timeOurs, timeTransformers, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
+import { onnxInitializers } from './onnx-initializers.ts';
+import { measure, OURS, timeOurs, timeTransformers, TJS, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
 
 const sizes: Record<string, { label: string; options: TinyModelOptions }> = {
   tiny: { label: 'hidden 64, 2 layers, 4/2 heads × 16, ffn 128', options: { seed: 7 } },
@@ -26,22 +29,23 @@ const sizes: Record<string, { label: string; options: TinyModelOptions }> = {
 };
 
 const QUERY = 'how to configure authentication in nginx';
-const PORT = 4327;
 const work = resolve('.tmp/bench-generate');
 const models = join(work, 'models');
 
 function parseArgs(args: string[]) {
-  const o = { models: ['tiny', 'mid'], runs: 3, webTokens: 16, nodeTokens: 64, web: true, node: true };
+  const o = { models: ['tiny', 'mid'], runs: 3, webTokens: 16, nodeTokens: 64, web: true, node: true, port: 4327 };
   for (let i = 0; i < args.length; i++) {
-    const number = () => {
+    // Token counts are 2 at least: decode is timed from the first new token to the last.
+    const number = (least: number) => {
       const value = Number(args[++i]);
-      if (!Number.isInteger(value) || value < 2) throw new Error(`${args[i - 1]} needs an integer ≥ 2, got ${args[i]}`);
+      if (!Number.isInteger(value) || value < least) throw new Error(`${args[i - 1]} needs an integer ≥ ${least}, got ${args[i]}`);
       return value;
     };
     if (args[i] === '--models') o.models = args[++i]!.split(',');
-    else if (args[i] === '--runs') o.runs = number();
-    else if (args[i] === '--web-tokens') o.webTokens = number();
-    else if (args[i] === '--node-tokens') o.nodeTokens = number();
+    else if (args[i] === '--runs') o.runs = number(1);
+    else if (args[i] === '--web-tokens') o.webTokens = number(2);
+    else if (args[i] === '--node-tokens') o.nodeTokens = number(2);
+    else if (args[i] === '--port') o.port = number(1);
     else if (args[i] === '--no-web') o.web = false;
     else if (args[i] === '--no-node') o.node = false;
     else throw new Error(`unknown argument ${args[i]}`);
@@ -71,6 +75,51 @@ function report(title: string, model: string, spec: Spec, results: (EngineResult
   console.log(same ? 'both generated the same greedy tokens' : `greedy tokens differ: ours ${ours.median.ids.join(' ')} / transformers.js ${theirs.median.ids.join(' ')}`);
 }
 
+const MB = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1);
+const count = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const transfers = (t: { count: number; bytes: number }, steps: number) => `${count(t.count / steps)} / ${count(t.bytes / steps)}`;
+
+/**
+ * Beside tok/s: the weight bytes a decode step binds (computed from the session and the ONNX
+ * file, not measured) and, from the page's GPU counter, dispatches per prefill and per decoded
+ * token, queue submits and transfers per token (count / bytes), then each engine's 10 commonest
+ * pipelines per token.
+ */
+function reportWork(spec: Spec, results: (EngineResult | EngineFailure)[]): void {
+  const steps = spec.newTokens - 1;
+  const done = results.filter((r): r is EngineResult => !('error' in r));
+  const counted = done.filter((r): r is EngineResult & { median: { gpu: { prefill: GpuCounts; decode: GpuCounts } } } => r.median.gpu !== undefined);
+  console.log('\n| engine | decode tok/s | weight MB bound per step |' + (counted.length ? ' dispatches / prefill | dispatches / token | submits / token | host→device writes / token (n / B) | mapped uploads / token (n / B) | uniform writes / token (n / B) | buffer copies / token (n / B) | readbacks / token (n / B) |' : ''));
+  console.log('|---|---:|---:|' + (counted.length ? '---:|'.repeat(8) : ''));
+  for (const r of done) {
+    const g = r.median.gpu;
+    const work = g
+      ? ` ${g.prefill.dispatches} | ${count(g.decode.dispatches / steps)} | ${count(g.decode.submits / steps)} | ${transfers(g.decode.writes, steps)} | ${transfers(g.decode.mappedAtCreation, steps)} | ${transfers(g.decode.uniformWrites, steps)} | ${transfers(g.decode.copies, steps)} | ${transfers(g.decode.readbacks, steps)} |`
+      : '';
+    console.log(`| ${r.engine} | ${r.median.decodeTokS.toFixed(2)} | ${r.weightBytes === undefined ? '?' : MB(r.weightBytes)} |${work}`);
+  }
+  for (const r of counted) {
+    console.log(`${r.engine}: dispatches per token by run ${r.runs.map((t) => (t.gpu ? count(t.gpu.decode.dispatches / steps) : '?')).join(', ')}; top pipelines per token:`);
+    const kinds = Object.entries(r.median.gpu.decode.kinds).sort((a, b) => b[1] - a[1]);
+    for (const [kind, n] of kinds.slice(0, 10)) console.log(`  ${count(n / steps).padStart(6)}  ${kind}`);
+    if (kinds.length > 10) console.log(`  ${count(kinds.slice(10).reduce((sum, [, n]) => sum + n, 0) / steps).padStart(6)}  (${kinds.length - 10} other pipelines)`);
+  }
+}
+
+/** transformers.js binds every initializer of onnx/model.onnx on each run: the model's weights and the baked tables. */
+async function initializerBytes(name: string): Promise<{ total: number; weights: number }> {
+  const file = join(models, name, 'onnx', 'model.onnx');
+  const all = onnxInitializers(await readFile(file), file);
+  const sum = (list: typeof all) => list.reduce((s, i) => s + i.bytes, 0);
+  return { total: sum(all), weights: sum(all.filter((i) => i.name.startsWith('model.') || i.name === 'lm_head.weight')) };
+}
+
+async function withTransformersBytes(name: string, results: (EngineResult | EngineFailure)[]): Promise<(EngineResult | EngineFailure)[]> {
+  const bytes = await initializerBytes(name);
+  console.log(`transformers.js ${name}: initializers ${MB(bytes.total)} MB, of which the model's weights ${MB(bytes.weights)} MB (the rest: RoPE and mask tables)`);
+  return results.map((r) => ('error' in r || r.engine !== TJS ? r : { ...r, weightBytes: bytes.total }));
+}
+
 async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
   const { config, weights } = await loadCheckpoint(join(models, `${name}-hf`));
   let start = performance.now();
@@ -82,8 +131,8 @@ async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
   const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu', dtype: 'fp32' });
   const results = await measure(
     [
-      { engine: 'ours (Qwen3Session + generate)', loadMs: oursLoadMs, once: () => timeOurs(ours, spec) },
-      { engine: 'transformers.js generate', loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, spec) },
+      { engine: OURS, loadMs: oursLoadMs, weightBytes: ours.memory().weights, once: () => timeOurs(ours, spec) },
+      { engine: TJS, loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, spec) },
     ],
     spec,
   );
@@ -93,8 +142,8 @@ async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
 }
 
 /** scripts/serve.mjs on the built page, with the models under /models/; resolves with its URL. */
-async function startServer(site: string): Promise<{ server: ChildProcess; url: string }> {
-  const server = spawn(process.execPath, ['scripts/serve.mjs', site, '--port', String(PORT), '--mount', `/models=${models}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(site: string, port: number): Promise<{ server: ChildProcess; url: string }> {
+  const server = spawn(process.execPath, ['scripts/serve.mjs', site, '--port', String(port), '--mount', `/models=${models}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((done, fail) => {
     server.once('exit', (code) => fail(new Error(`scripts/serve.mjs exited with ${code}`)));
     server.stdout!.once('data', (line: Buffer) => {
@@ -106,10 +155,10 @@ async function startServer(site: string): Promise<{ server: ChildProcess; url: s
   return { server, url };
 }
 
-async function benchWeb(names: string[], specs: Map<string, Spec>): Promise<{ browser: string; adapter: string; results: Map<string, (EngineResult | EngineFailure)[]> }> {
+async function benchWeb(names: string[], specs: Map<string, Spec>, port: number): Promise<{ browser: string; adapter: string; results: Map<string, (EngineResult | EngineFailure)[]> }> {
   const site = join(work, 'site');
   await build({ configFile: false, root: resolve('bench/generate'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-  const { server, url } = await startServer(site);
+  const { server, url } = await startServer(site, port);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     const results = new Map<string, (EngineResult | EngineFailure)[]>();
@@ -146,14 +195,18 @@ console.log(`Prompt: QMD v4 prompt for "${QUERY}" (${promptIds.length} tokens); 
 if (options.node) {
   for (const name of options.models) {
     const spec = { promptIds, newTokens: options.nodeTokens, runs: options.runs };
-    report('onnxruntime-node CPU', `${name}: ${sizes[name]!.label}`, spec, await benchNode(name, spec));
+    const results = await withTransformersBytes(name, await benchNode(name, spec));
+    report('onnxruntime-node CPU', `${name}: ${sizes[name]!.label}`, spec, results);
+    reportWork(spec, results);
   }
 }
 if (options.web) {
   const specs = new Map(options.models.map((name) => [name, { promptIds, newTokens: options.webTokens, runs: options.runs }]));
-  const web = await benchWeb(options.models, specs);
+  const web = await benchWeb(options.models, specs, options.port);
   for (const name of options.models) {
     const label = /swiftshader/i.test(web.adapter) ? 'SwiftShader (CPU) WebGPU — not GPU performance; ratio only' : 'WebGPU';
-    report(`${label} (${web.browser}, adapter: ${web.adapter})`, `${name}: ${sizes[name]!.label}`, specs.get(name)!, web.results.get(name)!);
+    const results = await withTransformersBytes(name, web.results.get(name)!);
+    report(`${label} (${web.browser}, adapter: ${web.adapter})`, `${name}: ${sizes[name]!.label}`, specs.get(name)!, results);
+    reportWork(specs.get(name)!, results);
   }
 }

@@ -1,21 +1,22 @@
 // GGUF exports from the page, for QMD and llama.cpp: the loaded base model merged with a stored adapter
 // (f32, f16, Q8_0), or the adapter alone as a GGUF LoRA — the same bytes `qmd export` writes for the same
-// base and adapter. Streamed: base tensors are read one at a time from the download cache (a hub repo)
-// or the picked files, merged, encoded and handed to a sink (export-file.ts: a file the user picked, or
-// one in the origin private file system that is then downloaded from disk), never the whole model in memory.
+// base and adapter. Streamed: base tensors are read a block of rows at a time (gguf.ts GGUF_BLOCK_VALUES)
+// from the download cache (a hub repo) or the picked files, merged, encoded and handed to a sink
+// (export-file.ts: a file the user picked, or one in the origin private file system that is then
+// downloaded from disk): never the whole model, nor a whole tensor, in memory.
 // The page runs this in the export worker (export-job.ts); this module knows nothing of workers or the DOM.
 import { fileStem } from './download.ts';
 import type { ModelSource } from '../engine/protocol.ts';
 import { blobSource, bytesSource, type ByteSource } from '../model/byte-source.ts';
 import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
-import { ggufDtypes, ggufSize, loraGguf, qmdGenerateLine, qwen3GgufParts, writeGguf, type GgufDtype, type GgufMetadata } from '../model/gguf.ts';
+import { GGUF_BLOCK_VALUES, ggufDtypes, ggufSize, loraGguf, qmdGenerateLine, qwen3GgufParts, writeGguf, type GgufDtype, type GgufMetadata, type TensorRows } from '../model/gguf.ts';
 import { qwen3TokenizerMetadata } from '../model/gguf-tokenizer.ts';
 import { keyName, type CacheKey, type ModelCache } from '../model/hub/cache.ts';
 import { readJson } from '../model/hub/download.ts';
 import { SHARD_INDEX } from '../model/hub/resolve.ts';
-import { mergedReader } from '../model/merge.ts';
+import { mergedRows } from '../model/merge.ts';
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
-import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
+import { openShardedCheckpoint, SafetensorsFile, type TensorRowReader } from '../model/safetensors.ts';
 import { checkCheckpointTensors, resolveTiedHead } from '../model/tensors.ts';
 
 export type GgufExportKind = GgufDtype | 'lora';
@@ -65,10 +66,10 @@ export function baseModelFiles(source: ModelSource, cache: ModelCache): BaseMode
   };
 }
 
-/** What a merged export reads of the base: its config, tensors one at a time, and its tokenizer as GGUF metadata. */
+/** What a merged export reads of the base: its config, tensors a block of rows at a time, and its tokenizer as GGUF metadata. */
 export interface ExportBase {
   config: Qwen3Config;
-  read(name: string): Promise<Float32Array>;
+  readRows: TensorRows;
   tokenizerMetadata(): Promise<GgufMetadata>;
 }
 
@@ -77,14 +78,14 @@ const json = async (files: BaseModelFiles, file: string) => readJson(await files
 /** Opens the base as `qmd export` does (openModel): config checked against the tensors, a stored tied head resolved. */
 export async function openExportBase(files: BaseModelFiles): Promise<ExportBase> {
   let config = parseQwen3Config(await json(files, 'config.json'), `${files.name}/config.json`);
-  const reader: TensorReader = (await files.has(SHARD_INDEX))
+  const reader: TensorRowReader = (await files.has(SHARD_INDEX))
     ? await openShardedCheckpoint(await json(files, SHARD_INDEX), (file) => files.open(file), `${files.name}/${SHARD_INDEX}`)
     : await SafetensorsFile.open(await files.open('model.safetensors'));
   checkCheckpointTensors(config, reader, files.name);
   config = (await resolveTiedHead(config, reader, files.name)).config;
   return {
     config,
-    read: (name) => reader.read(name),
+    readRows: (name, begin, end) => reader.readRows(name, begin, end),
     tokenizerMetadata: async () =>
       qwen3TokenizerMetadata(await json(files, 'tokenizer.json'), await json(files, 'tokenizer_config.json'), config, `${files.name}/tokenizer.json`),
   };
@@ -125,19 +126,20 @@ export const exportFileName = (name: string, kind: GgufExportKind): string => `$
 /**
  * The file to write: the adapter alone (small, encoded in memory), or the base with the adapter merged
  * in, named in general.name after the adapter as `qmd export` names it (after the adapter's folder).
+ * `blockValues`: values per block of rows (gguf.ts writeGguf; tests make a tiny model's blocks small).
  */
-export async function planGgufExport(kind: GgufExportKind, base: ExportBase, adapter: ExportAdapter): Promise<GgufExportPlan> {
+export async function planGgufExport(kind: GgufExportKind, base: ExportBase, adapter: ExportAdapter, blockValues = GGUF_BLOCK_VALUES): Promise<GgufExportPlan> {
   const lora = await parseExportAdapter(adapter, base.config);
   const fileName = exportFileName(adapter.name, kind);
   if (kind === 'lora') {
     const bytes = loraGguf(lora, base.config);
     return { kind, fileName, size: bytes.byteLength, write: async (sink) => (await sink(bytes), bytes.byteLength) };
   }
-  const { metadata, tensors } = qwen3GgufParts(base.config, mergedReader(base.read, lora, base.config), await base.tokenizerMetadata(), {
+  const { metadata, tensors } = qwen3GgufParts(base.config, mergedRows(base.readRows, lora, base.config), await base.tokenizerMetadata(), {
     type: ggufDtypes[kind],
     name: adapter.name,
   });
-  return { kind, fileName, size: ggufSize(metadata, tensors), write: (sink) => writeGguf(sink, metadata, tensors) };
+  return { kind, fileName, size: ggufSize(metadata, tensors), write: (sink) => writeGguf(sink, metadata, tensors, blockValues) };
 }
 
 export interface ExportProgress {

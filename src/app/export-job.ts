@@ -1,6 +1,6 @@
 // A GGUF export as a job of the export worker (workers/export.worker.ts), off the page's thread: at
-// Qwen3-0.6B each large tensor takes about a second to merge and encode, and the embedding alone is
-// ~0.6 GB in f32, which would stall the page and hold that memory in its heap. The page sends what to
+// Qwen3-0.6B each large tensor takes about a second to merge and encode (the embedding alone is
+// ~0.6 GB in f32), which would stall the page however small the blocks it goes through. The page sends what to
 // export and where (export-file.ts chose the destination from the click); the worker reads the base
 // from the download cache or the picked files, runs export-gguf.ts's streaming and posts progress.
 // Both ends live here with their messages, so they cannot drift; tests drive both ends in Node.

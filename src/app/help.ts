@@ -30,6 +30,7 @@ const LINES: Partial<Record<Route['view'], HelpLine>> = {
   datasets: { text: 'Training data: each row pairs a query with the expansion the model should write.', section: 'datasets' },
   dataset: { text: 'Each row pairs a query with the expansion the model should write; its reward says how well that expansion scores.', section: 'datasets' },
   train: { text: 'Fine-tune a LoRA adapter on a dataset in this page, on your GPU; the base model stays as it is.', section: 'training' },
+  grpo: { text: 'Reinforce what the reward profile scores well: the model samples, its samples are scored, a KL term keeps it near the SFT model.', section: 'training' },
   eval: { text: 'Run a model over a query set and score every expansion with both profiles, as QMD’s eval script does.', section: 'results' },
   results: { text: 'Stored eval runs and imported Python eval files, each scored by this page; open one to compare or share it.', section: 'results' },
   result: { text: 'Eval is the score QMD’s report prints (0–100 %); reward is what GRPO training maximises (0–1).', section: 'profiles' },

@@ -12,6 +12,7 @@ describe('parseHash', () => {
     expect(parseHash('#/datasets/abc-1')).toEqual({ view: 'dataset', id: 'abc-1' });
     expect(parseHash('#/results/r%2F1')).toEqual({ view: 'result', id: 'r/1' });
     expect(parseHash('#/train')).toEqual({ view: 'train' });
+    expect(parseHash('#/grpo')).toEqual({ view: 'grpo' });
     expect(parseHash('#/eval')).toEqual({ view: 'eval' });
   });
   it('keeps share payloads raw, slashes included', () => {

@@ -6,6 +6,7 @@ export type Route =
   | { view: 'datasets' }
   | { view: 'dataset'; id: string }
   | { view: 'train' }
+  | { view: 'grpo' }
   | { view: 'eval' }
   | { view: 'results' }
   | { view: 'result'; id: string }
@@ -21,6 +22,7 @@ export const NAV: readonly { label: string; hash: string; match: readonly Route[
   { label: 'Playground', hash: '#/playground', match: ['playground'] },
   { label: 'Datasets', hash: '#/datasets', match: ['datasets', 'dataset'] },
   { label: 'Train', hash: '#/train', match: ['train'] },
+  { label: 'GRPO', hash: '#/grpo', match: ['grpo'] },
   { label: 'Eval', hash: '#/eval', match: ['eval'] },
   { label: 'Results', hash: '#/results', match: ['results', 'result', 'share'] },
   { label: 'Help', hash: '#/help', match: ['help'] },
@@ -37,6 +39,7 @@ export function parseHash(hash: string): Route {
   switch (head) {
     case 'playground':
     case 'train':
+    case 'grpo':
     case 'eval':
       if (rest === '') return { view: head };
       break;

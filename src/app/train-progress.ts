@@ -30,7 +30,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** "graph 2 of 4 (train step for …)", what a graph event is about. */
-function graphLine(p: Extract<TrainProgress, { kind: 'graph' }>): string {
+export function graphLine(p: Extract<TrainProgress, { kind: 'graph' }>): string {
   const which = `graph ${p.index} of ${p.of} (${p.graph})`;
   if (p.stage === 'building') return `building ${which}…`;
   if (p.stage === 'session') return `creating the onnxruntime session for ${which}; the graph took ${formatDuration(p.buildSeconds ?? 0)} to build…`;
@@ -107,7 +107,7 @@ export interface PaceOptions {
   window?: number;
 }
 
-export function trainPace(steps: readonly TrainStep[], options: PaceOptions): TrainPace | null {
+export function trainPace(steps: readonly Pick<TrainStep, 'step' | 'of' | 'seconds' | 'tokens'>[], options: PaceOptions): TrainPace | null {
   const last = steps.at(-1);
   if (!last) return null;
   const window = options.window ?? 5;

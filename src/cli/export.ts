@@ -1,6 +1,6 @@
 // `qmd export --model DIR [--adapter DIR] --dtype f32|f16|q8_0 --out FILE.gguf`: the model (merged with
 // the adapter when given) as one GGUF file, what QMD runs through node-llama-cpp
-// (QMD_GENERATE_MODEL=FILE.gguf). Streamed: one tensor in memory at a time, never the whole model.
+// (QMD_GENERATE_MODEL=FILE.gguf). Streamed: a block of rows in memory at a time, never a whole tensor.
 // `qmd export --model DIR --adapter DIR --format gguf-lora --out FILE.gguf`: the adapter alone as a
 // llama.cpp LoRA adapter, for a base GGUF of the same model.
 import { open, rename, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadAdapter, modelTokenizerJson, openModel } from '../engine/model-dir.ts';
 import { ggufDtypes, loraGguf, qmdGenerateLine, qwen3GgufParts, writeGguf } from '../model/gguf.ts';
 import { qwen3TokenizerMetadata } from '../model/gguf-tokenizer.ts';
-import { mergedReader } from '../model/merge.ts';
+import { mergedRows } from '../model/merge.ts';
 
 const USAGE =
   'usage: qmd export --model DIR [--adapter DIR] [--dtype f32|f16|q8_0] --out FILE.gguf\n' +
@@ -44,7 +44,7 @@ export async function main(args: string[]): Promise<number> {
     const name = basename(values.adapter ?? values.model);
     const { metadata, tensors } = qwen3GgufParts(
       model.config,
-      mergedReader((n) => model.read(n), adapter, model.config),
+      mergedRows((n, begin, end) => model.readRows(n, begin, end), adapter, model.config),
       qwen3TokenizerMetadata(tokenizer, tokenizerConfig, model.config, file),
       { type, name },
     );

@@ -24,11 +24,12 @@ async function dryStep(name: string, content: string | Uint8Array, extra: string
 const good = { prompts: ['auth'], completions: [['a', 'b', 'c', 'd']], rewards: [[1, 0, 0, 1]] };
 
 describe('qmd grpo --dry-step input', () => {
-  it('without --dry-step or --model: usage, exit 2', async () => {
-    const run = await runCli(main, ['--model', missingModel]);
-    expect(run.code).toBe(2);
-    expect(run.err).toMatch(/usage: qmd grpo --dry-step BATCH.json/);
-    expect(run.err).toMatch(/only --dry-step is implemented/);
+  it('without --dry-step, --data and --out, or without --model: usage of both forms, exit 2', async () => {
+    for (const args of [['--model', missingModel], ['--dry-step', 'b.json']]) {
+      const run = await runCli(main, args);
+      expect(run.code).toBe(2);
+      expect(run.err).toMatch(/^usage: qmd grpo --model DIR \[--sft-adapter DIR\] --data FILE .*\n   or: qmd grpo --dry-step BATCH.json --model DIR/);
+    }
   });
 
   it('a batch file over the size limit is refused by its byte count, not parsed', async () => {
@@ -70,15 +71,15 @@ describe('configs/grpo.yaml', () => {
     expect(train.lora).toMatchObject({ r: 4, alpha: 8, dropout: 0.05, targets: ['q_proj', 'v_proj'] });
     expect(train.optimizer).toMatchObject({ lr: 5e-7, maxGradNorm: 0.5 });
     expect(train.training).toMatchObject({ batchSize: 2, gradAccum: 8 });
-    expect(grpo).toEqual({ numGenerations: 4, maxCompletionLength: 200, beta: 0.04, useBiasCorrectionKl: true, temperature: 0.7, lossType: 'dapo', scaleRewards: 'group', maskTruncatedCompletions: false, maxSteps: 200 });
+    expect(grpo).toEqual({ numGenerations: 4, maxCompletionLength: 200, beta: 0.04, useBiasCorrectionKl: true, temperature: 0.7, topK: 0, topP: 1, lossType: 'dapo', scaleRewards: 'group', maskTruncatedCompletions: false, maxSteps: 200, rewardWeights: { reward: 1, eval: 0 } });
   });
 
   it('errors name the file, line and key, in the grpo section and after it', () => {
-    expect(() => parseGrpoConfig(grpoYaml.replace('  beta: 0.04', '  betta: 0.04'), 'g.yaml')).toThrow(/g\.yaml:32: grpo\.betta: unknown key; the closest known one is beta/);
-    expect(() => parseGrpoConfig(grpoYaml.replace('loss_type: dapo', 'loss_type: ppo'), 'g.yaml')).toThrow(/g\.yaml:35: grpo\.loss_type: expected one of grpo, bnpo, dr_grpo, dapo, got "ppo"/);
+    expect(() => parseGrpoConfig(grpoYaml.replace('  beta: 0.04', '  betta: 0.04'), 'g.yaml')).toThrow(/g\.yaml:34: grpo\.betta: unknown key; the closest known one is beta/);
+    expect(() => parseGrpoConfig(grpoYaml.replace('loss_type: dapo', 'loss_type: ppo'), 'g.yaml')).toThrow(/g\.yaml:39: grpo\.loss_type: expected one of grpo, bnpo, dr_grpo, dapo, got "ppo"/);
     expect(() => parseGrpoConfig(grpoYaml.replace('temperature: 0.7', 'temperature: 0'), 'g.yaml')).toThrow(/grpo\.temperature: expected a number in \(0, 100\], got 0/);
     // A key of the training sections after the blanked grpo section keeps its own line.
-    expect(() => parseGrpoConfig(`${grpoYaml}extra: 1\n`, 'g.yaml')).toThrow(/g\.yaml:39: extra: unknown key/);
+    expect(() => parseGrpoConfig(`${grpoYaml}extra: 1\n`, 'g.yaml')).toThrow(/g\.yaml:48: extra: unknown key/);
     expect(() => parseGrpoConfig(grpoYaml.replace(/^grpo:[\s\S]*$/m, ''), 'g.yaml')).toThrow(/g\.yaml: no grpo section/);
   });
 });

@@ -1,22 +1,22 @@
+// `qmd grpo --model DIR [--sft-adapter DIR] --data FILE --config configs/grpo.yaml --out DIR [--max-steps N]
+//  [--checkpoint-every N] [--resume DIR]`: a GRPO run (grpo-run.ts); and
 // `qmd grpo --dry-step BATCH.json --model DIR [--sft-adapter DIR] [--adapter DIR] [--config configs/grpo.yaml]`:
 // one GRPO step's loss and LoRA gradient for given prompts, completions and rewards (no sampling, no
 // update), printed as one JSON line {"loss", "advantages", "kl", "tokens", "grad_norm"}. The reference
-// policy is the base with the SFT adapter merged on the host (W + s·B·A, src/model/merge.ts); the policy
-// is that plus --adapter, or a fresh adapter (B = 0) from the config's lora section. The sampling run
-// itself (qmd grpo --data … --out …) is not implemented yet.
+// policy is the base with the SFT adapter merged on the device (W + s·B·A, session.mergeAdapter); the dry
+// step's policy is that plus --adapter, or a fresh adapter (B = 0) from the config's lora section.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parseGrpoConfig } from '../engine/grpo-config.ts';
 import { grpoStep, type GrpoBatch } from '../engine/grpo-step.ts';
-import { loadAdapter, loadModelTokenizer, openModel, readSettingsFile } from '../engine/model-dir.ts';
+import { loadAdapter, loadModelTokenizer, readSettingsFile } from '../engine/model-dir.ts';
 import { nodeRuntime } from '../engine/runtime-node.ts';
-import { Qwen3Session } from '../engine/session.ts';
-import { mergedReader } from '../model/merge.ts';
 import { newAdapter } from '../model/peft.ts';
 import { promptFormat } from '../model/prompt.ts';
 import { quote } from '../model/quote.ts';
+import { loadReferenceSession, RUN_USAGE, runGrpo } from './grpo-run.ts';
 
-const USAGE = 'usage: qmd grpo --dry-step BATCH.json --model DIR [--sft-adapter DIR] [--adapter DIR] [--config configs/grpo.yaml]\n';
+const USAGE = `${RUN_USAGE}\n   or: qmd grpo --dry-step BATCH.json --model DIR [--sft-adapter DIR] [--adapter DIR] [--config configs/grpo.yaml]\n`;
 
 /** A dry step is a handful of sequences; a bigger file is not one. */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -72,25 +72,30 @@ export async function main(args: string[]): Promise<number> {
       'sft-adapter': { type: 'string' },
       adapter: { type: 'string' },
       config: { type: 'string', default: 'configs/grpo.yaml' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      'max-steps': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'string' },
     },
   });
-  if (!values['dry-step'] || !values.model) {
+  if (!values['dry-step']) {
+    const { model, data, out } = values;
+    if (!model || !data || !out) {
+      process.stderr.write(USAGE);
+      return 2;
+    }
+    return runGrpo({ ...values, model, data, out, config: values.config });
+  }
+  if (!values.model) {
     process.stderr.write(USAGE);
-    if (values.model && !values['dry-step']) process.stderr.write('qmd grpo: only --dry-step is implemented so far (the sampling run comes later)\n');
     return 2;
   }
   const { train, grpo } = parseGrpoConfig(await readSettingsFile(values.config), values.config);
   // The batch before the weights: a bad file fails in a second, not after the model loaded.
   const batch = await readBatchFile(values['dry-step'], grpo.numGenerations);
-  const opened = await openModel(values.model);
-  const config = opened.config;
-  let session: Qwen3Session;
-  try {
-    const sft = values['sft-adapter'] ? await loadAdapter(values['sft-adapter'], config) : null;
-    session = await Qwen3Session.load(nodeRuntime, config, { read: mergedReader((name) => opened.read(name), sft, config) }, { graphs: 'lazy' });
-  } finally {
-    await opened.close();
-  }
+  const { session } = await loadReferenceSession(values.model, values['sft-adapter']);
+  const config = session.config;
   try {
     const lora = train.lora;
     const policy = values.adapter

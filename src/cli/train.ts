@@ -1,11 +1,14 @@
 // `qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N]
-//  [--checkpoint-every N] [--resume CHECKPOINT_DIR]`
+//  [--checkpoint-every N] [--resume CHECKPOINT_DIR] [--sample-every N [--sample-queries K] [--samples-out FILE.jsonl]]`
 // (--config: qmd-lab's YAML or QMD's trainer config, e.g. tobi/qmd finetune/configs/sft.yaml):
 // LoRA SFT on onnxruntime-node (the page's training job, src/engine/train-job.ts); one JSON line
 // per optimizer step, then the eval loss; writes a PEFT adapter (adapter_config.json +
 // adapter_model.safetensors) to --out, and with --checkpoint-every the run's state to
 // --out/checkpoint/ every N steps and at the end, which --resume (with the same --data and
-// --config) continues from, bit for bit.
+// --config) continues from, bit for bit. With --sample-every N, every N-th step's line also holds
+// the mean reward and eval score of the first K validation queries as the adapter so far expands
+// them (greedy, as the page's samples), and --samples-out writes each expansion, one JSON line each.
+import { appendFileSync } from 'node:fs';
 import { readFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,8 +22,11 @@ import { runTrainJob } from '../engine/train-job.ts';
 import { SafetensorsFile } from '../model/safetensors.ts';
 import { openFileSource } from '../model/file-source.ts';
 import { QMD_TRAINER_DIFFERENCES, readTrainConfig } from '../engine/qmd-trainer-config.ts';
+import { DEFAULT_SAMPLE_QUERIES, type StepSamples } from '../engine/protocol.ts';
 
-const USAGE = 'usage: qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N] [--checkpoint-every N] [--resume CHECKPOINT_DIR]\n';
+const USAGE =
+  'usage: qmd train --model DIR --data FILE.jsonl --config configs/sft.yaml --out DIR [--max-steps N] [--checkpoint-every N] [--resume CHECKPOINT_DIR]\n' +
+  `                 [--sample-every N [--sample-queries K (default ${DEFAULT_SAMPLE_QUERIES})] [--samples-out FILE.jsonl]]\n`;
 
 /** Writes the checkpoint's two files into `dir`, each by a rename so a crash leaves whole files (readCheckpoint catches a torn pair). */
 async function writeCheckpointDir(dir: string, checkpoint: TrainingCheckpoint): Promise<void> {
@@ -46,6 +52,10 @@ async function readCheckpointDir(dir: string): Promise<TrainingCheckpoint> {
 }
 
 const positiveInteger = (v: string | undefined) => v === undefined || (Number.isInteger(Number(v)) && Number(v) >= 1);
+const rounded = (v: number | null) => (v === null ? null : +v.toFixed(5));
+
+/** A step's samples in its JSON line: the mean scores (null when the scorers refused every pair), the queries expanded and how many of them were refused. */
+const samplesLine = (s: StepSamples) => ({ reward: rounded(s.reward), eval: rounded(s.eval), queries: s.items.length, refused: s.items.filter((i) => i.refused !== undefined).length });
 
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -59,11 +69,19 @@ export async function main(args: string[]): Promise<number> {
       steps: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
+      'sample-every': { type: 'string' },
+      'sample-queries': { type: 'string' },
+      'samples-out': { type: 'string' },
     },
   });
   const maxSteps = values['max-steps'] ?? values.steps;
   const every = values['checkpoint-every'];
-  if (!values.model || !values.data || !values.out || !positiveInteger(maxSteps) || !positiveInteger(every)) {
+  const sampleEvery = values['sample-every'];
+  const sampleQueries = values['sample-queries'];
+  const samplesOut = values['samples-out'];
+  // Queries and a file of samples mean nothing without a cadence to take them at.
+  const sampling = sampleEvery !== undefined || (sampleQueries === undefined && samplesOut === undefined);
+  if (!values.model || !values.data || !values.out || !positiveInteger(maxSteps) || !positiveInteger(every) || !positiveInteger(sampleEvery) || !positiveInteger(sampleQueries) || !sampling) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -75,10 +93,6 @@ export async function main(args: string[]): Promise<number> {
   // The data before the weights: a bad --data fails in a second, not after the model loaded.
   const rows = await readDatasetFile(values.data, (line) => process.stderr.write(`${line}\n`));
   if (rows.length < 2) throw new Error(`${values.data}: ${rows.length} usable rows; training needs at least 2`);
-  // Streamed (no host copy of the weights beside the session's), no decoder graph built: the trainer reads session.weights.
-  const session = await loadSession(values.model, nodeRuntime, { graphs: 'lazy' });
-  const model = session.config;
-  const tokenizer = await loadModelTokenizer(values.model);
   // The page's split (src/data/split.ts): the same seed holds out the same rows here and in #/train;
   // with QMD's own config, the rows its train.py holds out (so eval losses compare row for row).
   const evalSplit = { ratio: config.eval.split, seed: config.eval.seed };
@@ -86,6 +100,14 @@ export async function main(args: string[]): Promise<number> {
     ? read.kind === 'qmd-trainer' ? splitAsQmdTrainer(rows.length, evalSplit) : splitDataset(rows.length, evalSplit)
     : { train: rows.map((_, i) => i), validation: [] };
   if (split.train.length === 0) throw new Error(`${values.data}: the ${config.eval.split} eval split leaves no rows to train on`);
+  if (sampleEvery !== undefined && split.validation.length === 0) {
+    throw new Error(`${values.config}: --sample-every expands validation queries, and eval.split ${config.eval.split} holds out none of ${values.data}'s ${rows.length} rows: set eval.split above 0`);
+  }
+  if (samplesOut !== undefined) await writeFile(samplesOut, '');
+  // Streamed (no host copy of the weights beside the session's), no decoder graph built until samples need one: the trainer reads session.weights.
+  const session = await loadSession(values.model, nodeRuntime, { graphs: 'lazy' });
+  const model = session.config;
+  const tokenizer = await loadModelTokenizer(values.model);
   // A resumed run keeps its schedule unless --max-steps says otherwise.
   const limit = maxSteps === undefined ? (resume?.maxSteps ?? null) : Number(maxSteps);
   if (resume && limit !== resume.maxSteps) process.stderr.write(`qmd train: the checkpoint's run stopped at ${resume.maxSteps ?? 'the end of its schedule'}; this one at ${limit ?? 'the end of its schedule'}: the learning-rate schedule is recomputed for it\n`);
@@ -94,7 +116,15 @@ export async function main(args: string[]): Promise<number> {
   const outcome = await runTrainJob(
     nodeRuntime,
     { config: model, tokenizer, session },
-    { rows: { train: split.train.map((i) => rows[i]!), validation: split.validation.map((i) => rows[i]!) }, config, maxSteps: limit, resume, checkpointEvery: every === undefined ? undefined : Number(every) },
+    {
+      rows: { train: split.train.map((i) => rows[i]!), validation: split.validation.map((i) => rows[i]!) },
+      config,
+      maxSteps: limit,
+      resume,
+      checkpointEvery: every === undefined ? undefined : Number(every),
+      sampleEvery: sampleEvery === undefined ? undefined : Number(sampleEvery),
+      sampleQueries: sampleQueries === undefined ? undefined : Number(sampleQueries),
+    },
     {
       // Rows whose prompt fills max_length are left out of either part and listed, as rejected rows are.
       onSkipped: (parts) => {
@@ -102,10 +132,12 @@ export async function main(args: string[]): Promise<number> {
         for (const row of skipped) process.stderr.write(`${values.data}:${row.line ?? '?'}: ${skippedReason(row, maxLength)}\n`);
         if (skipped.length > 0) process.stderr.write(`${values.data}: ${skipped.length} row${skipped.length === 1 ? '' : 's'} skipped: the prompt fills max_length ${maxLength}\n`);
       },
-      onStep: (p) =>
-        process.stdout.write(
-          JSON.stringify({ step: p.step, of: p.of, epoch: p.epoch, loss: +p.loss.toFixed(5), lr: p.lr, grad_norm: +p.gradNorm.toFixed(5), tokens: p.tokens, seconds: (Date.now() - started) / 1000 }) + '\n',
-        ),
+      onStep: (p) => {
+        const line = { step: p.step, of: p.of, epoch: p.epoch, loss: +p.loss.toFixed(5), lr: p.lr, grad_norm: +p.gradNorm.toFixed(5), tokens: p.tokens, seconds: (Date.now() - started) / 1000 };
+        process.stdout.write(JSON.stringify(p.samples ? { ...line, samples: samplesLine(p.samples) } : line) + '\n');
+        // Appended as each step's samples come (a few lines), so a long run's file fills as it goes.
+        if (samplesOut !== undefined && p.samples) appendFileSync(samplesOut, p.samples.items.map((item) => JSON.stringify({ step: p.step, ...item }) + '\n').join(''));
+      },
       onCheckpoint: (checkpoint) => writeCheckpointDir(join(values.out!, 'checkpoint'), checkpoint),
     },
   ).catch(async (error: unknown) => {

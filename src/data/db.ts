@@ -6,6 +6,8 @@ import type { RetrievalQuery } from '../retrieval/queries.ts';
 import type { RetrievalMode } from '../retrieval/search.ts';
 import type { EvalScore, RewardScore } from '../scoring/index.ts';
 import type { TrainingCheckpoint } from '../engine/checkpoint.ts';
+import type { GrpoConfig } from '../engine/grpo-config.ts';
+import type { GrpoCheckpoint, GrpoGuardSettings, GrpoHalt, GrpoStep } from '../engine/grpo-protocol.ts';
 import type { TrainStep } from '../engine/protocol.ts';
 import type { TrainConfig } from '../engine/train-config.ts';
 import { uniqueName } from './names.ts';
@@ -201,6 +203,8 @@ export interface TrainRunSettings {
 
 /** A training run started in the page: its record, listed apart from its checkpoint's megabytes. */
 export interface TrainRunRecord {
+  /** Absent on runs stored before GRPO runs shared the store. */
+  kind?: 'sft';
   id: string;
   status: TrainRunStatus;
   /** The base model's name as the engine reports it (a resume needs the same). */
@@ -222,10 +226,42 @@ export interface TrainRunRecord {
   note: string;
 }
 
-/** The latest checkpoint of a run (one per run: each write replaces the one before). */
+/** What a GRPO run (#/grpo) was started with: its settings (their grpo.max_steps its step limit), drift guard and checkpoint cadence. */
+export interface GrpoRunSettings {
+  config: GrpoConfig;
+  guard: GrpoGuardSettings;
+  checkpointEvery: number;
+}
+
+/** A GRPO run started in the page, kept in the trainRuns store beside the SFT runs (`kind` tells them apart). */
+export interface GrpoRunRecord {
+  kind: 'grpo';
+  id: string;
+  status: TrainRunStatus;
+  model: string;
+  /** Where its prompts come from: a stored dataset's queries or a stored query set (a resume needs it still stored). */
+  prompts: { from: 'dataset' | 'query-set'; id: string; name: string };
+  /** The stored adapter merged into the base before the run (the SFT model); null: the base alone. */
+  sft: { id: string; name: string } | null;
+  settings: GrpoRunSettings;
+  started: number;
+  updated: number;
+  totalSteps: number | null;
+  /** One record per completed step, with its groups (the sample table). */
+  metrics: GrpoStep[];
+  checkpointStep: number | null;
+  /** Set when the drift guard stopped the run and rolled it back. */
+  halt: GrpoHalt | null;
+  note: string;
+}
+
+/** A run of either kind, as the trainRuns store holds it. */
+export type StoredRun = TrainRunRecord | GrpoRunRecord;
+
+/** The latest checkpoint of a run (one per run: each write replaces the one before); a GRPO run's has kind 'grpo'. */
 export interface TrainCheckpointRecord {
   runId: string;
-  checkpoint: TrainingCheckpoint;
+  checkpoint: TrainingCheckpoint | GrpoCheckpoint;
 }
 
 interface LabDB extends DBSchema {
@@ -236,7 +272,7 @@ interface LabDB extends DBSchema {
   results: { key: string; value: EvalResult };
   adapters: { key: string; value: StoredAdapter };
   adapterFiles: { key: string; value: AdapterFiles };
-  trainRuns: { key: string; value: TrainRunRecord };
+  trainRuns: { key: string; value: StoredRun };
   trainCheckpoints: { key: string; value: TrainCheckpointRecord };
 }
 

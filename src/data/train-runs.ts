@@ -2,24 +2,31 @@
 // (trainCheckpoints). A checkpoint and its run's record are written in one transaction, so after
 // a crash the record's checkpointStep always names the checkpoint that is stored. The pure
 // bookkeeping of a run's record (a step, a resume, the end) lives here too, tested without a page.
+// GRPO runs share both stores (their `kind` is 'grpo'): the SFT listing and reads leave them out,
+// the writes, deletes and the interrupted marking serve both (src/app/grpo-runs.ts has the rest).
 import type { TrainingCheckpoint } from '../engine/checkpoint.ts';
-import type { TrainStep } from '../engine/protocol.ts';
-import type { LabDatabase, TrainRunRecord, TrainRunStatus } from './db.ts';
+import type { GrpoCheckpoint } from '../engine/grpo-protocol.ts';
+import type { LabDatabase, StoredRun, TrainRunRecord, TrainRunStatus } from './db.ts';
+
+const isSftRun = (run: StoredRun): run is TrainRunRecord => run.kind !== 'grpo';
+/** Whether a stored checkpoint is a GRPO run's. */
+export const isGrpoCheckpoint = (c: TrainingCheckpoint | GrpoCheckpoint): c is GrpoCheckpoint => 'kind' in c && c.kind === 'grpo';
 
 /** Runs that resume from their checkpoint. */
 export const RESUMABLE: readonly TrainRunStatus[] = ['paused', 'interrupted', 'failed'];
 
-/** Every run, the most recently started first. */
+/** Every SFT run, the most recently started first. */
 export async function listTrainRuns(db: LabDatabase): Promise<TrainRunRecord[]> {
-  return (await db.getAll('trainRuns')).sort((a, b) => b.started - a.started);
+  return (await db.getAll('trainRuns')).filter(isSftRun).sort((a, b) => b.started - a.started);
 }
 
 export async function getTrainRun(db: LabDatabase, id: string): Promise<TrainRunRecord | null> {
-  return (await db.get('trainRuns', id)) ?? null;
+  const run = await db.get('trainRuns', id);
+  return run && isSftRun(run) ? run : null;
 }
 
 /** Writes the record alone (a step, a status); its checkpointStep stays what the stored checkpoint holds. */
-export async function putTrainRun(db: LabDatabase, run: TrainRunRecord): Promise<void> {
+export async function putTrainRun(db: LabDatabase, run: StoredRun): Promise<void> {
   const tx = db.transaction('trainRuns', 'readwrite');
   const stored = await tx.store.get(run.id);
   await tx.store.put({ ...run, checkpointStep: stored?.checkpointStep ?? null });
@@ -27,7 +34,7 @@ export async function putTrainRun(db: LabDatabase, run: TrainRunRecord): Promise
 }
 
 /** Replaces the run's checkpoint and writes its record with checkpointStep set to it, in one transaction; returns that record. */
-export async function saveTrainCheckpoint(db: LabDatabase, run: TrainRunRecord, checkpoint: TrainingCheckpoint): Promise<TrainRunRecord> {
+export async function saveTrainCheckpoint<R extends StoredRun>(db: LabDatabase, run: R, checkpoint: TrainingCheckpoint | GrpoCheckpoint): Promise<R> {
   const record = { ...run, checkpointStep: checkpoint.state.step };
   const tx = db.transaction(['trainRuns', 'trainCheckpoints'], 'readwrite');
   try {
@@ -44,7 +51,8 @@ export async function saveTrainCheckpoint(db: LabDatabase, run: TrainRunRecord, 
 }
 
 export async function readTrainCheckpoint(db: LabDatabase, runId: string): Promise<TrainingCheckpoint | null> {
-  return (await db.get('trainCheckpoints', runId))?.checkpoint ?? null;
+  const checkpoint = (await db.get('trainCheckpoints', runId))?.checkpoint;
+  return checkpoint && !isGrpoCheckpoint(checkpoint) ? checkpoint : null;
 }
 
 /** Deletes the run and its checkpoint together. */
@@ -98,7 +106,7 @@ export function resumedRecord(run: TrainRunRecord, checkpoint: TrainingCheckpoin
 }
 
 /** The record with one more completed step (a step number seen before replaces the steps from it on). */
-export function recordStep(run: TrainRunRecord, step: TrainStep, now = Date.now()): TrainRunRecord {
+export function recordStep<S extends { step: number; of: number }, R extends { updated: number; totalSteps: number | null; metrics: S[] }>(run: R, step: S, now = Date.now()): R {
   return { ...run, updated: now, totalSteps: step.of, metrics: [...run.metrics.filter((s) => s.step < step.step), step] };
 }
 

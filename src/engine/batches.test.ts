@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucket, makeBatch, POSITION_STEP, splitBatch } from './batches.ts';
+import { bucket, lossPositions, makeBatch, splitBatch } from './batches.ts';
 import { END_OF_TEXT } from './tokenizer.ts';
 
 const example = (ids: number[], promptLength: number) => ({ ids, completionMask: ids.map((_, t) => (t >= promptLength ? 1 : 0)) });
@@ -14,7 +14,7 @@ describe('makeBatch', () => {
     expect(b.tokens).toBe(4);
     expect(b.lossIndex.slice(0, 4)).toEqual([2, 3, 16, 17]);
     expect(b.lossTarget.slice(0, 4)).toEqual([13, 14, 21, 22]);
-    expect(b.lossIndex).toHaveLength(POSITION_STEP);
+    expect(b.lossIndex).toHaveLength(16);
     expect(b.lossWeight.reduce((a, w) => a + w, 0)).toBe(4);
   });
 
@@ -23,6 +23,20 @@ describe('makeBatch', () => {
     expect(b.length).toBe(4);
     expect(b.lossTarget.slice(0, b.tokens)).toEqual([2, 3, 4]);
     expect(() => makeBatch([example([1, 2, 3, 4, 5, 6], 4)], { maxLength: 4, lossOn: 'completion' })).toThrow(/no scored token/);
+  });
+
+  it('pads the loss positions to the bucket of their count, padding weighted 0', () => {
+    const row = (scored: number) => example(Array(scored + 1).fill(3), 1);
+    for (const [scored, positions] of [[16, 16], [17, 32], [65, 128]]) {
+      const b = makeBatch([row(scored)], { maxLength: 512, lossOn: 'completion' });
+      expect([b.tokens, b.lossIndex.length, b.lossTarget.length, b.lossWeight.length]).toEqual([scored, positions, positions, positions]);
+      expect(b.lossWeight.slice(scored)).toEqual(Array(positions - scored).fill(0));
+    }
+  });
+
+  it('buckets loss positions by powers of two from 16 to 64, then by multiples of 64', () => {
+    const counts = [1, 16, 17, 32, 33, 64, 65, 128, 129, 192, 193, 320, 2048];
+    expect(counts.map(lossPositions)).toEqual([16, 16, 32, 32, 64, 64, 128, 128, 192, 192, 256, 320, 2048]);
   });
 
   it('buckets lengths by powers of two from 16, capped at the maximum', () => {

@@ -17,10 +17,26 @@ export interface TrainBatch {
   lossWeight: number[];
   /** Real loss positions (sum of lossWeight). */
   tokens: number;
+  /**
+   * [positions] the weight of each position's cross-entropy in the train step's weighted mean, when
+   * it is not lossWeight: GRPO's signed per-token weights (grpo-step.ts), whose positions are still
+   * selected by lossWeight (a zero-weight position selects no hidden state).
+   */
+  tokenWeights?: number[];
 }
 
-/** Scored positions are padded to a multiple of this (the loss head's cost grows with them). */
-export const POSITION_STEP = 64;
+/**
+ * The loss positions a batch with `tokens` scored ones is padded to: powers of two from 16 to 64,
+ * then multiples of 64 (16, 32, 64, 128, 192, …). The loss head's cost grows with the positions
+ * (at a tiny model it is most of a step), so short rows keep a small bucket; past 64 a step of 64
+ * keeps the number of graph shapes small at real scale (4 rows × ~80 scored tokens: 320 → 384).
+ */
+export function lossPositions(tokens: number): number {
+  if (tokens > 64) return Math.ceil(tokens / 64) * 64;
+  let positions = 16;
+  while (positions < tokens) positions *= 2;
+  return positions;
+}
 
 /** The smallest bucket ≥ n: powers of two from 16, capped at `max`. */
 export function bucket(n: number, max: number): number {
@@ -75,7 +91,7 @@ export function makeBatch(
   const tokens = lossIndex.length;
   // sftExamples leaves such rows out first (and lists them); this guards other callers.
   if (tokens === 0) throw new Error('makeBatch: no scored token in the batch (all completions truncated away?)');
-  const positions = Math.ceil(tokens / POSITION_STEP) * POSITION_STEP;
+  const positions = lossPositions(tokens);
   const lossWeight = lossIndex.map(() => 1);
   while (lossIndex.length < positions) {
     lossIndex.push(0);

@@ -66,10 +66,10 @@ function firstDifference(a: unknown, b: unknown, path: string): string | null {
 }
 
 /**
- * Why `checkpoint` cannot be resumed with these settings and training examples (a sentence), or
- * null when it can. maxSteps may differ: the schedule is then recomputed (the caller says so).
+ * Why `checkpoint` (a training or GRPO run's) cannot be resumed with these settings and training
+ * examples (a sentence), or null when it can. maxSteps may differ: the schedule is then recomputed (the caller says so).
  */
-export function resumeProblem(checkpoint: TrainingCheckpoint, config: TrainConfig, data: DataIdentity): string | null {
+export function resumeProblem<C>(checkpoint: { config: C; data: DataIdentity }, config: C, data: DataIdentity): string | null {
   const changed = firstDifference(checkpoint.config, config, '');
   if (changed) return `the settings differ from the checkpoint's (${changed}); resume with the settings it was saved with`;
   if (checkpoint.data.examples !== data.examples || checkpoint.data.fingerprint !== data.fingerprint) {
@@ -78,19 +78,32 @@ export function resumeProblem(checkpoint: TrainingCheckpoint, config: TrainConfi
   return null;
 }
 
-/** The two files of a checkpoint: CHECKPOINT_JSON's text and CHECKPOINT_TENSORS' bytes (the step in both, to catch a torn pair). */
-export function checkpointFiles(c: TrainingCheckpoint): { json: string; tensors: Uint8Array<ArrayBuffer> } {
+/**
+ * The two files of a checkpoint — a training run's, or any record with a trainer state and its
+ * adapter config (a GRPO run's, grpo-checkpoint.ts): CHECKPOINT_JSON's text (the other fields,
+ * the step and the adapter config) and CHECKPOINT_TENSORS' bytes (the step in both, to catch a torn pair).
+ */
+export function checkpointFiles<C extends { state: TrainerState; lora: LoraConfig }>(c: C): { json: string; tensors: Uint8Array<ArrayBuffer> } {
   const { state, lora, ...rest } = c;
   const json = JSON.stringify({ ...rest, step: state.step, adapter_config: adapterConfigJson(lora) }, null, 2) + '\n';
   const tensors = Object.entries(state.tensors).map(([name, data]) => ({ name, dtype: 'F32' as const, shape: [data.length], data }));
   return { json, tensors: writeSafetensors(tensors, { format: 'qmd-lab-checkpoint', step: String(state.step) }) };
 }
 
-/**
- * A checkpoint from its two files, each field checked (errors name the file and field); the
- * tensors are checked against the model when a trainer is made from them (trainer.ts).
- */
-export async function readCheckpoint(json: string, tensors: TensorReader & { metadata: Record<string, string> | null }, files = { json: CHECKPOINT_JSON, tensors: CHECKPOINT_TENSORS }): Promise<TrainingCheckpoint> {
+export type CheckpointTensors = TensorReader & { metadata: Record<string, string> | null };
+
+/** What every checkpoint's two files hold, checked: the JSON's fields (the rest for the caller to check, with `fail` and `count`), the adapter config and the trainer state. */
+export interface CheckpointParts {
+  fields: Record<string, unknown>;
+  lora: LoraConfig;
+  state: TrainerState;
+  /** Throws "FILE: field: expected …, got …". */
+  fail: (field: string, expected: string, value?: unknown) => never;
+  /** `v` when it is a safe integer ≥ min, else fail(field). */
+  count: (v: unknown, field: string, min?: number) => number;
+}
+
+export async function readCheckpointParts(json: string, tensors: CheckpointTensors, files = { json: CHECKPOINT_JSON, tensors: CHECKPOINT_TENSORS }): Promise<CheckpointParts> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -105,6 +118,23 @@ export async function readCheckpoint(json: string, tensors: TensorReader & { met
   const count = (v: unknown, field: string, min = 0) => (Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : fail(field, `an integer ≥ ${min}`, v));
   if (o.version !== CHECKPOINT_VERSION) fail('version', String(CHECKPOINT_VERSION));
   const step = count(o.step, 'step');
+  const lora = parseAdapterConfig(o.adapter_config, `${files.json}: adapter_config`);
+  const saved = tensors.metadata?.step;
+  if (saved !== String(step)) {
+    throw new Error(`${files.tensors} holds step ${saved ?? '(none)'} but ${files.json} step ${step}: the checkpoint was cut off while being written; use an earlier one`);
+  }
+  const state: TrainerState = { step, tensors: {} };
+  for (const name of tensors.names()) state.tensors[name] = await tensors.read(name);
+  return { fields: o, lora, state, fail, count };
+}
+
+/**
+ * A checkpoint from its two files, each field checked (errors name the file and field); the
+ * tensors are checked against the model when a trainer is made from them (trainer.ts).
+ */
+export async function readCheckpoint(json: string, tensors: CheckpointTensors, files = { json: CHECKPOINT_JSON, tensors: CHECKPOINT_TENSORS }): Promise<TrainingCheckpoint> {
+  const { fields: o, lora, state, fail, count } = await readCheckpointParts(json, tensors, files);
+  const { step } = state;
   const totalSteps = count(o.totalSteps, 'totalSteps', 1);
   if (step > totalSteps) fail('step', `at most totalSteps (${totalSteps})`);
   const maxSteps = o.maxSteps === null ? null : count(o.maxSteps, 'maxSteps', 1);
@@ -114,13 +144,6 @@ export async function readCheckpoint(json: string, tensors: TensorReader & { met
   if (typeof data !== 'object' || data === null || typeof data.fingerprint !== 'string') fail('data', '{ "examples", "fingerprint" }');
   if (!Array.isArray(o.metrics) || o.metrics.length !== step) fail('metrics', `a list of ${step} step records`);
   if (typeof o.config !== 'object' || o.config === null) fail('config', 'the training settings');
-  const lora = parseAdapterConfig(o.adapter_config, `${files.json}: adapter_config`);
-  const saved = tensors.metadata?.step;
-  if (saved !== String(step)) {
-    throw new Error(`${files.tensors} holds step ${saved ?? '(none)'} but ${files.json} step ${step}: the checkpoint was cut off while being written; use an earlier one`);
-  }
-  const state: TrainerState = { step, tensors: {} };
-  for (const name of tensors.names()) state.tensors[name] = await tensors.read(name);
   return {
     version: CHECKPOINT_VERSION,
     config: o.config as TrainConfig,

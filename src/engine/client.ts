@@ -13,7 +13,7 @@ import {
 
 export interface CallOptions {
   signal?: AbortSignal;
-  /** For a train request: its abort asks the run to pause after the step in flight. */
+  /** For a train or grpo request: its abort asks the run to pause after the step in flight. */
   pause?: AbortSignal;
   onEvent?: (event: EngineEvent) => void;
   /** Buffers of the request handed to the worker instead of copied (a checkpoint's tensors); they are unusable here after. */
@@ -99,6 +99,8 @@ export class EngineClient {
         onEvent,
       });
       this.#post({ id, request }, options.transfer);
+      // A pause asked for while the page was still preparing the request (reading IndexedDB) came before the listener could hear it.
+      if (pause?.aborted) pauseRun();
     });
   }
 

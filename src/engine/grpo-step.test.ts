@@ -41,10 +41,13 @@ const settings = (lossType: GrpoSettings['lossType']): GrpoSettings => ({
   beta: 0.3,
   useBiasCorrectionKl: true,
   temperature: 0.7,
+  topK: 0,
+  topP: 1,
   lossType,
   scaleRewards: 'group',
   maskTruncatedCompletions: false,
   maxSteps: 1,
+  rewardWeights: { reward: 1, eval: 0 },
 });
 const options = (lossType: GrpoSettings['lossType'], adapter: LoraAdapter = policy): GrpoStepOptions => ({
   runtime: nodeRuntime,

@@ -1,13 +1,15 @@
-// One GRPO step's loss and LoRA gradient for given completions and rewards (no sampling): the
-// per-token log-probabilities of policy and reference from the session's forward, the objective
-// from grpo.ts, and the gradient from the train-step graph fed grpo.ts's per-token weights.
+// One GRPO step's pieces that the dry step (`qmd grpo --dry-step`: given completions and rewards)
+// and the run (grpo-job.ts: sampled ones) share — completions as the loss sees them, per-token
+// log-probabilities, the objective's terms, the train-step micro-batches carrying its weights, and
+// the weights the train step reads — and the dry step itself: loss and LoRA gradient, no update.
 //
 // Two things make the SFT train-step graph compute GRPO's gradient without a change to it:
 // - It takes loss = Σ_n (w_n / Σw)·CE_n. GRPO's weights are signed and often sum to 0 (advantages
 //   sum to 0 per group), so one position past the scored ones, whose loss_select row is zero,
 //   gets the weight 1 − Σw: then Σw = 1 and loss = Σ w_n·CE_n + (1 − Σw)·ln V. That position's
 //   hidden state is the zero vector whatever the adapter, so it adds a constant (uniform logits:
-//   CE = ln V) and no gradient.
+//   CE = ln V) and no gradient. Each micro-batch gets its own such position, so the window's
+//   gradient is the plain sum of its micro-batches' (the trainer's gradWeights 1).
 // - TRL takes log-probabilities of logits / temperature. logits = (rms(x)·w_norm)·E, so feeding
 //   the final norm weight divided by the temperature makes the graph's CE that of logits / T.
 import type { Qwen3Config } from '../model/config.ts';
@@ -17,13 +19,15 @@ import type { PromptFormat } from '../model/prompt.ts';
 import * as names from '../model/qwen3/names.ts';
 import { buildTrainStep, TRAIN_STEP_DISABLED_OPTIMIZERS } from '../model/qwen3/train-step.ts';
 import { loraSites } from '../model/tensors.ts';
-import { makeBatch, POSITION_STEP, type TrainBatch } from './batches.ts';
-import { advantages, grpoTerms, type GrpoSequence, type GrpoTerms } from './grpo.ts';
+import { lossPositions, makeBatch, type TrainBatch } from './batches.ts';
+import { advantages, grpoTerms, type GrpoObjective, type GrpoSequence, type GrpoTerms } from './grpo.ts';
 import type { GrpoSettings } from './grpo-config.ts';
 import { f32, floats, hostTensor, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
+import { sequenceLogps } from './sequence-logps.ts';
 import type { Qwen3Session } from './session.ts';
-import type { Qwen3Tokenizer, TokenizedExample } from './tokenizer.ts';
-import { batchInputs } from './trainer.ts';
+import { IM_END, type Qwen3Tokenizer, type TokenizedExample } from './tokenizer.ts';
+import type { TrainConfig } from './train-config.ts';
+import { batchInputs, type LoraTrainer, type StepOptions, type StepResult } from './trainer.ts';
 
 const FINAL_NORM = 'model.norm.weight';
 
@@ -32,6 +36,117 @@ export interface GrpoBatch {
   prompts: string[];
   completions: string[][];
   rewards: number[][];
+}
+
+/** A completion as the loss sees it: prompt and completion ids, where the completion starts, and whether it was cut at max_completion_length. */
+export interface GrpoRow {
+  example: TokenizedExample;
+  prompt: number;
+  truncated: boolean;
+}
+
+/** A completion's text as generation would leave it: its tokens and <|im_end|>, cut at maxTokens (then without the end). */
+export function textRow(tokenizer: Qwen3Tokenizer, query: string, completion: string, format: PromptFormat, maxTokens: number): GrpoRow {
+  const full = tokenizer.example(query, completion, format);
+  const prompt = full.completionMask.indexOf(1);
+  const truncated = full.ids.length - prompt > maxTokens;
+  const ids = full.ids.slice(0, prompt + maxTokens);
+  return { example: { ids, completionMask: full.completionMask.slice(0, ids.length) }, prompt, truncated };
+}
+
+/** A sampled completion (its ids without the stop token): with <|im_end|> when it stopped, cut when it ran out of tokens. */
+export function sampledRow(promptIds: readonly number[], ids: readonly number[], finish: 'stop' | 'length'): GrpoRow {
+  const completion = finish === 'stop' ? [...ids, IM_END] : [...ids];
+  return { example: { ids: [...promptIds, ...completion], completionMask: [...promptIds.map(() => 0), ...completion.map(() => 1)] }, prompt: promptIds.length, truncated: finish === 'length' };
+}
+
+/** log softmax(logits / temperature)[token], in float64. */
+export function tokenLogp(logits: Float32Array, token: number, temperature: number): number {
+  let max = -Infinity;
+  for (const z of logits) max = Math.max(max, z / temperature);
+  let sum = 0;
+  for (const z of logits) sum += Math.exp(z / temperature - max);
+  return logits[token]! / temperature - max - Math.log(sum);
+}
+
+/** Log-probabilities of a row's completion tokens under the session's running adapter: one forward over the row (sequence-logps.ts). */
+export const completionLogps = (session: Qwen3Session, row: GrpoRow, temperature: number): Promise<number[]> => sequenceLogps(session, row.example.ids, row.prompt, { temperature });
+
+/** The objective a config and micro-batch size (training.batch_size) give. */
+export const grpoObjective = (grpo: GrpoSettings, microBatch: number): GrpoObjective => ({
+  lossType: grpo.lossType,
+  beta: grpo.beta,
+  biasCorrectionKl: grpo.useBiasCorrectionKl,
+  maxCompletionLength: grpo.maxCompletionLength,
+  microBatch,
+});
+
+/** The batch's completions as the loss sees them: tokenized, scored by policy and reference, and the objective's terms. */
+export interface ScoredGrpoBatch {
+  rows: GrpoRow[];
+  advantages: number[][];
+  sequences: GrpoSequence[];
+  terms: GrpoTerms;
+}
+
+/** Rows (prompt-major, G per prompt) with their rewards and both policies' log-probabilities → the objective's terms. */
+export function scoreRows(rows: GrpoRow[], rewards: readonly (readonly number[])[], logp: readonly (readonly number[])[], ref: readonly (readonly number[])[], grpo: GrpoSettings, microBatch: number): ScoredGrpoBatch {
+  const adv = advantages(rewards, grpo.scaleRewards);
+  const flat = adv.flat();
+  const sequences: GrpoSequence[] = rows.map((r, k) => ({ advantage: flat[k]!, logp: logp[k]!, ref: ref[k]!, scored: !(r.truncated && grpo.maskTruncatedCompletions) }));
+  return { rows, advantages: adv, sequences, terms: grpoTerms(sequences, grpoObjective(grpo, microBatch)) };
+}
+
+/** `batch` with at least one padding position past its scored ones (the dummy position of the module comment). */
+function withSpareSlot(batch: TrainBatch): TrainBatch {
+  if (batch.lossIndex.length > batch.tokens) return batch;
+  const pad = Array.from({ length: lossPositions(batch.tokens + 1) - batch.lossIndex.length }, () => 0);
+  return { ...batch, lossIndex: [...batch.lossIndex, ...pad], lossTarget: [...batch.lossTarget, ...pad], lossWeight: [...batch.lossWeight, ...pad] };
+}
+
+/**
+ * The rows as train-step micro-batches of `microBatch` rows in order, each carrying the terms'
+ * per-token weights (makeBatch lists a row's completion positions in order, so they line up) and
+ * 1 − Σw at its spare position. maxLength buckets the lengths; no row may be longer.
+ */
+export function grpoTrainBatches(rows: readonly GrpoRow[], weights: readonly (readonly number[])[], microBatch: number, maxLength: number): TrainBatch[] {
+  const batches: TrainBatch[] = [];
+  for (let start = 0; start < rows.length; start += microBatch) {
+    const part = rows.slice(start, start + microBatch);
+    const long = part.find((r) => r.example.ids.length > maxLength);
+    if (long) throw new Error(`grpoTrainBatches: a row of ${long.example.ids.length} tokens is longer than max_length ${maxLength}`);
+    const batch = withSpareSlot(makeBatch(part.map((r) => r.example), { maxLength, lossOn: 'completion' }));
+    const w = weights.slice(start, start + microBatch).flat();
+    const tokenWeights = Array.from({ length: batch.lossIndex.length }, (_, n) => (n < w.length ? w[n]! : 0));
+    tokenWeights[batch.tokens] = 1 - w.reduce((a, b) => a + b, 0);
+    batches.push({ ...batch, tokenWeights });
+  }
+  return batches;
+}
+
+/**
+ * The run's optimizer step on a window's scored completions: the terms' weights in micro-batches
+ * of training.batch_size rows, their gradients summed (each already normalised over the window).
+ */
+export function grpoUpdate(trainer: LoraTrainer, scored: ScoredGrpoBatch, training: TrainConfig['training'], lr: number, options: Omit<StepOptions, 'gradWeights'> = {}): Promise<StepResult> {
+  const batches = grpoTrainBatches(scored.rows, scored.terms.weights, training.batchSize, training.maxLength);
+  return trainer.step(batches, lr, { ...options, gradWeights: batches.map(() => 1) });
+}
+
+/** The final norm weight divided by `temperature`, in the session's dtype. */
+async function scaledFinalNorm(runtime: Runtime, session: Qwen3Session, temperature: number): Promise<HostTensor> {
+  const norm = await runtime.download(session.weights.get(FINAL_NORM)!);
+  if (norm.type === 'float32') return f32(norm.dims, (norm.data as Float32Array).map((v) => v / temperature));
+  if (norm.type === 'float16') return hostTensor('float16', norm.dims, (norm.data as Uint16Array).map((h) => f32ToF16(f16ToF32(h) / temperature)));
+  throw new Error(`grpo: ${FINAL_NORM} is ${norm.type} on the device; float32 or float16 expected`);
+}
+
+/** The session's weights as the train step reads them for GRPO: the same tensors, the final norm / temperature (release() frees that one). */
+export async function policyWeights(runtime: Runtime, session: Qwen3Session, temperature: number): Promise<{ weights: Map<string, Tensor>; release: () => void }> {
+  const norm = await runtime.upload(await scaledFinalNorm(runtime, session, temperature));
+  const weights = new Map<string, Tensor>(session.weights);
+  weights.set(FINAL_NORM, norm);
+  return { weights, release: () => runtime.release(norm) };
 }
 
 export interface GrpoStepOptions {
@@ -64,74 +179,17 @@ export interface GrpoStepResult {
   weightedCrossEntropy: number;
 }
 
-/** A completion as generation would leave it: its tokens and <|im_end|>, cut at maxTokens (then without the end). */
-function completionExample(tokenizer: Qwen3Tokenizer, query: string, completion: string, format: PromptFormat, maxTokens: number): { example: TokenizedExample; prompt: number; truncated: boolean } {
-  const full = tokenizer.example(query, completion, format);
-  const prompt = full.completionMask.indexOf(1);
-  const truncated = full.ids.length - prompt > maxTokens;
-  const ids = full.ids.slice(0, prompt + maxTokens);
-  return { example: { ids, completionMask: full.completionMask.slice(0, ids.length) }, prompt, truncated };
-}
-
-/** log softmax(logits / temperature)[token], in float64. */
-function tokenLogp(logits: Float32Array, token: number, temperature: number): number {
-  let max = -Infinity;
-  for (const z of logits) max = Math.max(max, z / temperature);
-  let sum = 0;
-  for (const z of logits) sum += Math.exp(z / temperature - max);
-  return logits[token]! / temperature - max - Math.log(sum);
-}
-
-/** Log-probabilities of each completion token under the session's current adapter (one forward per token, cached). */
-async function completionLogps(session: Qwen3Session, ids: readonly number[], prompt: number, temperature: number): Promise<number[]> {
-  await session.reset();
-  const logps: number[] = [];
-  let logits = await session.forward(ids.slice(0, prompt));
-  for (let t = prompt; t < ids.length; t++) {
-    logps.push(tokenLogp(logits, ids[t]!, temperature));
-    if (t + 1 < ids.length) logits = await session.forward([ids[t]!]);
-  }
-  await session.reset();
-  return logps;
-}
-
-/** The final norm weight divided by `temperature`, in the session's dtype. */
-async function scaledFinalNorm(runtime: Runtime, session: Qwen3Session, temperature: number): Promise<HostTensor> {
-  const norm = await runtime.download(session.weights.get(FINAL_NORM)!);
-  if (norm.type === 'float32') return f32(norm.dims, (norm.data as Float32Array).map((v) => v / temperature));
-  if (norm.type === 'float16') return hostTensor('float16', norm.dims, (norm.data as Uint16Array).map((h) => f32ToF16(f16ToF32(h) / temperature)));
-  throw new Error(`grpoStep: ${FINAL_NORM} is ${norm.type} on the device; float32 or float16 expected`);
-}
-
-/** `batch` with at least one padding position past its scored ones (the dummy position of the module comment). */
-function withSpareSlot(batch: TrainBatch): TrainBatch {
-  if (batch.lossIndex.length > batch.tokens) return batch;
-  const pad = Array.from({ length: POSITION_STEP }, () => 0);
-  return { ...batch, lossIndex: [...batch.lossIndex, ...pad], lossTarget: [...batch.lossTarget, ...pad], lossWeight: [...batch.lossWeight, ...pad] };
-}
-
-/** The batch's completions as the loss sees them: tokenized, scored by policy and reference, and the objective's terms. */
-export interface ScoredGrpoBatch {
-  rows: { example: TokenizedExample; prompt: number; truncated: boolean }[];
-  advantages: number[][];
-  sequences: GrpoSequence[];
-  terms: GrpoTerms;
-}
-
 /** The forward passes and the objective of a step (no gradient): what a finite-difference check differentiates. */
 export async function scoreGrpoBatch(batch: GrpoBatch, o: GrpoStepOptions): Promise<ScoredGrpoBatch> {
   const { session, grpo } = o;
-  const rows = batch.prompts.flatMap((query, p) => batch.completions[p]!.map((completion) => completionExample(o.tokenizer, query, completion, o.format, grpo.maxCompletionLength)));
-  const adv = advantages(batch.rewards, grpo.scaleRewards);
+  const rows = batch.prompts.flatMap((query, p) => batch.completions[p]!.map((completion) => textRow(o.tokenizer, query, completion, o.format, grpo.maxCompletionLength)));
   await session.setAdapter(o.policy);
   const logp: number[][] = [];
-  for (const r of rows) logp.push(await completionLogps(session, r.example.ids, r.prompt, grpo.temperature));
+  for (const r of rows) logp.push(await completionLogps(session, r, grpo.temperature));
   await session.setAdapter(null); // the reference: the adapter disabled
   const ref: number[][] = [];
-  for (const r of rows) ref.push(await completionLogps(session, r.example.ids, r.prompt, grpo.temperature));
-  const sequences: GrpoSequence[] = rows.map((r, k) => ({ advantage: adv.flat()[k]!, logp: logp[k]!, ref: ref[k]!, scored: !(r.truncated && grpo.maskTruncatedCompletions) }));
-  const terms = grpoTerms(sequences, { lossType: grpo.lossType, beta: grpo.beta, biasCorrectionKl: grpo.useBiasCorrectionKl, maxCompletionLength: grpo.maxCompletionLength, microBatch: o.microBatch });
-  return { rows, advantages: adv, sequences, terms };
+  for (const r of rows) ref.push(await completionLogps(session, r, grpo.temperature));
+  return scoreRows(rows, batch.rewards, logp, ref, grpo, o.microBatch);
 }
 
 export async function grpoStep(batch: GrpoBatch, o: GrpoStepOptions): Promise<GrpoStepResult> {
@@ -140,13 +198,10 @@ export async function grpoStep(batch: GrpoBatch, o: GrpoStepOptions): Promise<Gr
   const scored = await scoreGrpoBatch(batch, o);
   const { rows, advantages: adv, terms } = scored;
 
-  // makeBatch lists each row's completion positions in order: the weights flattened line up with them.
+  // The whole window as one batch: the same gradient as the run's micro-batches (each one's spare position adds none).
   const longest = Math.max(...rows.map((r) => r.example.ids.length));
-  const train = withSpareSlot(makeBatch(rows.map((r) => r.example), { maxLength: longest, lossOn: 'completion' }));
-  const weights = new Float32Array(train.lossIndex.length);
-  terms.weights.flat().forEach((w, n) => (weights[n] = w));
-  const dummy = 1 - terms.weights.flat().reduce((a, b) => a + b, 0);
-  weights[train.tokens] = dummy;
+  const [train] = grpoTrainBatches(rows, terms.weights, rows.length, longest) as [TrainBatch];
+  const dummy = train.tokenWeights![train.tokens]!;
 
   const lora = o.policy.config;
   const params = [...loraSites(model, lora.targets)].flatMap(({ layer, target, inFeatures, outFeatures }) => {
@@ -159,13 +214,11 @@ export async function grpoStep(batch: GrpoBatch, o: GrpoStepOptions): Promise<Gr
   });
   const shape = { batch: train.batch, length: train.length, positions: train.lossIndex.length, rank: lora.r, targets: lora.targets, dropout: false, layout: session.layout, transposed: true };
   const step = await runtime.createSession(buildTrainStep(model, shape).bytes, { disabledOptimizers: TRAIN_STEP_DISABLED_OPTIMIZERS });
-  const norm = await runtime.upload(await scaledFinalNorm(runtime, session, grpo.temperature));
+  const weights = await policyWeights(runtime, session, grpo.temperature);
   try {
     const feeds: Record<string, Tensor> = { ...batchInputs(model, train, session.layout), [names.LORA_SCALE]: f32([], [loraScale(lora)]) };
-    for (const [name, t] of session.weights) feeds[name] = t;
-    feeds[FINAL_NORM] = norm;
+    for (const [name, t] of weights.weights) feeds[name] = t;
     for (const p of params) feeds[p.name] = p.tensor;
-    feeds[names.LOSS_WEIGHT] = f32([weights.length], weights);
     const out = await step.run(feeds, [names.LOSS, ...params.map((p) => names.gradName(p.name))]);
     const gradients = new Map(params.map((p) => [p.name, Float32Array.from(floats(out[names.gradName(p.name)], names.gradName(p.name)))]));
     const graphLoss = floats(out[names.LOSS], names.LOSS)[0]!;
@@ -185,7 +238,7 @@ export async function grpoStep(batch: GrpoBatch, o: GrpoStepOptions): Promise<Gr
       weightedCrossEntropy: graphLoss - dummy * Math.log(model.vocabSize),
     };
   } finally {
-    runtime.release(norm);
+    weights.release();
     await step.release();
   }
 }

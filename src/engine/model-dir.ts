@@ -10,7 +10,7 @@ import type { StoredTensor } from '../model/dtype.ts';
 import { openFileSource } from '../model/file-source.ts';
 import { readJson } from '../model/hub/download.ts';
 import { readPeftAdapter, writePeftAdapter, type LoraAdapter } from '../model/peft.ts';
-import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
+import { openShardedCheckpoint, SafetensorsFile, type TensorRowReader } from '../model/safetensors.ts';
 import { checkCheckpointTensors, qwen3TensorShapes, resolveTiedHead } from '../model/tensors.ts';
 import type { Runtime } from './runtime.ts';
 import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
@@ -49,7 +49,7 @@ const readJsonFile = (path: string) => readSmallFile(path, MAX_JSON_BYTES, 'a JS
 export const readSettingsFile = (path: string): Promise<string> =>
   readSmallFile(path, 1024 * 1024, 'a settings file', async (source) => new TextDecoder().decode(await source.read(0, source.size)));
 
-async function openCheckpoint(dir: string): Promise<{ reader: TensorReader; file: string; close(): Promise<void> }> {
+async function openCheckpoint(dir: string): Promise<{ reader: TensorRowReader; file: string; close(): Promise<void> }> {
   const index = join(dir, 'model.safetensors.index.json');
   const sources: { close(): Promise<void> }[] = [];
   const open = async (file: string) => {
@@ -75,6 +75,8 @@ export interface OpenedModel {
   read(name: string): Promise<Float32Array>;
   /** The same as stored, unchecked (for Qwen3Session.load, which converts and checks it in one pass). */
   readStored(name: string): Promise<StoredTensor>;
+  /** Rows [begin, end) of a tensor, float32 (exports stream a block of rows at a time). */
+  readRows(name: string, begin: number, end: number): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -95,7 +97,7 @@ export async function openModel(dir: string, warn: Warn = warnOnStderr): Promise
     await close();
     throw error;
   }
-  return { config, read: (name) => reader.read(name), readStored: (name) => reader.readStored(name), close };
+  return { config, read: (name) => reader.read(name), readStored: (name) => reader.readStored(name), readRows: (name, begin, end) => reader.readRows(name, begin, end), close };
 }
 
 /**

@@ -5,6 +5,9 @@
 import type { TrainMemoryEstimate } from './train-memory.ts';
 import type { CacheKey } from '../model/hub/cache.ts';
 import type { TrainingCheckpoint } from './checkpoint.ts';
+import type { GrpoConfig } from './grpo-config.ts';
+import type { GrpoCheckpoint, GrpoGuardSettings, GrpoOutcome, GrpoPhase, GrpoProgress, GrpoStep } from './grpo-protocol.ts';
+import type { GrpoPrompt } from './grpo-rollout.ts';
 import type { Placements } from './placement.ts';
 import type { SessionMemory } from './session.ts';
 import type { TrainConfig } from './train-config.ts';
@@ -64,9 +67,30 @@ export type Request =
       sampleEvery?: number;
       sampleQueries?: number;
     }
+  /**
+   * GRPO of a new adapter (grpo-job.ts) on the loaded model, sampling from `prompts` (their query
+   * and intent), with the SFT adapter `sftAdapter` merged into the weights on the device first
+   * (null: the base alone). The merge needs the adapter's matrices on the host, so its files come
+   * with the request; it changes the session's weights for good, so the worker merges one adapter
+   * once (`id` names it: a later run with the same id trains on the weights as they are, another
+   * is refused until the model is loaded again). `cancel`, `pause`, `resume` and `checkpointEvery`
+   * as for `train` (grpo-* events); the drift guard's halt rolls back to the last good checkpoint
+   * (GrpoOutcome.halt). The trained adapter stays resident under `adapterId`.
+   */
+  | {
+      type: 'grpo';
+      prompts: GrpoPrompt[];
+      config: GrpoConfig;
+      guard: GrpoGuardSettings;
+      maxSteps: number | null;
+      adapterId: string;
+      sftAdapter: { id: string; source: ModelSource } | null;
+      resume?: GrpoCheckpoint;
+      checkpointEvery?: number;
+    }
   /** What a run with `config` would hold on the GPU with the loaded model, and whether it fits (train-memory.ts). */
   | { type: 'train-memory'; config: TrainConfig }
-  /** Ends the train request `target` after the step in flight completes, with that step's checkpoint (TrainResult.paused). */
+  /** Ends the train or grpo request `target` after the step in flight completes, with that step's checkpoint (TrainResult.paused). */
   | { type: 'pause'; target: number }
   /** Test mode only (the worker named ENGINE_TEST_NAME): fail the way a real crash or a lost GPU would. */
   | { type: 'debug'; action: 'crash' | 'lose-device' };
@@ -135,6 +159,7 @@ export interface Results {
   memory: MemoryReport;
   placements: Placements;
   train: TrainResult;
+  grpo: GrpoResult;
   'train-memory': TrainMemoryReport;
   debug: null;
 }
@@ -233,6 +258,13 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** A GRPO run as the page gets it: the outcome, the trained (or rolled-back) adapter's PEFT files, and the adapter as the worker keeps it resident. */
+export interface GrpoResult extends GrpoOutcome {
+  adapterConfig: Uint8Array<ArrayBuffer>;
+  adapterWeights: Uint8Array<ArrayBuffer>;
+  adapter: AdapterInfo;
+}
+
 export type TrainPhase = 'compile' | 'validation' | 'samples' | 'export';
 
 /** One graph the trainer builds (trainer.ts): its ONNX bytes in JS, then onnxruntime's session. */
@@ -281,7 +313,12 @@ export type EngineEvent =
   /** The run's state after a step; its Float32Arrays are transferred, not copied. */
   | { type: 'train-checkpoint'; checkpoint: TrainingCheckpoint }
   | { type: 'train-phase'; phase: TrainPhase }
-  | { type: 'train-progress'; progress: TrainProgress };
+  | { type: 'train-progress'; progress: TrainProgress }
+  | { type: 'grpo-step'; step: GrpoStep; gpuBytes?: number }
+  /** As train-checkpoint: its Float32Arrays are transferred. */
+  | { type: 'grpo-checkpoint'; checkpoint: GrpoCheckpoint }
+  | { type: 'grpo-phase'; phase: GrpoPhase }
+  | { type: 'grpo-progress'; progress: GrpoProgress };
 
 /**
  * `too_large`: refused before the weights download (a tensor over the binding limit that cannot be

@@ -33,6 +33,9 @@ function tapConsole(): void {
 const ALIGN = 16;
 // GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST (WebGPU spec values; TypeScript's DOM lib lacks the namespace).
 const WEIGHT_USAGE = 0x80 | 0x04 | 0x08;
+// GPUBufferUsage.MAP_READ | COPY_DST, and GPUMapMode.READ: a staging buffer to read an upload back.
+const READ_USAGE = 0x01 | 0x08;
+const MAP_READ = 0x01;
 const bytesPerElement = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1 } as const;
 
 /** GPU memory this runtime holds in buffers it made (weights, adapters), for the memory report. */
@@ -203,8 +206,22 @@ export function createWebRuntime(): WebRuntime {
         memory.buffers -= 1;
         memory.bytes -= size;
       };
+      // An upload can be read back (a trainer's fresh or resumed state is one, and a checkpoint reads it): through a staging buffer.
+      const Data = tensor.data.constructor as new (buffer: ArrayBuffer) => HostTensor['data'];
+      const download = async () => {
+        const staging = gpu.createBuffer({ size, usage: READ_USAGE });
+        try {
+          const encoder = gpu.createCommandEncoder();
+          encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
+          gpu.queue.submit([encoder.finish()]);
+          await staging.mapAsync(MAP_READ);
+          return new Data(staging.getMappedRange(0, size).slice(0, bytes)) as never;
+        } finally {
+          staging.destroy();
+        }
+      };
       const dataType = tensor.type as ort.Tensor.GpuBufferDataTypes;
-      return track(ort.Tensor.fromGpuBuffer(buffer, { dataType, dims: tensor.dims, dispose }));
+      return track(ort.Tensor.fromGpuBuffer(buffer, { dataType, dims: tensor.dims, dispose, download }));
     },
 
     async download(tensor: Tensor): Promise<HostTensor> {

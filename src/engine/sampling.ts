@@ -66,6 +66,7 @@ export function candidates(logits: ArrayLike<number>, o: SamplingOptions): { ids
 
 export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rng: () => number): number {
   if (o.greedy) return argmax(logits);
+  if (o.topK === 0 && o.topP === 1) return sampleAll(logits, o.temperature, rng);
   const { ids, probs } = candidates(logits, o);
   let u = rng();
   for (let i = 0; i < ids.length; i++) {
@@ -73,6 +74,24 @@ export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rng: 
     if (u < 0) return ids[i]!;
   }
   return ids[ids.length - 1]!;
+}
+
+/**
+ * sampleToken over the whole vocabulary without candidates()' id and probability lists (three
+ * arrays of 151,936 numbers per token cost more than a tiny model's forward): the same operations
+ * in the same order, so the same token for the same draw.
+ */
+function sampleAll(logits: ArrayLike<number>, temperature: number, rng: () => number): number {
+  const top = logits[argmax(logits)]!;
+  const weights = new Float64Array(logits.length);
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp((logits[i]! - top) / temperature);
+  let u = rng();
+  for (let i = 0; i < logits.length; i++) {
+    u -= weights[i]! / total;
+    if (u < 0) return i;
+  }
+  return logits.length - 1;
 }
 
 /** Drops a leading `<think>…</think>` block (Qwen3's reasoning) so only the expansion is scored. */

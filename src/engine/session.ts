@@ -5,14 +5,16 @@
 // steps; and two pairs of prefill/decode graphs: the base model's, and one with LoRA inputs that
 // serves every adapter (swapped by feeding other inputs, no rebuild), each pair built when first
 // used (or, with `graphs: 'lazy'`, each graph when first run). The base model has its own pair so that it does
-// not run 28 rank-1 zero branches per step.
+// not run 28 rank-1 zero branches per step. An adapter can also be merged into the weights on the device
+// (mergeAdapter), and one already on the device (a trainer's, trained-adapter.ts) taken over without an upload.
 import type { Qwen3Config } from '../model/config.ts';
 import type { StoredTensor } from '../model/dtype.ts';
-import { loraScale, type LoraAdapter } from '../model/peft.ts';
+import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import * as names from '../model/qwen3/names.ts';
 import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
 import { chunkTokens, tensorInputs, transposeMatrix, weightLayout, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
 import { f32, floats, hostTensor, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
@@ -50,14 +52,30 @@ const bytesOf = (tensors: Iterable<Tensor>) => [...tensors].reduce((sum, t) => s
 /** The key of the adapter setAdapter manages, apart from the ids callers add. */
 const unnamed = Symbol('setAdapter');
 
-type GraphKind = 'base' | 'adapter';
+/** Which graphs run: the base model's (no LoRA inputs) or those with LoRA inputs, fed the running adapter's. */
+export type GraphKind = 'base' | 'adapter';
+
+/** A resident adapter: the decoder's LoRA inputs, and those of them the session releases with it (shared zero branches are not). */
+interface Resident {
+  feeds: Record<string, DeviceTensor>;
+  owned: DeviceTensor[];
+}
+
+/** A run's output that stays on the device, by name. */
+function deviceOutput(out: Record<string, Tensor>, name: string, graph: string): DeviceTensor {
+  const t = out[name];
+  if (t?.kind !== 'device') throw new Error(`${graph}: output ${name} should stay on the device, got ${t ? 'a host tensor' : 'nothing'}`);
+  return t;
+}
 
 export class Qwen3Session implements Decoder {
   private cache: { keys: Tensor[]; values: Tensor[]; length: number } | null = null;
-  /** Resident adapters' graph inputs by id; `setAdapter`'s own under a key no caller can pass. */
-  private readonly adapters = new Map<string | typeof unnamed, Record<string, DeviceTensor>>();
+  /** Resident adapters by id; `setAdapter`'s own under a key no caller can pass. */
+  private readonly adapters = new Map<string | typeof unnamed, Resident>();
   private lora: Record<string, DeviceTensor> = {};
-  /** Built graphs by `${kind} ${prefill|decode}`. */
+  /** Rank-1 zero branches of the targets an adopted adapter leaves out, uploaded once and shared by all such adapters. */
+  private readonly zeroBranches = new Map<string, DeviceTensor>();
+  /** Built graphs by `${kind} ${prefill|decode}`, and graphFor's by their keys. */
   private readonly built = new Map<string, Session>();
   private kind: GraphKind = 'base';
 
@@ -67,8 +85,16 @@ export class Qwen3Session implements Decoder {
     readonly layout: WeightLayout,
     private readonly options: Qwen3SessionOptions,
     /** Graph input name (HF name, `name#k` for a vocabulary chunk, names.transposed(…) for a matrix) → device tensor. */
-    readonly weights: ReadonlyMap<string, DeviceTensor>,
+    private readonly device: Map<string, DeviceTensor>,
   ) {}
+
+  /**
+   * The weights by graph input name. One Map for the session's life: mergeAdapter replaces its
+   * entries in place, so a trainer reading it (trainer.ts sessionWeights) trains on the merged model.
+   */
+  get weights(): ReadonlyMap<string, DeviceTensor> {
+    return this.device;
+  }
 
   /**
    * Uploads the weights from a Map or a TensorSource: each tensor is read, turned into its
@@ -115,13 +141,22 @@ export class Qwen3Session implements Decoder {
   }
 
   /** The prefill (past false) or decode graph of `kind`, built and kept on first call. */
-  private async graph(kind: GraphKind, past: boolean): Promise<Session> {
-    const key = `${kind} ${past ? 'decode' : 'prefill'}`;
+  private graph(kind: GraphKind, past: boolean): Promise<Session> {
+    return this.graphFor(`${kind} ${past ? 'decode' : 'prefill'}`, () => buildDecoder(this.config, { layout: this.layout, past, lora: kind === 'adapter' }));
+  }
+
+  /** The graph under `key`, built from `bytes()` on first call and released with the session: also graphs of other modules that read its inputs (sequence-logps.ts). */
+  async graphFor(key: string, bytes: () => Uint8Array): Promise<Session> {
     const cached = this.built.get(key);
     if (cached) return cached;
-    const session = await this.runtime.createSession(buildDecoder(this.config, { layout: this.layout, past, lora: kind === 'adapter' }), this.options);
+    const session = await this.runtime.createSession(bytes(), this.options);
     this.built.set(key, session);
     return session;
+  }
+
+  /** What runs now: which kind of graph, and the running adapter's LoRA inputs for it (none for the base model). */
+  get running(): { kind: GraphKind; lora: Readonly<Record<string, DeviceTensor>> } {
+    return { kind: this.kind, lora: this.lora };
   }
 
   /**
@@ -178,17 +213,85 @@ export class Qwen3Session implements Decoder {
       for (const t of Object.values(feeds)) this.runtime.release(t);
       throw error;
     }
+    await this.keep(id, { feeds, owned: Object.values(feeds) });
+  }
+
+  /** Makes `resident` adapter `id`, releasing what `id` held. */
+  private async keep(id: string | typeof unnamed, resident: Resident): Promise<void> {
     const previous = this.adapters.get(id);
-    this.adapters.set(id, feeds);
+    this.adapters.set(id, resident);
     if (previous) {
       // The running adapter's weights changed: its KV cache no longer matches them.
-      if (this.lora === previous) await this.use(id);
-      for (const t of Object.values(previous)) this.runtime.release(t);
+      if (this.lora === previous.feeds) await this.use(id);
+      for (const t of previous.owned) this.runtime.release(t);
+    }
+  }
+
+  /**
+   * Keeps under `id`, as addAdapter does, an adapter whose matrices are already on the device:
+   * `transposed` holds, for every site of `config.targets`, names.transposed(names.loraA(…)) [in, r]
+   * and names.transposed(names.loraB(…)) [r, out] in float32 (trained-adapter.ts makes them from a
+   * trainer's). The session takes them over: it releases them when `id` is replaced or removed, or
+   * at release. Other targets run as rank-1 zero branches uploaded once and shared by every adopted
+   * adapter; the scale is uploaded. On an error nothing is taken over.
+   */
+  async adoptAdapter(id: string, config: LoraConfig, transposed: Readonly<Record<string, DeviceTensor>>): Promise<void> {
+    const expected = new Map([...decoderLoraInputs(this.config, config.targets, config.r)].map(({ input, dims }) => [input, dims]));
+    for (const [name, t] of Object.entries(transposed)) {
+      const dims = expected.get(name);
+      const what = !dims ? `is not a LoRA input of r ${config.r} on [${config.targets.join(', ')}]` : t.type !== 'float32' || t.dims.join() !== dims.join() ? `is ${t.type} [${t.dims.join(', ')}], float32 [${dims.join(', ')}] expected` : null;
+      if (what) throw new Error(`Qwen3Session.adoptAdapter: tensor ${name} ${what}`);
+    }
+    const missing = [...expected.keys()].find((name) => !(name in transposed));
+    if (missing) throw new Error(`Qwen3Session.adoptAdapter: tensor ${missing} is missing (r ${config.r} on [${config.targets.join(', ')}])`);
+    const feeds: Record<string, DeviceTensor> = { ...transposed };
+    for (const { input, dims } of decoderLoraInputs(this.config, loraTargets.filter((t) => !config.targets.includes(t)), 1)) {
+      let zero = this.zeroBranches.get(input);
+      if (!zero) this.zeroBranches.set(input, (zero = await this.runtime.upload(f32(dims, new Float32Array(dims[0] * dims[1])))));
+      feeds[input] = zero;
+    }
+    const scale = await this.runtime.upload(f32([], [loraScale(config)]));
+    feeds[names.LORA_SCALE] = scale;
+    await this.keep(id, { feeds, owned: [...Object.values(transposed), scale] });
+  }
+
+  /**
+   * Merges `adapter` into the weights on the device, W' = W + s·B·A for each of its pairs, in the
+   * session's layout (merge-graph.ts; a graph per distinct shape, released after): each projection
+   * is replaced and its old tensor released before the next is merged, so the device holds at most
+   * one projection more than the model, never a second copy. Resident adapters then run on top of
+   * the merged weights, and the base graphs run the merged model. Clears the KV cache. A failure
+   * partway leaves the weights partly merged, and the error says so.
+   */
+  async mergeAdapter(adapter: LoraAdapter): Promise<void> {
+    const { r } = adapter.config;
+    const pairs = mergeSites(this.config, adapter, this.layout.dtype);
+    await this.reset();
+    const scale = f32([], [loraScale(adapter.config)]);
+    const graphs = new Map<string, Session>();
+    let merged = 0;
+    try {
+      for (const { input, pair, shape } of pairs) {
+        const key = mergeShapeKey(shape);
+        let graph = graphs.get(key);
+        if (!graph) graphs.set(key, (graph = await this.runtime.createSession(buildMerge(shape), this.options)));
+        const old = this.device.get(input)!;
+        const a = f32([r, shape.inFeatures], pair.a);
+        const out = await graph.run({ [MERGE_WEIGHT]: old, [MERGE_A]: a, [MERGE_B]: f32([shape.outFeatures, r], pair.b), [MERGE_SCALE]: scale });
+        this.device.set(input, deviceOutput(out, MERGED, 'lora-merge'));
+        this.runtime.release(old);
+        merged += 1;
+      }
+    } catch (error) {
+      const state = merged === 0 ? 'nothing was merged' : 'the weights are partly merged — release the session and load it again';
+      throw new Error(`Qwen3Session.mergeAdapter: merging ${pairs[merged]?.weight} failed after ${merged} of ${pairs.length} weights; ${state}`, { cause: error });
+    } finally {
+      for (const graph of graphs.values()) await graph.release();
     }
   }
 
   private async use(id: string | typeof unnamed | null): Promise<void> {
-    const feeds = id === null ? {} : this.adapters.get(id);
+    const feeds = id === null ? {} : this.adapters.get(id)?.feeds;
     if (!feeds) throw new Error(`Qwen3Session.useAdapter: no adapter "${String(id)}" (resident: ${this.adapterIds.join(', ') || 'none'})`);
     const kind = id === null ? 'base' : 'adapter';
     if (this.options.graphs !== 'lazy') {
@@ -201,11 +304,11 @@ export class Qwen3Session implements Decoder {
   }
 
   private async remove(id: string | typeof unnamed): Promise<void> {
-    const feeds = this.adapters.get(id);
-    if (!feeds) return;
-    if (this.lora === feeds) await this.use(null);
+    const resident = this.adapters.get(id);
+    if (!resident) return;
+    if (this.lora === resident.feeds) await this.use(null);
     this.adapters.delete(id);
-    for (const t of Object.values(feeds)) this.runtime.release(t);
+    for (const t of resident.owned) this.runtime.release(t);
   }
 
   async reset(): Promise<void> {
@@ -263,15 +366,17 @@ export class Qwen3Session implements Decoder {
   memory(): SessionMemory {
     return {
       weights: bytesOf(this.weights.values()),
-      lora: [...this.adapters.values()].reduce((sum, feeds) => sum + bytesOf(Object.values(feeds)), 0),
+      lora: [...this.adapters.values()].reduce((sum, { owned }) => sum + bytesOf(owned), bytesOf(this.zeroBranches.values())),
       kvCache: this.cache ? bytesOf([...this.cache.keys, ...this.cache.values]) : 0,
     };
   }
 
   async release(): Promise<void> {
     await this.reset();
-    for (const feeds of this.adapters.values()) for (const t of Object.values(feeds)) this.runtime.release(t);
+    for (const { owned } of this.adapters.values()) for (const t of owned) this.runtime.release(t);
     this.adapters.clear();
+    for (const t of this.zeroBranches.values()) this.runtime.release(t);
+    this.zeroBranches.clear();
     this.lora = {};
     for (const t of this.weights.values()) this.runtime.release(t);
     for (const graph of this.built.values()) await graph.release();

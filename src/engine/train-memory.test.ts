@@ -6,12 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
 import { newAdapter } from '../model/peft.ts';
 import { weightLayout } from '../model/qwen3/layout.ts';
+import { trainStepGraph } from '../model/qwen3/train-step.ts';
+import { liveness } from '../onnx/liveness.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
 import type { TrainConfig } from './train-config.ts';
 import { loadBundledTokenizer } from './tokenizer-node.ts';
 import { runTrainJob } from './train-job.ts';
-import { largestMicroBatch, trainMemoryEstimate, trainMemoryRefusal } from './train-memory.ts';
+import { largestMicroBatch, ortBufferBytes, ortWebGpuPeak, trainMemoryEstimate, trainMemoryRefusal } from './train-memory.ts';
 
 const config: TrainConfig = {
   lora: { r: 4, alpha: 8, dropout: 0, rslora: false, targets: ['q_proj', 'v_proj', 'down_proj'] },
@@ -24,12 +26,14 @@ const model = tinyModelConfig();
 const layout = weightLayout(model);
 
 describe('trainMemoryEstimate', () => {
-  it('counts the weights the session holds and five float32 copies of every LoRA element', async () => {
+  it('counts the weights the session holds and seven float32 copies of every LoRA matrix, each in its ORT bucket', async () => {
     const session = await Qwen3Session.load(nodeRuntime, model, tinyModelWeights(model, 1));
     const e = trainMemoryEstimate(model, session.layout, config, session.memory().weights);
     const adapter = newAdapter(model, { r: 4, alpha: 8, targets: config.lora.targets, seed: 1 });
-    const elements = adapter.layers.flatMap((l) => Object.values(l)).reduce((n, p) => n + p!.a.length + p!.b.length, 0);
-    expect(e.lora).toBe(elements * 4 * 5);
+    // r 4 at hidden 64: A [4, 64] of q and v, B [64, 4] of q and down, A [4, 128] of down (1,024–2,048 bytes: the 2,048 bucket), B [32, 4] of v (512).
+    const buffers = adapter.layers.flatMap((l) => Object.values(l)).flatMap((p) => [p!.a.length * 4, p!.b.length * 4]);
+    expect(buffers.map(ortBufferBytes)).toEqual(buffers.map((b) => (b <= 512 ? 512 : 2048)));
+    expect(e.lora).toBe(buffers.map(ortBufferBytes).reduce((a, b) => a + b) * 7);
     expect(e.weights).toBe(session.memory().weights);
     expect(e.total).toBe(e.weights + e.lora + e.activations);
     await session.release();
@@ -44,6 +48,41 @@ describe('trainMemoryEstimate', () => {
     expect(largestMicroBatch({ ...config, training: { ...config.training, microBatchTokens: 150 } })).toEqual({ rows: 2, length: 64 });
     // A budget below one row of max_length still runs that row alone.
     expect(largestMicroBatch({ ...config, training: { ...config.training, microBatchTokens: 10 } })).toEqual({ rows: 1, length: 64 });
+  });
+});
+
+describe('ortBufferBytes', () => {
+  it("rounds a tensor up to onnxruntime-web's WebGPU bucket, and past the largest to 16 bytes", () => {
+    // Measured in bench/train-webgpu: the [64, 151936] float32 logits (38,895,616 bytes) got a 44,236,800-byte buffer.
+    expect(ortBufferBytes(38_895_616)).toBe(44_236_800);
+    expect(ortBufferBytes(44_236_800)).toBe(44_236_800);
+    expect(ortBufferBytes(1)).toBe(64);
+    expect(ortBufferBytes(600)).toBe(2048);
+    expect(ortBufferBytes(67_108_865)).toBe(134_217_728);
+    expect(ortBufferBytes(167_772_160)).toBe(167_772_160);
+    expect(ortBufferBytes(167_772_161)).toBe(167_772_176);
+  });
+
+  it("holds a bucket's buffers in ORT's pool once released, up to the pool's limit, and frees those past the buckets", () => {
+    const MiB = 2 ** 20;
+    // One after the other in one bucket: the second tensor gets the first one's buffer back.
+    expect(ortWebGpuPeak([{ bytes: 60 * MiB, born: 0, last: 1 }, { bytes: 62 * MiB, born: 2, last: 3 }])).toBe(64 * MiB);
+    // A released 64 MiB buffer stays allocated while a tensor of another bucket is made.
+    expect(ortWebGpuPeak([{ bytes: 60 * MiB, born: 0, last: 1 }, { bytes: 100 * MiB, born: 2, last: 3 }])).toBe(192 * MiB);
+    // The 44,236,800-byte bucket pools 2: of 3 released buffers one is freed before the 1 MiB tensor.
+    const three = [0, 1, 2].map(() => ({ bytes: 40_000_000, born: 0, last: 1 }));
+    expect(ortWebGpuPeak([...three, { bytes: MiB, born: 2, last: 3 }])).toBe(3 * 44_236_800);
+    expect(ortWebGpuPeak([...three, { bytes: 200 * MiB, born: 2, last: 3 }])).toBe(2 * 44_236_800 + 200 * MiB);
+    // Past the largest bucket a released buffer is freed.
+    expect(ortWebGpuPeak([{ bytes: 200 * MiB, born: 0, last: 1 }, { bytes: 300 * MiB, born: 2, last: 3 }])).toBe(300 * MiB);
+  });
+
+  it('makes the activation estimate at least the unrounded peak of the graph', () => {
+    const e = trainMemoryEstimate(model, layout, config, 0);
+    const graph = trainStepGraph(model, { batch: 4, length: 64, positions: 256, rank: 4, targets: config.lora.targets, dropout: false, layout, transposed: true, recomputeLayers: false }).graph;
+    const peak = liveness(graph, (node) => node.startsWith('grad/') || node.startsWith('recompute/')).peakBytes;
+    // Tiny tensors in 64-byte or larger buckets: well over the bytes they hold.
+    expect(e.activations).toBeGreaterThan(peak);
   });
 });
 

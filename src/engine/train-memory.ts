@@ -1,14 +1,16 @@
 // What a LoRA run will hold on the device, said before it starts: the resident base weights, the
-// LoRA state (matrix, two AdamW moments, gradient and accumulator per matrix) and the peak of the
-// train step's intermediates for its largest micro-batch, read off the very graph the trainer
-// builds (src/onnx/liveness.ts: build order, so an estimate of ORT's plan, not a measurement).
-// The graph costs ~1 s to build at Qwen3-0.6B and nothing is allocated for it.
+// LoRA state (LORA_COPIES) and the peak of the train step's intermediates for its largest
+// micro-batch, read off the very graph the trainer builds (src/onnx/liveness.ts: build order, so
+// an estimate of ORT's plan, not a measurement), each in the buffer onnxruntime-web's WebGPU EP
+// makes for it and kept in its pool (ortWebGpuPeak). The graph costs ~1 s to build at Qwen3-0.6B
+// and nothing is allocated for it. Measured against the live GPU buffers of a step on WebGPU:
+// bench/RESULTS.md "train step on WebGPU (SwiftShader)".
 import type { Qwen3Config } from '../model/config.ts';
 import type { WeightLayout } from '../model/qwen3/layout.ts';
 import { trainStepGraph } from '../model/qwen3/train-step.ts';
 import { loraSites } from '../model/tensors.ts';
-import { liveness } from '../onnx/liveness.ts';
-import { POSITION_STEP } from './batches.ts';
+import { liveness, type Liveness } from '../onnx/liveness.ts';
+import { lossPositions } from './batches.ts';
 import type { TrainConfig } from './train-config.ts';
 
 export interface TrainMemoryEstimate {
@@ -20,8 +22,67 @@ export interface TrainMemoryEstimate {
   microBatch: { rows: number; length: number };
 }
 
-/** LoRA matrix, AdamW moment and velocity, gradient, accumulated gradient: float32 each. */
-const LORA_COPIES = 5;
+/**
+ * Float32 copies of every LoRA matrix alive at once, at the AdamW update: the matrix and its two
+ * moments, the gradient (one micro-batch's, or the accumulated sum), and the next matrix and
+ * moments, which exist before the old ones are released. (Accumulating holds 6: the state, the
+ * sum, a micro-batch's gradient and the next sum.)
+ */
+const LORA_COPIES = 7;
+
+/**
+ * onnxruntime-web's WebGPU storage-buffer buckets (onnxruntime/core/providers/webgpu/buffer_manager.cc,
+ * BUCKET_DEFAULT_LIMIT_TABLE): [bytes, pooled buffers at most]. A tensor gets the smallest bucket
+ * that holds it; a released buffer goes back to its bucket's pool (still allocated, for the next
+ * tensor of that bucket) unless the pool is full; past the largest bucket it is freed.
+ */
+const ORT_WEBGPU_BUCKETS: readonly (readonly [number, number])[] = [
+  [64, 250], [128, 200], [256, 200], [512, 200], [2048, 230], [4096, 200], [8192, 50], [16384, 50], [32768, 50], [65536, 50],
+  [131072, 50], [262144, 50], [524288, 50], [1048576, 50], [2097152, 30], [4194304, 20], [8388608, 10], [12582912, 10],
+  [16777216, 10], [26214400, 15], [33554432, 22], [44236800, 2], [58982400, 6], [67108864, 6], [134217728, 6], [167772160, 6],
+];
+const POOL_LIMIT = new Map(ORT_WEBGPU_BUCKETS);
+
+/**
+ * The bytes of the GPU buffer ORT's WebGPU EP makes for a tensor of `bytes`: its bucket, or past the
+ * largest (160 MiB) the size rounded up to 16. Up to twice the tensor (64–128 MiB: the 128 MiB bucket).
+ */
+export function ortBufferBytes(bytes: number): number {
+  return ORT_WEBGPU_BUCKETS.find(([b]) => b >= bytes)?.[0] ?? Math.ceil(bytes / 16) * 16;
+}
+
+/**
+ * The most GPU bytes ORT's WebGPU EP holds for a graph's intermediates run in build order: each in
+ * its bucket, and once its last reader has run back in its bucket's pool — still allocated, up to
+ * the pool's limit, for the next tensor of that bucket — or, past the buckets, freed. So a bucket
+ * keeps as many buffers as it ever had in use at once, whatever else is in use then.
+ */
+export function ortWebGpuPeak(lifetimes: Liveness['lifetimes']): number {
+  const events = new Map<number, { born: number[]; freed: number[] }>();
+  const at = (i: number) => events.get(i) ?? events.set(i, { born: [], freed: [] }).get(i)!;
+  for (const { bytes, born, last } of lifetimes) {
+    at(born).born.push(ortBufferBytes(bytes));
+    at(last).freed.push(ortBufferBytes(bytes));
+  }
+  const pooled = new Map<number, number>();
+  let allocated = 0;
+  let peak = 0;
+  for (const i of [...events.keys()].sort((a, b) => a - b)) {
+    const { born, freed } = events.get(i)!;
+    for (const size of born) {
+      const free = pooled.get(size) ?? 0;
+      if (free > 0) pooled.set(size, free - 1);
+      else allocated += size;
+    }
+    peak = Math.max(peak, allocated);
+    for (const size of freed) {
+      const free = pooled.get(size) ?? 0;
+      if (free < (POOL_LIMIT.get(size) ?? 0)) pooled.set(size, free + 1);
+      else allocated -= size;
+    }
+  }
+  return peak;
+}
 
 /** The largest micro-batch `config` can run: batch_size rows of max_length, fewer when micro_batch_tokens caps them. */
 export function largestMicroBatch(config: TrainConfig): { rows: number; length: number } {
@@ -34,11 +95,11 @@ export function largestMicroBatch(config: TrainConfig): { rows: number; length: 
 /** `weightBytes`: what the session's base weights take (Qwen3Session.memory().weights). */
 export function trainMemoryEstimate(model: Qwen3Config, layout: WeightLayout, config: TrainConfig, weightBytes: number): TrainMemoryEstimate {
   const { lora, training } = config;
-  let loraElements = 0;
-  for (const { outFeatures, inFeatures } of loraSites(model, lora.targets)) loraElements += lora.r * (outFeatures + inFeatures);
+  let loraCopy = 0;
+  for (const { outFeatures, inFeatures } of loraSites(model, lora.targets)) loraCopy += ortBufferBytes(4 * lora.r * inFeatures) + ortBufferBytes(4 * outFeatures * lora.r);
   const microBatch = largestMicroBatch(config);
   // Every token of the micro-batch scored: the loss head at its largest (whole-sequence loss).
-  const positions = Math.ceil((microBatch.rows * microBatch.length) / POSITION_STEP) * POSITION_STEP;
+  const positions = lossPositions(microBatch.rows * microBatch.length);
   const { graph } = trainStepGraph(model, {
     batch: microBatch.rows,
     length: microBatch.length,
@@ -51,8 +112,9 @@ export function trainMemoryEstimate(model: Qwen3Config, layout: WeightLayout, co
     recomputeLayers: training.recompute ?? false,
   });
   // Recomputed layers run inside the backward: what they make is not kept from the forward.
-  const activations = liveness(graph, (node) => node.startsWith('grad/') || node.startsWith('recompute/')).peakBytes;
-  const loraBytes = loraElements * 4 * LORA_COPIES;
+  const { lifetimes } = liveness(graph, (node) => node.startsWith('grad/') || node.startsWith('recompute/'));
+  const activations = ortWebGpuPeak(lifetimes);
+  const loraBytes = loraCopy * LORA_COPIES;
   return { weights: weightBytes, lora: loraBytes, activations, total: weightBytes + loraBytes + activations, microBatch };
 }
 

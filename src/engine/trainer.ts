@@ -104,6 +104,12 @@ export interface StepOptions {
   stop?: () => boolean;
   /** Told as each micro-batch (1-based) of the step starts. */
   onMicroBatch?: (index: number, of: number) => void;
+  /**
+   * The weight of each micro-batch's gradient in the step's sum; default its scored tokens over
+   * the step's (a token-weighted mean). GRPO's per-token weights are already normalised over the
+   * whole window (grpo.ts), so its micro-batches are summed with weight 1.
+   */
+  gradWeights?: readonly number[];
 }
 
 /** A graph the trainer still has to build, and where its session goes. */
@@ -175,10 +181,19 @@ export class LoraTrainer {
   }
 
   /**
+   * The current LoRA matrices by graph name (names.loraA [r, in], names.loraB [out, r]), as the
+   * trainer's own device tensors: the next step releases them, so a reader copies what it keeps
+   * (trained-adapter.ts).
+   */
+  get parameters(): Readonly<Record<string, Tensor>> {
+    return Object.fromEntries(this.params.map((p) => [p.name, this.state[p.name]!]));
+  }
+
+  /**
    * Builds the sessions `batches` need that do not exist yet — a train-step graph per new shape,
    * and for an update the accumulate and AdamW graphs — reporting each, and asking `stop` before each.
    */
-  private async prepare(batches: readonly TrainBatch[], update: boolean, stop?: () => boolean): Promise<void> {
+  private async prepare(batches: readonly TrainBatch[], update: boolean, stop?: () => boolean, weighted = batches.length > 1): Promise<void> {
     const { model, layout, transposed, dropout, optimizer } = this.options;
     const pending: PendingGraph[] = [];
     const shapes = new Map(batches.map((b) => [shapeKey(b), b]));
@@ -195,7 +210,7 @@ export class LoraTrainer {
         keep: (session) => this.stepSessions.set(key, session),
       });
     }
-    if (update && batches.length > 1 && !this.accumulateFirst) {
+    if (update && weighted && !this.accumulateFirst) {
       pending.push({ graph: 'gradient accumulation (first micro-batch)', build: () => opt.buildAccumulate(this.params, names.gradName, true), keep: (s) => (this.accumulateFirst = s) });
     }
     if (update && batches.length > 1 && !this.accumulate) {
@@ -254,8 +269,12 @@ export class LoraTrainer {
     if (batches.length === 0) throw new Error('LoraTrainer.step: no micro-batches');
     const { runtime } = this.options;
     const { stop } = options;
-    await this.prepare(batches, true, stop);
     const total = batches.reduce((n, b) => n + b.tokens, 0);
+    const gradWeights = options.gradWeights ?? batches.map((b) => b.tokens / total);
+    if (gradWeights.length !== batches.length || !gradWeights.every(Number.isFinite)) throw new Error(`LoraTrainer.step: ${gradWeights.length} gradient weights (${gradWeights.join(', ')}) for ${batches.length} micro-batches; one finite weight each expected`);
+    // One micro-batch of weight 1 is its own sum; any other needs the accumulate graphs.
+    const direct = batches.length === 1 && gradWeights[0] === 1;
+    await this.prepare(batches, true, stop, !direct);
     // The gradient sums by accName(param): one micro-batch's own gradients, else accumulated.
     let acc: Record<string, Tensor> = {};
     let lossSum = 0;
@@ -267,14 +286,14 @@ export class LoraTrainer {
       options.onMicroBatch?.(i + 1, batches.length);
       const out = await this.stepSessions.get(shapeKey(b))!.run(this.batchFeeds(b, i, true), [names.LOSS]);
       lossSum += floats(out[names.LOSS], names.LOSS)[0]! * b.tokens;
-      if (batches.length === 1) {
+      if (direct) {
         acc = Object.fromEntries(this.params.map((p) => [opt.accName(p.name), out[names.gradName(p.name)]!]));
         const kept = new Set(Object.values(acc));
         for (const t of Object.values(out)) if (!kept.has(t)) runtime.release(t);
         continue;
       }
       const accumulate = i === 0 ? this.accumulateFirst! : this.accumulate!;
-      const accOut = await accumulate.run({ ...acc, ...out, [opt.GRAD_WEIGHT]: f32([], [b.tokens / total]) });
+      const accOut = await accumulate.run({ ...acc, ...out, [opt.GRAD_WEIGHT]: f32([], [gradWeights[i]!]) });
       for (const t of [...Object.values(acc), ...Object.values(out)]) runtime.release(t);
       acc = Object.fromEntries(this.params.map((p) => [opt.accName(p.name), accOut[opt.next(opt.accName(p.name))]!]));
     }
@@ -350,7 +369,7 @@ export function batchInputs(model: Qwen3Config, b: TrainBatch, layout: WeightLay
     [names.ROPE_SIN]: f32([T, headDim], sin),
     [names.ATTN_BIAS]: f32([T, T], causalBias(0, T)),
     [names.LOSS_SELECT]: f32([b.lossIndex.length, b.batch * T], select),
-    [names.LOSS_WEIGHT]: f32([b.lossWeight.length], b.lossWeight),
+    [names.LOSS_WEIGHT]: f32([b.lossWeight.length], b.tokenWeights ?? b.lossWeight),
   };
   for (const [name, dims, data] of vocabularyInputs(model, layout, b.batch, T, b.ids, b.lossTarget)) {
     feeds[name] = data instanceof BigInt64Array ? i64(dims, data) : f32(dims, data);

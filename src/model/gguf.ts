@@ -2,7 +2,9 @@
 // for LoRA adapters: what QMD runs through node-llama-cpp, and how llama.cpp checks our numerics.
 // Layout: magic, version, counts, key/values, tensor infos, padding, aligned tensor data. Tensor dims are
 // written innermost first (ne0 = in for an [out, in] matrix); bytes are HF's, unpermuted. The header
-// needs only shapes and types, so a model streams out one tensor at a time (writeGguf).
+// needs only shapes and types, and every type encodes a row on its own (Q8_0's blocks run along a
+// row), so a model streams out a block of rows at a time (writeGguf): an export holds a few MiB, not
+// a tensor (Qwen3-0.6B's embedding is 622 MB in float32).
 import type { Qwen3Config } from './config.ts';
 import { encodeTensor } from './dtype.ts';
 import { loraScale, type LoraAdapter } from './peft.ts';
@@ -37,10 +39,21 @@ export interface GgufTensor extends GgufTensorInfo {
   data: Float32Array;
 }
 
-/** A tensor read when its turn to be written comes. */
+/** A tensor read a block of rows at a time when its turn to be written comes. */
 export interface GgufTensorSource extends GgufTensorInfo {
-  read(): Promise<Float32Array>;
+  /** Rows [begin, end) of its first dimension (a 1-D tensor's rows are single values), float32 row-major. */
+  readRows(begin: number, end: number): Promise<Float32Array>;
 }
+
+/** Rows [begin, end) of the named tensor's first dimension (TensorRowReader.readRows, mergedRows). */
+export type TensorRows = (name: string, begin: number, end: number) => Promise<Float32Array>;
+
+/**
+ * Float32 values a block of rows holds at most when streamed (4 MiB): at Qwen3-0.6B the embedding
+ * goes out in blocks of 1,024 rows, and each block's stored bytes, float32 values, merged values
+ * and encoding together stay under ~16 MiB.
+ */
+export const GGUF_BLOCK_VALUES = 1 << 20;
 
 /** Where a streamed file goes (a file handle, a download stream); awaited before the next write. */
 export type ByteSink = (bytes: Uint8Array) => Promise<void>;
@@ -152,10 +165,14 @@ function dataBytes(t: GgufTensorInfo): number {
   return t.type === 'Q8_0' ? q8_0Bytes(n) : n * (t.type === 'F32' ? 4 : 2);
 }
 
-function encodeData(t: GgufTensorInfo, data: Float32Array): Uint8Array {
-  if (data.length !== count(t)) throw new Error(`GGUF tensor ${t.name}: shape [${t.shape.join(', ')}] holds ${count(t)} values, data has ${data.length}`);
+/** `data` (`expected` values of tensor `t`: the whole, or a block of its rows) in t's type. */
+function encodeData(t: GgufTensorInfo, data: Float32Array, expected = count(t), what = `shape [${t.shape.join(', ')}] holds`): Uint8Array {
+  if (data.length !== expected) throw new Error(`GGUF tensor ${t.name}: ${what} ${expected} values, data has ${data.length}`);
   return t.type === 'Q8_0' ? encodeQ8_0(data) : encodeTensor(t.type, data);
 }
+
+/** Values in one row of the first dimension (1 for a 1-D tensor). */
+const rowValues = (t: GgufTensorInfo) => t.shape.slice(1).reduce((a, d) => a * d, 1);
 
 /** Everything before the tensor data, padded to the alignment, and each tensor's offset in the data. */
 function encodeHeader(metadata: GgufMetadata, tensors: readonly GgufTensorInfo[]): { header: Uint8Array; offsets: number[]; size: number } {
@@ -200,14 +217,24 @@ export function encodeGguf(metadata: GgufMetadata, tensors: GgufTensor[]): Uint8
   return out;
 }
 
-/** Streams a GGUF v3 file to `sink`, reading and encoding one tensor at a time; returns its size in bytes. */
-export async function writeGguf(sink: ByteSink, metadata: GgufMetadata, tensors: readonly GgufTensorSource[]): Promise<number> {
+/**
+ * Streams a GGUF v3 file to `sink`, reading and encoding a block of whole rows at a time (at most
+ * `blockValues` values, or one row where a row is longer); returns its size in bytes. The bytes are
+ * those of encoding each tensor whole: every type encodes row by row.
+ */
+export async function writeGguf(sink: ByteSink, metadata: GgufMetadata, tensors: readonly GgufTensorSource[], blockValues = GGUF_BLOCK_VALUES): Promise<number> {
   const { header, size } = encodeHeader(metadata, tensors);
   await sink(header);
   for (const t of tensors) {
-    const bytes = encodeData(t, await t.read());
-    await sink(bytes);
-    const pad = padded(bytes.byteLength) - bytes.byteLength;
+    const rows = t.shape[0] ?? 1;
+    const perRow = rowValues(t);
+    const step = Math.max(1, Math.floor(blockValues / perRow));
+    for (let begin = 0; begin < rows; begin += step) {
+      const end = Math.min(rows, begin + step);
+      await sink(encodeData(t, await t.readRows(begin, end), (end - begin) * perRow, `rows ${begin} to ${end} hold`));
+    }
+    const bytes = dataBytes(t);
+    const pad = padded(bytes) - bytes;
     if (pad > 0) await sink(new Uint8Array(pad));
   }
   return size;
@@ -219,10 +246,20 @@ export interface Qwen3GgufOptions {
   name?: string;
 }
 
-/** The metadata and (lazily read) tensors of a Qwen3 model as GGUF. */
+/** Whole tensors already in memory read as rows: views into them, nothing copied (small models, tests). */
+export function wholeTensorRows(config: Qwen3Config, read: (name: string) => Promise<Float32Array>): TensorRows {
+  const shapes = qwen3TensorShapes(config);
+  return async (name, begin, end) => {
+    const whole = await read(name);
+    const perRow = whole.length / shapes.get(name)![0]!;
+    return whole.subarray(begin * perRow, end * perRow);
+  };
+}
+
+/** The metadata and (lazily read, a block of rows at a time) tensors of a Qwen3 model as GGUF. */
 export function qwen3GgufParts(
   config: Qwen3Config,
-  read: (name: string) => Promise<Float32Array>,
+  rows: TensorRows,
   tokenizerMetadata: GgufMetadata,
   options: Qwen3GgufOptions = {},
 ): { metadata: GgufMetadata; tensors: GgufTensorSource[] } {
@@ -250,7 +287,7 @@ export function qwen3GgufParts(
   for (const [name, shape] of qwen3TensorShapes(config)) {
     // Q8_0 quantizes whole blocks of a row; a matrix whose rows don't divide falls back to f16.
     const matrixType = type === 'Q8_0' && shape.at(-1)! % Q8_0_BLOCK !== 0 ? 'F16' : type;
-    tensors.push({ name: ggufTensorName(name), shape, type: shape.length === 1 ? 'F32' : matrixType, read: () => read(name) });
+    tensors.push({ name: ggufTensorName(name), shape, type: shape.length === 1 ? 'F32' : matrixType, readRows: (begin, end) => rows(name, begin, end) });
   }
   return { metadata, tensors };
 }
@@ -262,7 +299,7 @@ export async function qwen3Gguf(
   tokenizerMetadata: GgufMetadata,
   options: Qwen3GgufOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const { metadata, tensors } = qwen3GgufParts(config, (n) => weights.read(n), tokenizerMetadata, options);
+  const { metadata, tensors } = qwen3GgufParts(config, wholeTensorRows(config, (n) => weights.read(n)), tokenizerMetadata, options);
   const out = new Uint8Array(encodeHeader(metadata, tensors).size);
   let at = 0;
   await writeGguf(async (bytes) => {

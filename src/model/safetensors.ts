@@ -1,5 +1,6 @@
 // safetensors: 8-byte little-endian header length, a JSON header, then the tensors' bytes back to back.
-// Reading goes tensor by tensor through a ByteSource, so a 1.2 GB checkpoint never sits in one buffer.
+// Reading goes tensor by tensor through a ByteSource, so a 1.2 GB checkpoint never sits in one buffer
+// (and block of rows by block of rows where a tensor alone is large: readRows).
 import type { ByteSource } from './byte-source.ts';
 import { decodeChecked, dtypeBytes, encodeTensor, storedValues, type StoredDtype, type StoredTensor } from './dtype.ts';
 import { staysInFolder } from './file-path.ts';
@@ -25,6 +26,12 @@ export interface TensorReader {
    * refuses NaN or ±Infinity on the way (dtype.ts convertInto, nonFiniteError).
    */
   readStored(name: string): Promise<StoredTensor>;
+}
+
+/** A reader that also hands out a block of a tensor's rows without the rest (GGUF exports stream that way). */
+export interface TensorRowReader extends TensorReader {
+  /** Rows [begin, end) of the tensor's first dimension as float32, refused as `read` refuses NaN or ±Infinity. */
+  readRows(name: string, begin: number, end: number): Promise<Float32Array>;
 }
 
 // The Rust reference implementation refuses headers over 100 MB.
@@ -88,7 +95,7 @@ export function parseSafetensorsHeader(
   return { tensors: new Map(tensors.map((t) => [t.name, t])), metadata };
 }
 
-export class SafetensorsFile implements TensorReader {
+export class SafetensorsFile implements TensorRowReader {
   private constructor(
     private readonly source: ByteSource,
     private readonly tensors: Map<string, TensorInfo>,
@@ -131,6 +138,17 @@ export class SafetensorsFile implements TensorReader {
   async read(name: string): Promise<Float32Array> {
     return decodeChecked(await this.readStored(name));
   }
+
+  async readRows(name: string, begin: number, end: number): Promise<Float32Array> {
+    const info = this.info(name);
+    const rows = info.shape[0] ?? 1;
+    if (!(Number.isInteger(begin) && Number.isInteger(end) && 0 <= begin && begin <= end && end <= rows)) {
+      throw new Error(`${this.source.name}: tensor ${name} has ${rows} rows, asked for rows ${begin} to ${end}`);
+    }
+    const rowBytes = rows === 0 ? 0 : (info.end - info.begin) / rows;
+    const bytes = await this.source.read(info.begin + begin * rowBytes, (end - begin) * rowBytes);
+    return decodeChecked({ ...storedValues(info.dtype, bytes), origin: `${this.source.name}: tensor ${name} (rows ${begin} to ${end})` });
+  }
 }
 
 /** `model.safetensors.index.json` → tensor name → shard file name. */
@@ -157,7 +175,7 @@ export async function openShardedCheckpoint(
   index: unknown,
   openShard: (file: string) => Promise<ByteSource>,
   indexFile = 'model.safetensors.index.json',
-): Promise<TensorReader> {
+): Promise<TensorRowReader> {
   const weightMap = parseSafetensorsIndex(index, indexFile);
   const shards = new Map<string, SafetensorsFile>();
   for (const file of new Set(weightMap.values())) shards.set(file, await SafetensorsFile.open(await openShard(file)));
@@ -177,6 +195,7 @@ export async function openShardedCheckpoint(
     info: (name) => shardOf(name).info(name),
     read: (name) => shardOf(name).read(name),
     readStored: (name) => shardOf(name).readStored(name),
+    readRows: (name, begin, end) => shardOf(name).readRows(name, begin, end),
   };
 }
 

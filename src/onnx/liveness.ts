@@ -29,6 +29,8 @@ export interface Liveness {
   atPeak: LiveValue[];
   /** Buffers made by the forward pass and still read by a node of `backward` (the activations it keeps). */
   kept: LiveValue[];
+  /** Every buffer with the index of the node that made it and of its last reader (graph outputs: the node count), in build order. */
+  lifetimes: { bytes: number; born: number; last: number }[];
 }
 
 /**
@@ -88,5 +90,6 @@ export function liveness(g: GraphCore, backward: (nodeName: string) => boolean =
     peakNode: g.nodes[peak.at]?.name ?? '',
     atPeak: all.filter((b) => born.get(b.name)! <= peak.at && b.last >= peak.at).map(strip).sort(largest),
     kept: all.filter((b) => b.backwardReader).map(strip).sort(largest),
+    lifetimes: all.map((b) => ({ bytes: b.bytes, born: born.get(b.name)!, last: b.last })),
   };
 }

@@ -11,7 +11,7 @@ import { makeTinyModel } from '../../../scripts/make-tiny-model.ts';
 import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { Qwen3Session } from '../../engine/session.ts';
 import { loadBundledTokenizer } from '../../engine/tokenizer-node.ts';
-import { loraGguf, qwen3GgufParts, writeGguf, type GgufType } from '../gguf.ts';
+import { loraGguf, qwen3GgufParts, wholeTensorRows, writeGguf, type GgufType } from '../gguf.ts';
 import { qwen3TokenizerMetadata } from '../gguf-tokenizer.ts';
 import { mergedReader } from '../merge.ts';
 import { cpuLlama, llamaGreedy, llamaLogProbs, relativeLogProbError as relativeError } from '../../testing/llama.ts';
@@ -73,7 +73,7 @@ describe.each([
   beforeAll(async () => {
     const path = join(dir, `merged-${type}.gguf`);
     const read = mergedReader(async (n) => made.weights.get(n)!, made.adapter!, made.config);
-    const { metadata, tensors } = qwen3GgufParts(made.config, read, tokenizerMetadata, { type });
+    const { metadata, tensors } = qwen3GgufParts(made.config, wholeTensorRows(made.config, read), tokenizerMetadata, { type });
     const file = await open(path, 'w');
     const size = await writeGguf(async (bytes) => {
       await file.write(bytes);
@@ -119,7 +119,7 @@ describe('GGUF LoRA adapter on the f32 base GGUF', () => {
   const tolerance = 1e-4;
   beforeAll(async () => {
     const basePath = join(dir, 'base-F32.gguf');
-    const { metadata, tensors } = qwen3GgufParts(made.config, async (n) => made.weights.get(n)!, tokenizerMetadata, { type: 'F32' });
+    const { metadata, tensors } = qwen3GgufParts(made.config, wholeTensorRows(made.config, async (n) => made.weights.get(n)!), tokenizerMetadata, { type: 'F32' });
     const file = await open(basePath, 'w');
     await writeGguf(async (bytes) => void (await file.write(bytes)), metadata, tensors);
     await file.close();

@@ -43,3 +43,8 @@ export const LOSS_WEIGHT = 'loss_weight'; // [N] 1 real, 0 bucket padding
 export const LOSS = 'loss'; // [] mean CE over real positions
 export const TOKEN_COUNT = 'token_count'; // []
 export const gradName = (param: string) => `grad.${param}`;
+
+// Sequence scorer (score-graph.ts); its targets are the train step's loss_target inputs.
+export const SCORE_POSITIONS = 'score_positions'; // int64 [N] the position whose logits predict each target
+export const INVERSE_TEMPERATURE = 'inverse_temperature'; // [] 1 / T: log-probabilities of logits / T
+export const TARGET_LOGP = 'target_logp'; // [N] log softmax(logits / T)[target]

@@ -40,10 +40,10 @@ beforeAll(async () => {
   const tokenizer = await loadBundledTokenizer();
   const examples = [
     tokenizer.example('vote online', 'lex: voter registration\nvec: register to vote'),
-    tokenizer.example('rust traits', 'lex: trait bounds'),
+    tokenizer.example('rust traits', 'lex: trait bounds\nvec: generic bounds'),
   ];
   batch = makeBatch(examples, { maxLength: 64, lossOn: 'completion' });
-  // Chunks of 8 positions: the chunked loss head (8 chunks here) is what gets checked.
+  // Chunks of 8 positions: the chunked loss head (21 scored of 32: 4 chunks, the last all padding) is what gets checked.
   const shape = { batch: batch.batch, length: batch.length, positions: batch.lossIndex.length, rank: 2, targets, dropout: false, lossChunk: 8 };
   session = await nodeRuntime.createSession(buildTrainStep(config, shape).bytes);
 });

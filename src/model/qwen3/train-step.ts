@@ -69,26 +69,40 @@ export interface TrainStepGraph {
   matMulFlops: number;
 }
 
+const pairwiseSum = (g: Graph, vs: readonly Value[]) => vs.reduce((a, b) => g.add(a, b)); // variadic Sum runs on CPU under WebGPU
+
 /**
- * Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D]. `head`: the LM head's
- * chunks [V_k, D] as declared (the target rows are read from these), `wide` the same as
- * float32; [D, V_k] when `transposed` (then no product needs a chunk turned: dh comes out as
- * (E_kᵀ·p_kᵀ)ᵀ). w [C] already divided by Σw. The max only shifts the exponent, so no
- * gradient is written through it, and with one chunk the graph is the unchunked head.
+ * The log-sum-exp [C, 1] of the logits of rows of h [C, D] over the LM head's chunks, and each
+ * row's target logit [C, 1] (log softmax at the target = targetLogit − lse); with each chunk's
+ * exp(z − max) [C, V_k], their sum [C, 1] and the target rows [C, D] that lossHead's gradient
+ * reads. `head`: the LM head's chunks [V_k, D] as declared (the target rows are read from these),
+ * `wide` the same as float32; [D, V_k] when `transposed`. The exponent is shifted by the max of
+ * the chunk maxima; with one chunk the graph is the unchunked head.
  */
-function lossHead(g: Graph, head: VocabWeight, wide: readonly Value[], transposed: boolean, h: Value, target: TokenInputs, weight: Value) {
-  const sum = (vs: readonly Value[]) => vs.reduce((a, b) => g.add(a, b)); // pairwise: variadic Sum runs on CPU under WebGPU
+export function chunkedLogSoftmax(g: Graph, head: VocabWeight, wide: readonly Value[], transposed: boolean, h: Value, target: TokenInputs) {
   const logits = wide.map((w) => times(g, h, w, transposed)); // each [C, V_k]
   const maxima = logits.map((z) => g.reduceMax(z, [1], true)); // each [C, 1]
   const max = maxima.length === 1 ? maxima[0]! : g.reduceMax(g.concat(maxima, 1), [1], true); // [C, 1]
   const exp = logits.map((z) => g.exp(g.sub(z, max))); // each [C, V_k]
-  const total = sum(exp.map((e) => g.reduceSum(e, [1], true))); // [C, 1]
+  const total = pairwiseSum(g, exp.map((e) => g.reduceSum(e, [1], true))); // [C, 1]
   const lse = g.add(g.log(total), max); // [C, 1]
   const targetRows = vocabRows(g, head, target, transposed); // [C, D]
   const targetLogit = g.reduceSum(g.mul(h, targetRows), [1], true); // [C, 1]
+  return { lse, targetLogit, exp, total, targetRows };
+}
+
+/**
+ * Σ w·(lse − z_target) over rows of h [C, D], and d(that)/dh [C, D] (chunkedLogSoftmax's
+ * arguments; with `transposed` no product needs a chunk turned: dh comes out as (E_kᵀ·p_kᵀ)ᵀ).
+ * w [C] already divided by Σw. The max only shifts the exponent, so no gradient is written
+ * through it.
+ */
+function lossHead(g: Graph, head: VocabWeight, wide: readonly Value[], transposed: boolean, h: Value, target: TokenInputs, weight: Value) {
+  const { lse, targetLogit, exp, total, targetRows } = chunkedLogSoftmax(g, head, wide, transposed, h, target);
   const wCol = g.unsqueeze(weight, [1]); // [C, 1]
   const loss = g.reduceSum(g.mul(g.sub(lse, targetLogit), wCol), [0, 1]); // []
-  const expected = sum(
+  const expected = pairwiseSum(
+    g,
     exp.map((e, k) => {
       const weighted = g.mul(g.div(e, total), wCol); // [C, V_k] softmax · w
       const w = wide[k]!;
@@ -131,7 +145,7 @@ function layerByLayer(
 }
 
 /** The scored next tokens as the loss head reads them: loss_target [N], or per vocabulary chunk a row [N] and a mask [N, 1]. */
-function declareTargets(g: Graph, layout: WeightLayout, positions: number): TokenInputs {
+export function declareTargets(g: Graph, layout: WeightLayout, positions: number | string): TokenInputs {
   if (layout.chunks.length === 1) return g.input(names.LOSS_TARGET, 'int64', [positions]);
   return {
     rows: layout.chunks.map((_, k) => g.input(names.lossTargetRows(k), 'int64', [positions])),
@@ -205,7 +219,7 @@ export function trainStepGraph(c: Qwen3Config, s: TrainStepShape): { graph: Grap
       dhs.push(part.dh);
     }
   });
-  const loss = losses.reduce((a, b) => g.add(a, b)); // pairwise: variadic Sum runs on CPU under WebGPU
+  const loss = pairwiseSum(g, losses);
   const dScored = dhs.length === 1 ? dhs[0]! : g.concat(dhs, 0); // [N, D]
 
   const params = lora.layers.flatMap((layer) => Object.values(layer).flatMap((b) => [b.a, b.b]));

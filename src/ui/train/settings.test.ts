@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { QMD_SFT_V2_8_3 } from '../../engine/qmd-trainer-config.test.ts';
 import { parseQmdTrainerConfig } from '../../engine/qmd-trainer-config.ts';
 import { parseTrainConfig } from '../../engine/train-config.ts';
-import { defaultSettings, exportSettings, fieldProblem, importSettings, inputBounds, loadSettings, LORA_FIELDS, OPTIMIZER_FIELDS, presetSettings, SCHEDULE_FIELDS, settingsProblem } from './settings.ts';
+import {
+  defaultSettings, exportSettings, fieldProblem, importSettings, inputBounds, loadSettings, LORA_FIELDS, OPTIMIZER_FIELDS, presetSettings, RECOMPUTE_FIELD, SCHEDULE_FIELDS, settingsProblem, storeSettings,
+} from './settings.ts';
 
 describe('settingsProblem', () => {
   it("passes configs/sft.yaml's defaults and refuses what the engine's ranges refuse, such as a learning rate of 1e999", () => {
@@ -58,6 +60,28 @@ describe('the form fields', () => {
     }
     expect(inputBounds('lora.r')).toEqual({ min: 1, max: 1024, step: 1 });
     expect(inputBounds('optimizer.lr')).toEqual({ min: 0, max: 1, step: 'any' });
+  });
+});
+
+describe('the recompute checkbox', () => {
+  it('is off in both presets, and ticked survives a reload and a qmd-lab YAML round trip; unticked gives back the preset', () => {
+    for (const id of ['v4', 'quick'] as const) expect(RECOMPUTE_FIELD.get(presetSettings(id).config)).toBe(false);
+    expect(RECOMPUTE_FIELD.help).toMatch(/one more forward per step .* far less activation memory/);
+    const settings = defaultSettings();
+    RECOMPUTE_FIELD.set(settings.config, true);
+    expect(settings.config.training.recompute).toBe(true);
+    const saved = new Map<string, string>();
+    storeSettings(settings, { setItem: (k, v) => void saved.set(k, v) });
+    const loaded = loadSettings({ getItem: (k) => saved.get(k) ?? null });
+    expect(RECOMPUTE_FIELD.get(loaded.config)).toBe(true);
+    const yaml = exportSettings(loaded, 'qmd-lab', null).text;
+    expect(yaml).toContain('  recompute: true\n');
+    expect(importSettings(yaml, 'ours.yaml', loaded).settings.config).toEqual(loaded.config);
+
+    RECOMPUTE_FIELD.set(loaded.config, false);
+    // No key rather than false: the config is the preset's again, and so is its YAML.
+    expect(loaded.config).toEqual(defaultSettings().config);
+    expect(exportSettings(loaded, 'qmd-lab', null).text).not.toContain('recompute');
   });
 });
 

@@ -98,6 +98,20 @@ export const SCHEDULE_FIELDS: readonly NumberField[] = [
   field('training.seed', 'seed', 'Seeds the new adapter, dropout and the order of the rows (v4 run: 42).', (c) => c.training.seed, (c, v) => (c.training.seed = v)),
 ];
 
+/**
+ * training.recompute (TRL's gradient_checkpointing): a checkbox. Off is written as no key at all, as
+ * configs/*.yaml leave it, so ticking and unticking gives back the file's config.
+ */
+export const RECOMPUTE_FIELD = {
+  label: 'recompute layers',
+  help: "Keeps only each layer's input for the backward and runs that layer's forward again there: one more forward per step (roughly a third more time) for far less activation memory, the same gradient. TRL's gradient_checkpointing, on by default there.",
+  get: (c: TrainConfig): boolean => c.training.recompute ?? false,
+  set(c: TrainConfig, on: boolean): void {
+    if (on) c.training.recompute = true;
+    else delete c.training.recompute;
+  },
+};
+
 /** The input attributes of a field's range (its one home is train-config's). */
 export function inputBounds(path: TrainNumberPath): { min: number; max: number; step: number | 'any' } {
   const r = numberRange(path);
