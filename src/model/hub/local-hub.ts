@@ -28,6 +28,10 @@ export class LocalHub {
 
   static async start(): Promise<LocalHub> {
     const hub = new LocalHub();
+    // Node closes a keep-alive socket idle for 5 s, and fetch (undici) may send its next request on
+    // it just then: "other side closed" / ECONNRESET when a loaded machine pauses between loads.
+    // Without the timeout the client, which knows when it will reuse a socket, closes idle ones.
+    hub.#server.keepAliveTimeout = 0;
     await new Promise<void>((resolve) => hub.#server.listen(0, '127.0.0.1', resolve));
     hub.base = `http://127.0.0.1:${(hub.#server.address() as AddressInfo).port}`;
     return hub;
