@@ -29,6 +29,10 @@ test('nav links route through the hash, by keyboard too, and model views say wha
 
   await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/#\/grpo$/);
+
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
   await expect(page).toHaveURL(/#\/eval$/);
   await expect(page.getByTestId('view-eval').getByTestId('model-missing')).toBeVisible();
   await expect(page.getByTestId('results-empty')).toBeVisible();
