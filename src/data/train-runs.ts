@@ -110,7 +110,9 @@ export function recordStep<S extends { step: number; of: number }, R extends { u
   return { ...run, updated: now, totalSteps: step.of, metrics: [...run.metrics.filter((s) => s.step < step.step), step] };
 }
 
-/** The record of a run that ended: its status and what the page says about it. */
+/** The record of a run that ended: its status, what the page says about it, and a final validation loss (also put on its last step, for the chart). */
 export function endedRecord(run: TrainRunRecord, status: Exclude<TrainRunStatus, 'running'>, note: string, validationLoss: number | null = null, now = Date.now()): TrainRunRecord {
-  return { ...run, status, note, validationLoss, updated: now };
+  const last = run.metrics.at(-1);
+  const metrics = validationLoss !== null && last ? [...run.metrics.slice(0, -1), { ...last, validationLoss }] : run.metrics;
+  return { ...run, status, note, validationLoss, metrics, updated: now };
 }

@@ -2,7 +2,7 @@
 // survives switching pages; a reload leaves it interrupted, to resume from its last checkpoint),
 // its steps, sub-progress, pace and result, the stored runs, and saving or using the adapter.
 import { formatDate, messageOf } from '../../app/format.ts';
-import { grpoOutcomeLine, grpoPrompts, grpoResumedRecord, grpoResumeRefusal, grpoStatus, getGrpoRun, listGrpoRuns, storedGrpoCheckpoint, type PromptSource } from '../../app/grpo-runs.ts';
+import { grpoEndedRecord, grpoOutcomeLine, grpoPrompts, grpoResumedRecord, grpoResumeRefusal, grpoStatus, getGrpoRun, listGrpoRuns, storedGrpoCheckpoint, type PromptSource } from '../../app/grpo-runs.ts';
 import { grpoPace, type GrpoRunPhase } from '../../app/grpo-progress.ts';
 import { grpoSettingsProblem, loadGrpoSettings, storeGrpoSettings } from '../../app/grpo-settings.ts';
 import { lab } from '../../app/lab.ts';
@@ -15,7 +15,7 @@ import type { GrpoCheckpoint, GrpoProgress, GrpoStep } from '../../engine/grpo-p
 import { EngineError, type EngineEvent, type GrpoResult, type ModelSource } from '../../engine/protocol.ts';
 import { engine } from '../engine/engine.svelte.ts';
 import { storedAdapters } from '../engine/stored-adapters.svelte.ts';
-import { GrpoLog } from './grpo-log.ts';
+import { RunLog } from '../train/run-log.ts';
 
 class GrpoRunState {
   settings = $state(loadGrpoSettings());
@@ -114,7 +114,7 @@ class GrpoRunState {
     if (unused) void engine.client.call({ type: 'unload-adapter', id: unused }).catch(() => {});
     this.#trainedOn = model;
     const db = await lab();
-    const log = new GrpoLog(db, record, (r) => (this.record = r));
+    const log = new RunLog(db, record, (r) => (this.record = r));
     this.record = record;
     const controller = new AbortController();
     this.#pause = new AbortController();
@@ -148,12 +148,12 @@ class GrpoRunState {
         },
       );
       this.result = result;
-      ended = log.end(grpoStatus(result), result.halt?.message ?? grpoOutcomeLine(result), result.halt);
+      ended = log.end((r) => grpoEndedRecord(r, grpoStatus(result), result.halt?.message ?? grpoOutcomeLine(result), result.halt));
     } catch (err) {
       const cancelled = err instanceof EngineError && err.code === 'cancelled';
       if (cancelled) this.notice = 'Cancelled before step 1 ended: nothing was trained.';
       else this.error = messageOf(err);
-      ended = log.end(cancelled ? 'stopped' : 'failed', cancelled ? 'cancelled before step 1 ended' : messageOf(err));
+      ended = log.end((r) => grpoEndedRecord(r, cancelled ? 'stopped' : 'failed', cancelled ? 'cancelled before step 1 ended' : messageOf(err)));
     } finally {
       clearInterval(tick);
       await ended.catch(() => {});
@@ -165,7 +165,7 @@ class GrpoRunState {
     }
   }
 
-  #receive(event: EngineEvent, log: GrpoLog): void {
+  #receive(event: EngineEvent, log: RunLog<GrpoRunRecord>): void {
     const now = performance.now();
     this.clock = now;
     if (event.type === 'grpo-step') {

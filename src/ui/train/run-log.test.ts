@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { openLab, type TrainRunRecord } from '../../data/db.ts';
-import { getTrainRun, readTrainCheckpoint } from '../../data/train-runs.ts';
+import { endedRecord, getTrainRun, readTrainCheckpoint } from '../../data/train-runs.ts';
 import type { TrainingCheckpoint } from '../../engine/checkpoint.ts';
 import type { TrainStep } from '../../engine/protocol.ts';
 import { defaultSettings } from './settings.ts';
@@ -30,7 +30,7 @@ describe('RunLog', () => {
     log.step(step(2));
     log.checkpoint(checkpoint(2));
     log.step(step(3));
-    const ended = await log.end('finished', 'trained 3 of 3 steps', 1.25);
+    const ended = await log.end((r) => endedRecord(r, 'finished', 'trained 3 of 3 steps', 1.25));
     expect(log.failure).toBeNull();
     expect(ended).toMatchObject({ status: 'finished', checkpointStep: 2, totalSteps: 3, validationLoss: 1.25 });
     expect(ended.metrics.map((s) => [s.step, s.validationLoss])).toEqual([[1, undefined], [2, undefined], [3, 1.25]]);
@@ -48,7 +48,7 @@ describe('RunLog', () => {
     log.step(step(1));
     log.checkpoint({ ...checkpoint(1), config: (() => 0) as unknown as TrainingCheckpoint['config'] });
     log.step(step(2));
-    const ended = await log.end('paused', 'paused after step 2');
+    const ended = await log.end((r) => endedRecord(r, 'paused', 'paused after step 2'));
     expect(log.failure).toMatch(/^the checkpoint of step 1 was not stored in this browser: /);
     expect(ended.checkpointStep).toBeNull();
     expect(await getTrainRun(db, 'r1')).toMatchObject({ status: 'paused', checkpointStep: null, metrics: [step(1), step(2)] });

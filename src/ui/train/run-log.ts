@@ -1,15 +1,15 @@
-// The stored record of the run in flight (data/train-runs.ts): each step, checkpoint and the end
-// written in the order they happened, one write at a time, while the run goes on. A write that
-// fails (storage full or blocked) does not stop the run: the first failure is kept for the page
-// to say what was not stored.
+// The stored record of the run in flight, SFT or GRPO (data/train-runs.ts; both kinds share the
+// trainRuns store): each step, checkpoint and the end written in the order they happened, one
+// write at a time, while the run goes on. A write that fails (storage full or blocked) does not
+// stop the run: the first failure is kept for the page to say what was not stored.
 import { messageOf } from '../../app/format.ts';
-import type { LabDatabase, TrainRunRecord, TrainRunStatus } from '../../data/db.ts';
-import { endedRecord, putTrainRun, recordStep, saveTrainCheckpoint } from '../../data/train-runs.ts';
+import type { LabDatabase, StoredRun } from '../../data/db.ts';
+import { putTrainRun, recordStep, saveTrainCheckpoint } from '../../data/train-runs.ts';
 import type { TrainingCheckpoint } from '../../engine/checkpoint.ts';
-import type { TrainStep } from '../../engine/protocol.ts';
+import type { GrpoCheckpoint } from '../../engine/grpo-protocol.ts';
 
-export class RunLog {
-  #record: TrainRunRecord;
+export class RunLog<R extends StoredRun> {
+  #record: R;
   #writes: Promise<void> = Promise.resolve();
   /** What the first failed write was, and why; null while every write succeeded. */
   failure: string | null = null;
@@ -17,17 +17,17 @@ export class RunLog {
   /** `onChange` hears every new record (before it is stored). */
   constructor(
     private readonly db: LabDatabase,
-    record: TrainRunRecord,
-    private readonly onChange: (record: TrainRunRecord) => void = () => {},
+    record: R,
+    private readonly onChange: (record: R) => void = () => {},
   ) {
     this.#record = record;
   }
 
-  get record(): TrainRunRecord {
+  get record(): R {
     return this.#record;
   }
 
-  #set(record: TrainRunRecord): TrainRunRecord {
+  #set(record: R): R {
     this.#record = record;
     this.onChange(record);
     return record;
@@ -47,13 +47,13 @@ export class RunLog {
     return this.flushed();
   }
 
-  step(step: TrainStep): void {
-    const record = this.#set(recordStep(this.#record, step));
+  step(step: R['metrics'][number]): void {
+    const record = this.#set(recordStep<R['metrics'][number], R>(this.#record, step));
     this.#write(`step ${step.step}`, () => putTrainRun(this.db, record));
   }
 
   /** Replaces the stored checkpoint; the record says so once it is stored. */
-  checkpoint(checkpoint: TrainingCheckpoint): void {
+  checkpoint(checkpoint: TrainingCheckpoint | GrpoCheckpoint): void {
     const record = this.#record;
     this.#write(`the checkpoint of step ${checkpoint.state.step}`, async () => {
       await saveTrainCheckpoint(this.db, record, checkpoint);
@@ -61,12 +61,9 @@ export class RunLog {
     });
   }
 
-  /** Stores how the run ended (a final validation loss goes on its last step, for the chart) once the writes before are done. */
-  async end(status: Exclude<TrainRunStatus, 'running'>, note: string, validationLoss: number | null = null): Promise<TrainRunRecord> {
-    const ended = endedRecord(this.#record, status, note, validationLoss);
-    const last = ended.metrics.at(-1);
-    if (validationLoss !== null && last) ended.metrics = [...ended.metrics.slice(0, -1), { ...last, validationLoss }];
-    const record = this.#set(ended);
+  /** Stores how the run ended — `ended` makes that record from the current one — once the writes before are done. */
+  async end(ended: (record: R) => R): Promise<R> {
+    const record = this.#set(ended(this.#record));
     this.#write('the end of the run', () => putTrainRun(this.db, record));
     await this.flushed();
     return this.#record;

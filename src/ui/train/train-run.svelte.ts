@@ -9,7 +9,7 @@ import { trainingRows } from '../../app/train-run.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, saveAdapter } from '../../data/adapters.ts';
 import type { StoredAdapter, TrainRunRecord } from '../../data/db.ts';
 import { getDataset } from '../../data/store.ts';
-import { deleteTrainRun, getTrainRun, listTrainRuns, markInterrupted, readTrainCheckpoint, resumedRecord, resumeRefusal } from '../../data/train-runs.ts';
+import { deleteTrainRun, endedRecord, getTrainRun, listTrainRuns, markInterrupted, readTrainCheckpoint, resumedRecord, resumeRefusal } from '../../data/train-runs.ts';
 import type { TrainingCheckpoint } from '../../engine/checkpoint.ts';
 import { EngineError, type EngineEvent, type TrainProgress, type TrainResult, type TrainStep } from '../../engine/protocol.ts';
 import { engine } from '../engine/engine.svelte.ts';
@@ -172,12 +172,12 @@ class TrainRunState {
       );
       this.result = result;
       const status = result.halt ? 'failed' : result.paused ? 'paused' : result.stopped ? 'stopped' : 'finished';
-      ended = log.end(status, result.halt ?? outcomeLine(result), result.validationLoss);
+      ended = log.end((r) => endedRecord(r, status, result.halt ?? outcomeLine(result), result.validationLoss));
     } catch (err) {
       const cancelled = err instanceof EngineError && err.code === 'cancelled';
       if (cancelled) this.notice = 'Cancelled before step 1 ended: nothing was trained.';
       else this.error = message(err);
-      ended = log.end(cancelled ? 'stopped' : 'failed', cancelled ? 'cancelled before step 1 ended' : message(err));
+      ended = log.end((r) => endedRecord(r, cancelled ? 'stopped' : 'failed', cancelled ? 'cancelled before step 1 ended' : message(err)));
     } finally {
       clearInterval(tick);
       await ended.catch(() => {});
@@ -194,7 +194,7 @@ class TrainRunState {
     }
   }
 
-  #receive(event: EngineEvent, log: RunLog): void {
+  #receive(event: EngineEvent, log: RunLog<TrainRunRecord>): void {
     const now = performance.now();
     this.clock = now;
     if (event.type === 'train-step') {
