@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
 import { DB_VERSION } from '../src/data/db.ts';
-import { splitDataset } from '../src/data/split.ts';
+import { splitDataset, splitRows } from '../src/data/split.ts';
 
 const ROWS = 20;
 const FILE = 'twenty.jsonl';
@@ -86,6 +86,27 @@ test("a dataset's validation part: shown and set in Datasets, held out by Train,
   await expect(page.getByTestId('eval-query-count')).toHaveText(`5 queries from ${FILE} — validation part`);
   await page.getByTestId('eval-query-count').click();
   await expect(page.getByTestId('eval-query-sets').locator('ol li')).toHaveText(expected.validation.map(queryOf));
+});
+
+test("a validation part drawn as QMD's trainer draws it: the rows its train.py holds out, exported, kept over a reload", async ({ page }) => {
+  await page.goto('./#/datasets');
+  await importFile(page);
+  const first = row(page, FILE);
+  await first.getByTestId('edit-validation').click();
+  await first.getByTestId('validation-rule').selectOption('qmd-trainer');
+  await first.getByTestId('validation-save').click();
+  await expect(first.getByTestId('dataset-validation')).toHaveText("2 rows (10 %, seed 42, as QMD's trainer draws it)");
+  // hf-split.ts is checked against numpy's own permutation (src/data/split.test.ts); here, that the page reads the rule.
+  const expected = splitRows(ROWS, { ratio: 0.1, seed: 42, rule: 'qmd-trainer' });
+  expect(expected.validation).not.toEqual(splitDataset(ROWS).validation);
+  await page.reload();
+  await first.getByTestId('export-part').selectOption('validation');
+  await first.getByTestId('export-format').selectOption('input_output');
+  const [download] = await Promise.all([page.waitForEvent('download'), first.getByTestId('export-dataset').click()]);
+  const exported = (await readFile(await download.path(), 'utf8')).trimEnd().split('\n').map((line) => (JSON.parse(line) as { input: string }).input);
+  expect(exported).toEqual(expected.validation.map(queryOf));
+  await first.getByTestId('edit-validation').click();
+  await expect(first.getByTestId('validation-rule')).toHaveValue('qmd-trainer');
 });
 
 test('a version 2 database opens with every dataset given the default validation part and doubled names suffixed', async ({ page }) => {

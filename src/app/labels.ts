@@ -15,9 +15,10 @@ export function formatCounts(formats: Partial<Record<RowFormat, number>>): strin
   return present.length === 0 ? '—' : present.map((f) => `${FORMAT_LABELS[f]} ${formats[f]!.toLocaleString('en-US')}`).join(', ');
 }
 
-/** A dataset's validation split in words: "10 %, seed 42", or "none" at ratio 0. */
-export function formatValidation({ ratio, seed }: ValidationSplit): string {
-  return ratio === 0 ? 'none' : `${Number((ratio * 100).toFixed(2))} %, seed ${seed}`;
+/** A dataset's validation split in words: "10 %, seed 42" (", as QMD's trainer draws it" for that rule), or "none" at ratio 0. */
+export function formatValidation({ ratio, seed, rule }: ValidationSplit): string {
+  if (ratio === 0) return 'none';
+  return `${Number((ratio * 100).toFixed(2))} %, seed ${seed}${rule === 'qmd-trainer' ? ", as QMD's trainer draws it" : ''}`;
 }
 
 /** What a dataset's validation part is called wherever it is offered as a query set. */

@@ -3,14 +3,15 @@
 // which the worker and the CLI both call.
 import type { LabDatabase } from '../data/db.ts';
 import { getDataset, scanRows } from '../data/store.ts';
-import { splitDataset, type SplitOptions } from '../data/split.ts';
+import { splitRows } from '../data/split.ts';
+import type { ValidationSplit } from '../data/db.ts';
 import type { TrainRow } from '../engine/protocol.ts';
 
 /** The train and validation rows of stored dataset `id` (its own validation part unless `split` is given), each part in row order. */
-export async function trainingRows(db: LabDatabase, id: string, split?: SplitOptions): Promise<{ train: TrainRow[]; validation: TrainRow[] }> {
+export async function trainingRows(db: LabDatabase, id: string, split?: ValidationSplit): Promise<{ train: TrainRow[]; validation: TrainRow[] }> {
   const meta = await getDataset(db, id);
   if (!meta) throw new Error(`training rows: no stored dataset ${id}`);
-  const validation = new Set(splitDataset(meta.rows, split ?? meta.validation).validation);
+  const validation = new Set(splitRows(meta.rows, split ?? meta.validation).validation);
   const parts = { train: [] as TrainRow[], validation: [] as TrainRow[] };
   for await (const row of scanRows(db, id)) {
     const { query, completion, intent, line } = row;

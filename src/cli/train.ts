@@ -12,7 +12,7 @@ import { appendFileSync } from 'node:fs';
 import { readFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { splitAsQmdTrainer, splitDataset } from '../data/split.ts';
+import { splitRows } from '../data/split.ts';
 import { readDatasetFile } from './dataset-file.ts';
 import { loadModelTokenizer, loadSession, readSettingsFile, saveAdapter } from '../engine/model-dir.ts';
 import { nodeRuntime } from '../engine/runtime-node.ts';
@@ -95,10 +95,7 @@ export async function main(args: string[]): Promise<number> {
   if (rows.length < 2) throw new Error(`${values.data}: ${rows.length} usable rows; training needs at least 2`);
   // The page's split (src/data/split.ts): the same seed holds out the same rows here and in #/train;
   // with QMD's own config, the rows its train.py holds out (so eval losses compare row for row).
-  const evalSplit = { ratio: config.eval.split, seed: config.eval.seed };
-  const split = config.eval.split > 0
-    ? read.kind === 'qmd-trainer' ? splitAsQmdTrainer(rows.length, evalSplit) : splitDataset(rows.length, evalSplit)
-    : { train: rows.map((_, i) => i), validation: [] };
+  const split = splitRows(rows.length, { ratio: config.eval.split, seed: config.eval.seed, rule: read.kind === 'qmd-trainer' ? 'qmd-trainer' : 'qmd-lab' });
   if (split.train.length === 0) throw new Error(`${values.data}: the ${config.eval.split} eval split leaves no rows to train on`);
   if (sampleEvery !== undefined && split.validation.length === 0) {
     throw new Error(`${values.config}: --sample-every expands validation queries, and eval.split ${config.eval.split} holds out none of ${values.data}'s ${rows.length} rows: set eval.split above 0`);

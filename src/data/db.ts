@@ -17,13 +17,22 @@ import type { ReportDrops } from './report.ts';
 export type RowFormat = 'structured' | 'input_output' | 'messages' | 'prompt_completion' | 'text';
 
 /**
- * A dataset's validation part: ceil(ratio × rows) rows drawn by splitDataset (split.ts) with
- * `seed`; ratio 0 is none. Training holds these rows out, Eval can run their queries.
+ * How a validation part's rows are drawn (split.ts splitRows): `qmd-lab`, our seeded shuffle; or
+ * `qmd-trainer`, the rows QMD's Python trainer holds out of the same rows with the same seed
+ * (Hugging Face datasets' shuffle + train_test_split), so eval losses compare row for row.
+ */
+export type SplitRule = 'qmd-lab' | 'qmd-trainer';
+
+/**
+ * A dataset's validation part: ceil(ratio × rows) rows drawn by `rule` with `seed`; ratio 0 is
+ * none. Training holds these rows out, Eval can run their queries.
  */
 export interface ValidationSplit {
   /** Share of rows, in [0, 1). */
   ratio: number;
   seed: number;
+  /** Absent on splits stored before there was a choice: `qmd-lab`. */
+  rule?: SplitRule;
 }
 
 /** The reference SFT run's 10 % eval split, seed 42 (configs/sft.yaml `eval`): every new dataset's. */

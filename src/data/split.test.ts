@@ -4,7 +4,7 @@ import { openLab } from './db.ts';
 import { importDataset } from './import.ts';
 import { mulberry32 } from '../random.ts';
 import fixture from './hf-split.fixture.json';
-import { splitAsQmdTrainer, splitDataset, validationSize } from './split.ts';
+import { splitAsQmdTrainer, splitDataset, splitRows, validationSize } from './split.ts';
 import { trainingRows } from '../app/train-run.ts';
 import { exportLines, getDataset, listDatasets, partRows, renameDataset, setValidation, validationQueries } from './store.ts';
 
@@ -117,5 +117,39 @@ describe('splitAsQmdTrainer', () => {
     expect(split.train).toEqual([...expected.train].sort((a, b) => a - b));
     const v4 = fixture.hf_splits.find((s) => s.n === 57 && !s.shuffle_first)!;
     expect(splitAsQmdTrainer(57, { ratio: 0.1, seed: 42 }, { shuffleFirst: false }).validation).toEqual([...v4.test].sort((a, b) => a - b));
+  });
+});
+
+describe("a stored dataset split as QMD's trainer draws it", () => {
+  // 57 rows: the fixture's own case, so the held-out rows are those the Python script printed.
+  const rows = Array.from({ length: 57 }, (_, i) => JSON.stringify({ input: `query ${i}`, output: `lex: q${i}` }));
+  const expected = [...fixture.hf_splits.find((s) => s.n === 57 && s.shuffle_first)!.test].sort((a, b) => a - b);
+
+  it('holds out the Python run\'s rows in every part reader and in Train, kept across a reopen; a bad rule is refused', async () => {
+    const name = `split-rule-${Date.now()}`;
+    let db = await openLab(name);
+    const { meta } = await importDataset(db, new File([rows.join('\n')], 'set.jsonl'), { name: 'set' });
+    const updated = await setValidation(db, meta.id, { ratio: 0.1, seed: 42, rule: 'qmd-trainer' });
+    expect(updated.validation).toEqual({ ratio: 0.1, seed: 42, rule: 'qmd-trainer' });
+    // Not what qmd-lab's own shuffle holds out (else the rule would not be read).
+    expect(splitDataset(57).validation).not.toEqual(expected);
+    db.close();
+    db = await openLab(name);
+    expect((await getDataset(db, meta.id))!.validation.rule).toBe('qmd-trainer');
+    expect(await validationQueries(db, meta.id)).toEqual(expected.map((i) => `query ${i}`));
+    const parts = await trainingRows(db, meta.id);
+    expect(parts.validation.map((r) => r.query)).toEqual(expected.map((i) => `query ${i}`));
+    expect(parts.train.length).toBe(57 - expected.length);
+    await expect(setValidation(db, meta.id, { ratio: 0.1, seed: 42, rule: 'numpy' as never })).rejects.toThrow('the split rule "numpy" must be one of qmd-lab, qmd-trainer');
+    await expect(setValidation(db, meta.id, { ratio: 0.1, seed: 2 ** 32, rule: 'qmd-trainer' })).rejects.toThrow('below 2^32');
+    // Back to qmd-lab's rule: the stored split carries no rule, as splits stored before the choice.
+    expect((await setValidation(db, meta.id, { ratio: 0.1, seed: 42, rule: 'qmd-lab' })).validation).toEqual({ ratio: 0.1, seed: 42 });
+    db.close();
+  });
+
+  it('no validation part at ratio 0, and every row held out when the share leaves none to train on', () => {
+    expect(splitRows(5, { ratio: 0, seed: 42, rule: 'qmd-trainer' })).toEqual({ train: [0, 1, 2, 3, 4], validation: [] });
+    expect(splitRows(1, { ratio: 0.5, seed: 42, rule: 'qmd-trainer' })).toEqual({ train: [], validation: [0] });
+    expect(splitRows(57, { ratio: 0.1, seed: 42, rule: 'qmd-trainer' }).validation).toEqual(expected);
   });
 });

@@ -7,10 +7,13 @@
 // ceil(ratio × rows) indexes of the permutation (ratio 0.1 by default; ceil as Hugging Face
 // `train_test_split` counts its test part). Same rows + same seed → same split, on every
 // machine. It is NOT numpy's permutation, so it does not pick the rows the Python run held out:
-// splitAsQmdTrainer does (hf-split.ts), for a run read from QMD's own trainer config.
+// splitAsQmdTrainer does (hf-split.ts): a dataset whose split has rule `qmd-trainer`, and a run
+// read from QMD's own trainer config. splitRows picks by the rule.
 import { shuffled } from '../random.ts';
 import { hfTrainTestSplit } from './hf-split.ts';
-import { DEFAULT_VALIDATION, type ValidationSplit } from './db.ts';
+import { DEFAULT_VALIDATION, type SplitRule, type ValidationSplit } from './db.ts';
+
+export const SPLIT_RULES: readonly SplitRule[] = ['qmd-lab', 'qmd-trainer'];
 
 export type SplitOptions = Partial<ValidationSplit>;
 
@@ -21,9 +24,12 @@ export interface Split {
 }
 
 /** What is wrong with a validation split, or null. */
-export function validationProblem({ ratio, seed }: ValidationSplit): string | null {
+export function validationProblem({ ratio, seed, rule }: ValidationSplit): string | null {
   if (!(ratio >= 0 && ratio < 1)) return `the validation share ${ratio} must be in [0, 1) (0: no validation part)`;
   if (!(Number.isInteger(seed) && seed >= 0)) return `the split seed ${seed} must be a whole number ≥ 0`;
+  if (rule !== undefined && !SPLIT_RULES.includes(rule)) return `the split rule ${JSON.stringify(rule)} must be one of ${SPLIT_RULES.join(', ')}`;
+  // numpy's SeedSequence takes any integer; hf-split.ts implements one 32-bit entropy word.
+  if (rule === 'qmd-trainer' && seed >= 2 ** 32) return `the split seed ${seed} must be below 2^32 for QMD's trainer's split`;
   return null;
 }
 
@@ -44,6 +50,17 @@ export function splitDataset(rows: number, { ratio = DEFAULT_VALIDATION.ratio, s
     validation: order.slice(0, size).sort(byIndex),
     train: order.slice(size).sort(byIndex),
   };
+}
+
+/** The parts of `rows` rows as `validation` says: its rule, share and seed (the one dispatch on the rule). */
+export function splitRows(rows: number, validation: ValidationSplit): Split {
+  if (validation.rule !== 'qmd-trainer') return splitDataset(rows, validation);
+  const problem = validationProblem(validation);
+  if (problem) throw new Error(`splitRows: ${problem}`);
+  // datasets refuses test_size 0 and a split that leaves no train row; here they mean no validation part and all rows held out.
+  if (validation.ratio === 0 || rows === 0) return { train: Array.from({ length: rows }, (_, i) => i), validation: [] };
+  if (rows - validationSize(rows, validation.ratio) <= 0) return { train: [], validation: Array.from({ length: rows }, (_, i) => i) };
+  return splitAsQmdTrainer(rows, validation);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { DatasetMeta, DatasetRow, LabDatabase, ValidationSplit } from './db
 import { uniqueName } from './names.ts';
 import { DEFAULT_PROMPT_FORMAT, qmdUserMessage } from '../model/prompt.ts';
 import { emptyReport, type ImportReport } from './report.ts';
-import { splitDataset, validationProblem } from './split.ts';
+import { splitRows, validationProblem } from './split.ts';
 
 /** All rows of a dataset, or the train or validation part of its split. */
 export type DatasetPart = 'all' | 'train' | 'validation';
@@ -55,7 +55,7 @@ export async function setValidation(db: LabDatabase, id: string, validation: Val
   const tx = db.transaction('datasets', 'readwrite');
   const meta = await tx.store.get(id);
   if (!meta?.complete) throw new Error(`setValidation: no dataset ${id}`);
-  const updated = { ...meta, validation: { ratio: validation.ratio, seed: validation.seed } };
+  const updated = { ...meta, validation: { ratio: validation.ratio, seed: validation.seed, ...(validation.rule === 'qmd-trainer' ? { rule: validation.rule } : {}) } };
   await tx.store.put(updated);
   await tx.done;
   return updated;
@@ -125,7 +125,7 @@ export async function* partRows(db: LabDatabase, id: string, part: DatasetPart):
   const meta = await getDataset(db, id);
   if (!meta) throw new Error(`partRows: no dataset ${id}`);
   const member = new Uint8Array(meta.rows);
-  if (part !== 'all') for (const i of splitDataset(meta.rows, meta.validation)[part]) member[i] = 1;
+  if (part !== 'all') for (const i of splitRows(meta.rows, meta.validation)[part]) member[i] = 1;
   for await (const row of scanRows(db, id)) if (part === 'all' || member[row.index]) yield row;
 }
 
