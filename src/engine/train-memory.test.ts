@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
 import { newAdapter } from '../model/peft.ts';
 import { weightLayout } from '../model/qwen3/layout.ts';
-import { trainStepGraph } from '../model/qwen3/train-step.ts';
+import { lossChunkPositions, trainStepGraph } from '../model/qwen3/train-step.ts';
 import { liveness } from '../onnx/liveness.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
@@ -75,6 +75,19 @@ describe('ortBufferBytes', () => {
     expect(ortWebGpuPeak([...three, { bytes: 200 * MiB, born: 2, last: 3 }])).toBe(2 * 44_236_800 + 200 * MiB);
     // Past the largest bucket a released buffer is freed.
     expect(ortWebGpuPeak([{ bytes: 200 * MiB, born: 0, last: 1 }, { bytes: 300 * MiB, born: 2, last: 3 }])).toBe(300 * MiB);
+  });
+
+  it("cuts the loss head so that its [C, V] logits take ORT's 64 MiB bucket, not the 128 MiB one", () => {
+    const MiB = 2 ** 20;
+    const positions = lossChunkPositions(layout); // V = 151,936 in one chunk
+    expect(positions).toBe(110);
+    expect(ortBufferBytes(4 * positions * model.vocabSize)).toBe(64 * MiB);
+    expect(ortBufferBytes(4 * (positions + 1) * model.vocabSize)).toBe(128 * MiB);
+    // No intermediate of a step scoring 256 positions needs a buffer over 64 MiB (128 positions a chunk made 78 MB logits).
+    const { graph } = trainStepGraph(model, { batch: 1, length: 256, positions: 256, rank: 4, targets: config.lora.targets, dropout: false, layout, transposed: true });
+    expect(Math.max(...liveness(graph).lifetimes.map((l) => ortBufferBytes(l.bytes)))).toBe(64 * MiB);
+    // Vocabulary chunks: the largest chunk sets it, at most 128 positions.
+    expect(lossChunkPositions(weightLayout(model, { maxBindingBytes: 64 * 1024 * 4 * 16 }))).toBe(128);
   });
 
   it('makes the activation estimate at least the unrounded peak of the graph', () => {

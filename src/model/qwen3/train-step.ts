@@ -40,7 +40,7 @@ export interface TrainStepShape {
   rank: number;
   targets: readonly LoraTarget[];
   dropout: boolean;
-  /** Scored positions per loss-head chunk (default 128: [C, V] fp32 logits are 78 MB). */
+  /** Scored positions per loss-head chunk (default: lossChunkPositions). */
   lossChunk?: number;
   /** Base weights in the decoder's transposed device layout (layout.ts decoderWeights), as Qwen3Session holds them; default: HF's. */
   transposed?: boolean;
@@ -179,6 +179,24 @@ export function vocabularyInputs(c: Qwen3Config, layout: WeightLayout, batch: nu
   ];
 }
 
+/**
+ * onnxruntime-web's WebGPU EP puts a tensor in the smallest of its buffer buckets that holds it
+ * (src/engine/train-memory.ts ORT_WEBGPU_BUCKETS): [C, V_k] float32 logits of 128 positions at
+ * V = 151,936 (78 MB) took the 128 MiB bucket, and ORT kept three alive (bench/RESULTS.md "train
+ * step on WebGPU"); at most this many bytes they take the 64 MiB one.
+ */
+const LOSS_CHUNK_BYTES = 64 * 2 ** 20;
+
+/**
+ * Scored positions per loss-head chunk: the most whose float32 logits over the largest
+ * vocabulary chunk fit LOSS_CHUNK_BYTES (110 at V = 151,936 in one chunk), at most 128. Every
+ * position's log-softmax is its own, so the chunking changes only the order of the loss's sum.
+ */
+export function lossChunkPositions(layout: WeightLayout): number {
+  const rows = Math.max(...layout.chunks.map((k) => k.rows));
+  return Math.max(1, Math.min(128, Math.floor(LOSS_CHUNK_BYTES / (4 * rows))));
+}
+
 /** The train step as a Graph (for analysis: src/onnx/liveness.ts) and its LoRA inputs, in the order of their gradient outputs. */
 export function trainStepGraph(c: Qwen3Config, s: TrainStepShape): { graph: Graph; params: string[] } {
   const g = new Graph('qwen3-train-step');
@@ -205,7 +223,7 @@ export function trainStepGraph(c: Qwen3Config, s: TrainStepShape): { graph: Grap
   const losses: Value[] = [];
   const dhs: Value[] = [];
   g.scope('loss', () => {
-    const chunkSize = s.lossChunk ?? 128;
+    const chunkSize = s.lossChunk ?? lossChunkPositions(layout);
     // One float32 copy of each LM-head chunk for the whole loss head: a cast per use (with
     // TRAIN_STEP_DISABLED_OPTIMIZERS) peaked ~500 MB higher in RSS at hidden 1,024, 1 × 256
     // tokens, as ORT ran some of those casts early.
