@@ -64,7 +64,9 @@ test('GRPO in the page: an SFT adapter merged, 2 steps charted with their sample
   await page.getByTestId('grpo-drift-guard-max-hard-fail-rate').fill('99');
   await page.getByTestId('grpo-drift-guard-window-groups').fill('2');
   await expect(page.getByTestId('grpo-step-shape')).toHaveText(`${G} completions a step: 1 prompt × G ${G}.`);
-  await expect(page.getByTestId('grpo-memory')).toContainText('GPU memory for the update, estimated', { timeout: 90_000 });
+  await expect(page.getByTestId('grpo-memory')).toContainText('GPU memory for this run, estimated', { timeout: 90_000 });
+  await expect(page.getByTestId('grpo-memory-sampling')).toBeVisible();
+  await expect(page.getByTestId('grpo-memory-reference')).toBeVisible();
 
   // Pause at once: the run ends after step 1, with its checkpoint stored.
   await page.getByTestId('grpo-start').click();

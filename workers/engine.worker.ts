@@ -26,7 +26,7 @@ import { runTrainJob, trainResult } from '../src/engine/train-job.ts';
 import { adapterFingerprint } from '../src/engine/grpo-checkpoint.ts';
 import { runGrpoJob } from '../src/engine/grpo-job.ts';
 import { writePeftAdapter } from '../src/model/peft.ts';
-import { trainMemoryEstimate, trainMemoryRefusal } from '../src/engine/train-memory.ts';
+import { grpoMemoryEstimate, trainMemoryEstimate, trainMemoryRefusal } from '../src/engine/train-memory.ts';
 
 const runtime = createWebRuntime();
 const cache = new OpfsCache();
@@ -177,6 +177,12 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       const budgetBytes = await trainBudget();
       return { estimate, budgetBytes, refusal: trainMemoryRefusal(estimate, budgetBytes, request.config) };
     }
+    case 'grpo-memory': {
+      const loaded = requireModel();
+      const estimate = grpoMemoryEstimate(loaded.config, loaded.session.layout, request.config, loaded.session.memory().weights);
+      const budgetBytes = await trainBudget();
+      return { estimate, budgetBytes, refusal: trainMemoryRefusal(estimate, budgetBytes, request.config.train) };
+    }
     case 'memory': {
       const memory = runtime.memory();
       const counts = runtime.counts();
@@ -226,6 +232,10 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
     case 'grpo': {
       const loaded = requireModel();
       const { adapterId, sftAdapter, prompts, config, guard, maxSteps, resume, checkpointEvery } = request;
+      const memoryBudget = await trainBudget();
+      // Before the SFT adapter is merged: a run that cannot fit leaves the loaded weights as they are.
+      const tooBig = trainMemoryRefusal(grpoMemoryEstimate(loaded.config, loaded.session.layout, config, loaded.session.memory().weights), memoryBudget, config.train);
+      if (tooBig) throw new EngineError('too_large', `cannot run GRPO: ${tooBig}`);
       const sftId = sftAdapter?.id ?? null;
       if (merged !== null && merged.id !== sftId) {
         throw new EngineError('bad_model', `the loaded weights have the adapter ${merged.sft.name} merged into them (an earlier GRPO run): load the model again to train on ${sftId === null ? 'the base alone' : 'another SFT adapter'}`);

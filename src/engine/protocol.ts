@@ -2,7 +2,7 @@
 // sides import. Every request carries an id; the worker answers it with exactly one `result` or
 // `error`, and may send `event`s for it (progress, tokens) before that. Requests are a union
 // that later features (eval runs, training) extend with new `type`s.
-import type { TrainMemoryEstimate } from './train-memory.ts';
+import type { GrpoMemoryEstimate, TrainMemoryEstimate } from './train-memory.ts';
 import type { CacheKey } from '../model/hub/cache.ts';
 import type { TrainingCheckpoint } from './checkpoint.ts';
 import type { GrpoConfig } from './grpo-config.ts';
@@ -90,6 +90,8 @@ export type Request =
     }
   /** What a run with `config` would hold on the GPU with the loaded model, and whether it fits (train-memory.ts). */
   | { type: 'train-memory'; config: TrainConfig }
+  /** The same for a GRPO run: its update, sampling and reference pass (train-memory.ts grpoMemoryEstimate). */
+  | { type: 'grpo-memory'; config: GrpoConfig }
   /** Ends the train or grpo request `target` after the step in flight completes, with that step's checkpoint (TrainResult.paused). */
   | { type: 'pause'; target: number }
   /** Test mode only (the worker named ENGINE_TEST_NAME): fail the way a real crash or a lost GPU would. */
@@ -161,11 +163,12 @@ export interface Results {
   train: TrainResult;
   grpo: GrpoResult;
   'train-memory': TrainMemoryReport;
+  'grpo-memory': TrainMemoryReport<GrpoMemoryEstimate>;
   debug: null;
 }
 
-export interface TrainMemoryReport {
-  estimate: TrainMemoryEstimate;
+export interface TrainMemoryReport<E extends TrainMemoryEstimate = TrainMemoryEstimate> {
+  estimate: E;
   /** What the worker lets a run hold: BUDGET_BUFFERS × maxBufferSize, as for loading (WebGPU tells no memory size). */
   budgetBytes: number;
   /** Why the run would not fit, naming the settings to change; null when it fits. */

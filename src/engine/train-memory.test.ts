@@ -13,7 +13,9 @@ import { Qwen3Session } from './session.ts';
 import type { TrainConfig } from './train-config.ts';
 import { loadBundledTokenizer } from './tokenizer-node.ts';
 import { runTrainJob } from './train-job.ts';
-import { largestMicroBatch, ortBufferBytes, ortWebGpuPeak, trainMemoryEstimate, trainMemoryRefusal } from './train-memory.ts';
+import { grpoMemoryEstimate, largestMicroBatch, ortBufferBytes, ortWebGpuPeak, trainMemoryEstimate, trainMemoryRefusal } from './train-memory.ts';
+import { parseGrpoConfig } from './grpo-config.ts';
+import { readFileSync } from 'node:fs';
 
 const config: TrainConfig = {
   lora: { r: 4, alpha: 8, dropout: 0, rslora: false, targets: ['q_proj', 'v_proj', 'down_proj'] },
@@ -128,5 +130,27 @@ describe('runTrainJob with a memory budget', () => {
     });
     expect(graphs).toEqual([]);
     await session.release();
+  });
+});
+
+describe('grpoMemoryEstimate', () => {
+  const grpo = parseGrpoConfig(readFileSync(new URL('../../configs/grpo.yaml', import.meta.url), 'utf8'), 'configs/grpo.yaml');
+  const run = { ...grpo, train: { ...grpo.train, training: { ...grpo.train.training, maxLength: 64 } }, grpo: { ...grpo.grpo, maxCompletionLength: 32 } };
+
+  it("is the update's estimate plus one completion's KV cache (past and present) and the reference pass over it", () => {
+    const e = grpoMemoryEstimate(model, layout, run, 1000);
+    const update = trainMemoryEstimate(model, layout, run.train, 1000);
+    // Tiny model: 2 layers, 2 KV heads × 16; keys [1, 2, 64, 16] float32 = 8,192 bytes (its own bucket), values the same.
+    expect(model).toMatchObject({ numLayers: 2, numKvHeads: 2, headDim: 16 });
+    expect(e.sampling).toBe(2 * (2 * 2 * 8192));
+    // The reference pass forms [32, 151,936] float32 logits at the least (19.4 MB: the 25 MiB bucket).
+    expect(e.reference).toBeGreaterThanOrEqual(ortBufferBytes(4 * 32 * model.vocabSize));
+    expect(e.total).toBe(update.total + e.sampling + e.reference);
+    expect({ weights: e.weights, lora: e.lora, activations: e.activations }).toEqual({ weights: update.weights, lora: update.lora, activations: update.activations });
+    // A budget the update alone fits is refused once sampling and the reference pass are counted, naming the settings.
+    expect(trainMemoryRefusal(update, update.total, run.train)).toBeNull();
+    expect(trainMemoryRefusal(e, update.total, run.train)).toMatch(/sampling's KV cache .*reference pass .*lower training\.max_length \(now 64\)/);
+    // Longer completions: a larger reference pass.
+    expect(grpoMemoryEstimate(model, layout, { ...run, grpo: { ...run.grpo, maxCompletionLength: 64 } }, 1000).reference).toBeGreaterThan(e.reference);
   });
 });

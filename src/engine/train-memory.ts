@@ -7,10 +7,12 @@
 // bench/RESULTS.md "train step on WebGPU (SwiftShader)".
 import type { Qwen3Config } from '../model/config.ts';
 import type { WeightLayout } from '../model/qwen3/layout.ts';
+import { sequenceScorerGraph } from '../model/qwen3/score-graph.ts';
 import { trainStepGraph } from '../model/qwen3/train-step.ts';
 import { loraSites } from '../model/tensors.ts';
 import { liveness, type Liveness } from '../onnx/liveness.ts';
 import { lossPositions } from './batches.ts';
+import type { GrpoConfig } from './grpo-config.ts';
 import type { TrainConfig } from './train-config.ts';
 
 export interface TrainMemoryEstimate {
@@ -118,11 +120,34 @@ export function trainMemoryEstimate(model: Qwen3Config, layout: WeightLayout, co
   return { weights: weightBytes, lora: loraBytes, activations, total: weightBytes + loraBytes + activations, microBatch };
 }
 
+/** A GRPO run's: its update (an SFT step of the same LoRA, batch and max length) and what a step's sampling and reference pass add. */
+export interface GrpoMemoryEstimate extends TrainMemoryEstimate {
+  /** One completion's KV cache at training.max_length tokens, twice: a decode step holds the past and the present it makes. */
+  sampling: number;
+  /** The reference pass (sequence-logps.ts): one forward over a completion at its longest, its log-probs at max_completion_length positions. */
+  reference: number;
+}
+
+/**
+ * The update, sampling and reference pass run one after the other, but ORT's pool keeps each
+ * phase's buffers in their buckets for the next (ortWebGpuPeak), so their sum is the bound said.
+ */
+export function grpoMemoryEstimate(model: Qwen3Config, layout: WeightLayout, config: GrpoConfig, weightBytes: number): GrpoMemoryEstimate {
+  const update = trainMemoryEstimate(model, layout, config.train, weightBytes);
+  const length = config.train.training.maxLength;
+  const cache = 2 * model.numLayers * ortBufferBytes(4 * model.numKvHeads * length * model.headDim); // keys and values, [1, KV, S, hd] per layer
+  const sampling = 2 * cache;
+  const scorer = sequenceScorerGraph(model, { layout, lora: false, shape: { length, positions: Math.min(length, config.grpo.maxCompletionLength) } });
+  const reference = ortWebGpuPeak(liveness(scorer).lifetimes);
+  return { ...update, sampling, reference, total: update.total + sampling + reference };
+}
+
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 
 /** "2.41 GB (weights 1.19 GB, LoRA state 0.20 GB, activations 1.02 GB for 4 × 512 tokens)". */
-export function estimateText(e: TrainMemoryEstimate): string {
-  return `${gb(e.total)} (weights ${gb(e.weights)}, LoRA state ${gb(e.lora)}, activations ${gb(e.activations)} for micro-batches of ${e.microBatch.rows} × ${e.microBatch.length} tokens)`;
+export function estimateText(e: TrainMemoryEstimate | GrpoMemoryEstimate): string {
+  const grpo = 'sampling' in e ? `, sampling's KV cache ${gb(e.sampling)}, reference pass ${gb(e.reference)}` : '';
+  return `${gb(e.total)} (weights ${gb(e.weights)}, LoRA state ${gb(e.lora)}, activations ${gb(e.activations)} for micro-batches of ${e.microBatch.rows} × ${e.microBatch.length} tokens${grpo})`;
 }
 
 /**

@@ -20,21 +20,25 @@ export interface SequenceScorerOptions {
   layout?: WeightLayout;
   /** true: the decoder's LoRA inputs (any adapter); false: the base model only. */
   lora: boolean;
+  /** Fixed token and scored-position counts (a memory estimate's liveness needs sizes); default: symbolic T and N. */
+  shape?: { length: number; positions: number };
 }
 
-/** The scorer as a Graph (for analysis and tests); T tokens and N scored positions stay symbolic. */
+/** The scorer as a Graph (for analysis and tests); T tokens and N scored positions stay symbolic unless `shape` fixes them. */
 export function sequenceScorerGraph(c: Qwen3Config, options: SequenceScorerOptions): Graph {
   const layout = options.layout ?? weightLayout(c);
   const g = new Graph(options.lora ? 'qwen3-score-lora' : 'qwen3-score');
-  const ids = declareTokens(g, layout, 1, 'T');
+  const T = options.shape?.length ?? 'T';
+  const N = options.shape?.positions ?? 'N';
+  const ids = declareTokens(g, layout, 1, T);
   const ctx = {
-    cos: g.input(names.ROPE_COS, 'float32', ['T', c.headDim]),
-    sin: g.input(names.ROPE_SIN, 'float32', ['T', c.headDim]),
-    bias: g.input(names.ATTN_BIAS, 'float32', ['T', 'T']),
+    cos: g.input(names.ROPE_COS, 'float32', [T, c.headDim]),
+    sin: g.input(names.ROPE_SIN, 'float32', [T, c.headDim]),
+    bias: g.input(names.ATTN_BIAS, 'float32', [T, T]),
     past: null,
   };
-  const positions = g.input(names.SCORE_POSITIONS, 'int64', ['N']);
-  const target = declareTargets(g, layout, 'N');
+  const positions = g.input(names.SCORE_POSITIONS, 'int64', [N]);
+  const target = declareTargets(g, layout, N);
   const inverseTemperature = g.input(names.INVERSE_TEMPERATURE, 'float32', []);
   const weights = declareWeights(g, c, layout, true);
   const lora = options.lora ? declareLora(g, c, loraTargets, null, null, true) : noLora(c);
