@@ -106,7 +106,7 @@ test('GRPO in the page: an SFT adapter merged, 2 steps charted with their sample
   await expect(halt.getByTestId('grpo-halt-message')).toHaveText(`step ${STEPS}: 100.0 % of the completions of the last 2 groups hard-failed the format, above the drift guard's max_hard_fail_rate 99.0 %`);
   await expect(halt.getByTestId('grpo-halt-rollback')).toContainText('rolled back to the checkpoint of step 1');
   await expect(page.locator('[data-testid="grpo-samples"][data-name="halt"]').getByTestId('grpo-sample-row')).toHaveCount(2 * G);
-  await expect(run).toHaveAttribute('data-status', 'failed');
+  await expect(run).toHaveAttribute('data-status', 'halted');
   await expect(run.getByTestId('grpo-run-steps')).toContainText(`${STEPS} / ${STEPS}`);
   const live = page.getByTestId('view-grpo').locator('> .panel > [data-testid="grpo-charts"]');
   await expect(live.getByTestId('grpo-chart-point')).toHaveCount(STEPS * SERIES);

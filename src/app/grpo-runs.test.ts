@@ -102,10 +102,11 @@ describe('the prompts of a GRPO run', () => {
 describe('the bookkeeping of a GRPO run', () => {
   const here = { model: 'test/tiny-qwen3', promptsStored: true, sftStored: true };
 
-  it('resumes a paused, interrupted or failed run with a checkpoint short of the end, on its model, prompts and SFT adapter', () => {
+  it('resumes a paused, interrupted, failed or halted run with a checkpoint short of the end, on its model, prompts and SFT adapter', () => {
     const paused = run('a', 1, { status: 'interrupted', sft: { id: 'sft1', name: 'v4 SFT' } });
     expect(grpoResumeRefusal(paused, checkpoint(1, 0), here)).toBeNull();
-    expect(grpoResumeRefusal({ ...paused, status: 'finished' }, checkpoint(1, 0), here)).toBe('the run is finished: only a paused, interrupted or failed run resumes');
+    expect(grpoResumeRefusal({ ...paused, status: 'finished' }, checkpoint(1, 0), here)).toBe('the run is finished: only a paused, interrupted, failed or halted run resumes');
+    expect(grpoResumeRefusal({ ...paused, status: 'halted' }, checkpoint(1, 0), here)).toBeNull();
     expect(grpoResumeRefusal(paused, null, here)).toMatch(/has no checkpoint/);
     expect(grpoResumeRefusal(paused, checkpoint(3, 0), here)).toBe('its checkpoint already holds the last step (3)');
     expect(grpoResumeRefusal(paused, checkpoint(1, 0), { ...here, model: null })).toBe('no model is loaded: load test/tiny-qwen3 in the Playground to resume it');
@@ -117,8 +118,8 @@ describe('the bookkeeping of a GRPO run', () => {
   });
 
   it('cuts a resumed history to the checkpoint and clears what the last end said', () => {
-    const ended = grpoEndedRecord(recordStep(recordStep(run('a', 1), step(1)), step(2)), 'failed', 'guard', halt, 50);
-    expect(ended).toMatchObject({ status: 'failed', note: 'guard', halt, updated: 50 });
+    const ended = grpoEndedRecord(recordStep(recordStep(run('a', 1), step(1)), step(2)), 'halted', 'guard', halt, 50);
+    expect(ended).toMatchObject({ status: 'halted', note: 'guard', halt, updated: 50 });
     const resumed = grpoResumedRecord(ended, checkpoint(1, 0), 60);
     expect(resumed).toMatchObject({ status: 'running', note: '', halt: null, updated: 60, totalSteps: 3 });
     expect(resumed.metrics.map((s) => s.step)).toEqual([1]);
@@ -132,6 +133,6 @@ describe('the bookkeeping of a GRPO run', () => {
     expect(grpoOutcomeLine({ steps, halt, paused: false, stopped: true })).toBe('Stopped by the drift guard at step 3 of 3, rolled back to step 2');
     expect(grpoOutcomeLine({ steps, halt: { ...halt, rolledBackTo: 0 }, paused: false, stopped: true })).toMatch(/rolled back to the fresh adapter$/);
     expect([grpoStatus({ halt, paused: false, stopped: true }), grpoStatus({ halt: null, paused: true, stopped: true }), grpoStatus({ halt: null, paused: false, stopped: true }), grpoStatus({ halt: null, paused: false, stopped: false })])
-      .toEqual(['failed', 'paused', 'stopped', 'finished']);
+      .toEqual(['halted', 'paused', 'stopped', 'finished']);
   });
 });

@@ -53,9 +53,15 @@ export interface GrpoResumeContext {
   sftStored: boolean;
 }
 
+/**
+ * The statuses a GRPO run resumes from: an SFT run's, and halted — from the rolled-back checkpoint,
+ * where the same settings may drift again (the halt panel says what to change).
+ */
+export const GRPO_RESUMABLE: readonly TrainRunStatus[] = [...RESUMABLE, 'halted'];
+
 /** Why `run` cannot resume from `checkpoint` here (a sentence naming what differs), or null when it can. */
 export function grpoResumeRefusal(run: GrpoRunRecord, checkpoint: GrpoCheckpoint | null, here: GrpoResumeContext): string | null {
-  if (!RESUMABLE.includes(run.status)) return `the run is ${run.status}: only a paused, interrupted or failed run resumes`;
+  if (!GRPO_RESUMABLE.includes(run.status)) return `the run is ${run.status}: only a paused, interrupted, failed or halted run resumes`;
   if (!checkpoint) return 'the run has no checkpoint (it ended before its first one was written): start it again';
   if (checkpoint.state.step >= checkpoint.totalSteps) return `its checkpoint already holds the last step (${checkpoint.totalSteps})`;
   if (here.model === null) return `no model is loaded: load ${run.model} in the Playground to resume it`;
@@ -75,9 +81,9 @@ export function grpoEndedRecord(run: GrpoRunRecord, status: Exclude<TrainRunStat
   return { ...run, status, note, halt, updated: now };
 }
 
-/** How a run's outcome is stored: a halt fails it (the adapter is the rolled-back one), then paused, stopped, finished. */
+/** How a run's outcome is stored: halted by the drift guard (the adapter is the rolled-back one), then paused, stopped, finished. */
 export function grpoStatus(outcome: Pick<GrpoOutcome, 'halt' | 'paused' | 'stopped'>): Exclude<TrainRunStatus, 'running' | 'interrupted'> {
-  return outcome.halt ? 'failed' : outcome.paused ? 'paused' : outcome.stopped ? 'stopped' : 'finished';
+  return outcome.halt ? 'halted' : outcome.paused ? 'paused' : outcome.stopped ? 'stopped' : 'finished';
 }
 
 /** "Trained 2 of 2 steps", "Paused after step 1 of 2 — …", "Cancelled after step 1 of 2 — …", "Drift guard: …". */

@@ -192,9 +192,10 @@ export interface AdapterFiles {
 
 /**
  * Where a training run stands. `interrupted`: it was running when the page that ran it went away
- * (a reload, a closed tab, a crash); like `paused` it resumes from its last checkpoint.
+ * (a reload, a closed tab, a crash); like `paused` it resumes from its last checkpoint. `halted`: a
+ * GRPO run the drift guard stopped, its adapter rolled back to the last good checkpoint.
  */
-export type TrainRunStatus = 'running' | 'paused' | 'stopped' | 'finished' | 'failed' | 'interrupted';
+export type TrainRunStatus = 'running' | 'paused' | 'stopped' | 'finished' | 'failed' | 'interrupted' | 'halted';
 
 /** What a run was started with: the training settings and the page's cadence of checkpoints and validation. */
 export interface TrainRunSettings {
