@@ -69,8 +69,8 @@ test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy to
     expect(run.ids).toEqual(reference);
     await expect(page.getByTestId('engine-error')).toHaveCount(0);
 
-    // Ticking "float32 weights (exact, 2× memory)" loads full precision on the same GPU: twice the bytes.
-    await page.getByTestId('float32-weights').check();
+    // Choosing f32 weights loads full precision on the same GPU: twice the bytes.
+    await page.getByTestId('weight-dtype').selectOption('f32');
     await page.getByTestId('load-model').click();
     await expect(page.getByTestId('model-loaded')).toHaveText(REPO, { timeout: 120_000 });
     const full32 = await page.evaluate(async () => {

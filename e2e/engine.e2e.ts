@@ -40,6 +40,7 @@ test.beforeAll(async () => {
   const { config, weights } = await loadCheckpoint(base);
   const tokenizer = await loadModelTokenizer(base);
   const session = await Qwen3Session.load(nodeRuntime, config, weights);
+  expect(session.fused).toBe(true); // the fused graphs on both sides: GroupQueryAttention etc. on WebGPU are what this checks
   const greedy = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: NEW_TOKENS, stopTokens: STOP_TOKENS };
   const prompt = tokenizer.promptIds(QUERY);
   reference.base = (await generate(session, prompt, greedy)).ids;

@@ -2,9 +2,10 @@
 // Requests run one at a time (they share the GPU and the KV cache); `cancel` is handled at once.
 // Every failure becomes a structured error for that request and the worker stays usable,
 // except after a lost device, which drops the model (the next load starts afresh).
-import { buildDecoder } from '../src/model/qwen3/decoder.ts';
 import { DEFAULT_PROMPT_FORMAT, promptFormat, type PromptFormat } from '../src/model/prompt.ts';
 import { OpfsCache } from '../src/model/hub/opfs-cache.ts';
+import type { LoadDtype } from '../src/model/hub/estimate.ts';
+import { floatWeights } from '../src/model/qwen3/layout.ts';
 import { BUDGET_BUFFERS, loadAdapter, loadModel, modelFolder, type LoadedModel } from '../src/engine/browser-model.ts';
 import { generate, type Decoder } from '../src/engine/generate.ts';
 import { classifyError } from '../src/engine/errors.ts';
@@ -76,8 +77,19 @@ async function trainBudget(): Promise<number> {
   return BUDGET_BUFFERS * (await limits()).maxBufferSize;
 }
 
-async function caps(float32 = false) {
-  return { limits: await limits(), shaderF16: !float32 && (await runtime.device()).features.has('shader-f16') };
+async function caps(weights: LoadDtype = 'f16') {
+  return { limits: await limits(), shaderF16: (await runtime.device()).features.has('shader-f16'), weights };
+}
+
+/** The loaded model, when its weights can be trained on: a q4 load cannot (layout.ts floatWeights), said before any work. */
+function trainableModel(what: string): LoadedModel {
+  const loaded = requireModel();
+  try {
+    floatWeights(loaded.session.layout, what);
+  } catch (error) {
+    throw new EngineError('bad_model', (error as Error).message);
+  }
+  return loaded;
 }
 
 /** Runs `work` inside a GPU out-of-memory error scope, so an allocation failure is reported, not lost. */
@@ -109,7 +121,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       const started = performance.now();
       const folder = modelFolder(request.source, cache, signal, emit);
       const before = runtime.memory().bytes;
-      model = await guardMemory('uploading the weights', async () => loadModel(folder, runtime, await caps(request.float32), emit));
+      model = await guardMemory('uploading the weights', async () => loadModel(folder, runtime, await caps(request.weights), emit));
       modelBytes = runtime.memory().bytes - before;
       modelFormat = format;
       const { config } = model;
@@ -172,13 +184,13 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       };
     }
     case 'train-memory': {
-      const loaded = requireModel();
+      const loaded = trainableModel('training');
       const estimate = trainMemoryEstimate(loaded.config, loaded.session.layout, request.config, loaded.session.memory().weights);
       const budgetBytes = await trainBudget();
       return { estimate, budgetBytes, refusal: trainMemoryRefusal(estimate, budgetBytes, request.config) };
     }
     case 'grpo-memory': {
-      const loaded = requireModel();
+      const loaded = trainableModel('GRPO');
       const estimate = grpoMemoryEstimate(loaded.config, loaded.session.layout, request.config, loaded.session.memory().weights);
       const budgetBytes = await trainBudget();
       return { estimate, budgetBytes, refusal: trainMemoryRefusal(estimate, budgetBytes, request.config.train) };
@@ -198,12 +210,12 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       };
     }
     case 'placements': {
-      // The decode graph is the hot one: it runs once per generated token.
-      const { config, session } = requireModel();
-      return runtime.placements(buildDecoder(config, { layout: session.layout, past: true }));
+      // The decode graph is the hot one: it runs once per generated token; the adapter kind has every op the base one has.
+      const { session } = requireModel();
+      return runtime.placements(session.decoderBytes('adapter', true));
     }
     case 'train': {
-      const loaded = requireModel();
+      const loaded = trainableModel('training');
       const { adapterId, config, maxSteps, resume, checkpointEvery, validateEvery, sampleEvery, sampleQueries } = request;
       const rows = { train: request.train, validation: request.validation };
       // Samples run the adapter trained so far on the session, which runs the base model after them.
@@ -230,7 +242,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       return trainResult(outcome, loaded.config, info);
     }
     case 'grpo': {
-      const loaded = requireModel();
+      const loaded = trainableModel('GRPO');
       const { adapterId, sftAdapter, prompts, config, guard, maxSteps, resume, checkpointEvery } = request;
       const memoryBudget = await trainBudget();
       // Before the SFT adapter is merged: a run that cannot fit leaves the loaded weights as they are.

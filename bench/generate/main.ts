@@ -1,17 +1,20 @@
-// The bench page: loads one model twice on WebGPU — our Qwen3Session (weights from
-// model.safetensors) and transformers.js (the exported onnx/model.onnx) — in one ORT and on one
+// The bench page: loads one model three times on WebGPU — our Qwen3Session on its fused graphs and
+// on the plain ones (weights from model.safetensors) and transformers.js (the exported
+// onnx/model.onnx) — in one ORT and on one
 // GPU device, and times greedy generation with each, the two taking turns, counting what each asks
 // of the GPU (gpu-counter.ts) in prefill and per decoded token. bench/generate/run.ts drives it through
-// `window.runGenerationBench`.
+// `window.runGenerationBench`. Then also ours with q4 weights and transformers.js on the q4 / q4f16
+// exports (onnx/model_q4.onnx, model_q4f16.onnx: its best layout, contrib ops and MatMulNBits).
 import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { blobSource } from '../../src/model/byte-source.ts';
 import { parseQwen3Config } from '../../src/model/config.ts';
 import { SafetensorsFile } from '../../src/model/safetensors.ts';
 import { qwen3TensorShapes } from '../../src/model/tensors.ts';
+import type { TjsDtype } from '../../src/model/qwen3/export-transformers.ts';
 import { createWebRuntime } from '../../src/engine/runtime-web.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
 import { installGpuCounter } from './gpu-counter.ts';
-import { measure, OURS, timeOurs, timeTransformers, TJS, type Contender, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
+import { measure, OURS, OURS_PLAIN, OURS_Q4, timeOurs, timeTransformers, TJS, TJS_Q4, TJS_Q4F16, type Contender, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
 
 export interface PageRequest extends Spec {
   /** URL folder of the HF model (config.json, model.safetensors). */
@@ -48,14 +51,14 @@ async function fetchOk(url: string): Promise<Response> {
 // by the runtime's resident session) before any upload, and the vocabulary is split under this
 // device's binding limit. Weights stay float32 even where shader-f16 would give float16: the
 // transformers.js export is float32, and the two engines must run the same math.
-async function loadOurs(folder: string): Promise<Qwen3Session> {
+async function loadOurs(folder: string, decoder: 'fused' | 'plain', weightDtype: 'float32' | 'q4' = 'float32'): Promise<Qwen3Session> {
   const { limits } = await runtime.device();
   const config = parseQwen3Config(await (await fetchOk(`${folder}/config.json`)).json(), `${folder}/config.json`);
   const file = await SafetensorsFile.open(blobSource(await (await fetchOk(`${folder}/model.safetensors`)).blob(), 'model.safetensors'));
   const weights = new Map<string, Float32Array>();
   for (const name of qwen3TensorShapes(config).keys()) weights.set(name, await file.read(name));
   const maxBindingBytes = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  return Qwen3Session.load(runtime, config, weights, { maxBindingBytes, weightDtype: 'float32' });
+  return Qwen3Session.load(runtime, config, weights, { maxBindingBytes, weightDtype, decoder });
 }
 
 async function adapterName(): Promise<string> {
@@ -64,40 +67,64 @@ async function adapterName(): Promise<string> {
   return info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown adapter';
 }
 
-async function loadTransformers(folder: string): Promise<PreTrainedModel> {
+async function loadTransformers(folder: string, dtype: TjsDtype = 'fp32'): Promise<PreTrainedModel> {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = '/models/';
-  return AutoModelForCausalLM.from_pretrained(folder, { device: 'webgpu', dtype: 'fp32' });
+  return AutoModelForCausalLM.from_pretrained(folder, { device: 'webgpu', dtype });
 }
 
 window.runGenerationBench = async (request) => {
   const contenders: Contender[] = [];
   const failures: EngineFailure[] = [];
 
-  status('loading our session');
-  let start = performance.now();
-  let ours: Qwen3Session | null = null;
-  try {
-    ours = await loadOurs(request.hfModel);
-    const session = ours;
-    // Every weight and adapter tensor is an input of each decode step (no adapter is set here).
-    const { weights, lora } = session.memory();
-    contenders.push({ engine: OURS, loadMs: performance.now() - start, weightBytes: weights + lora, once: () => timeOurs(session, request, counter) });
-  } catch (error) {
-    // Still time transformers.js, and say why our row is missing.
-    failures.push({ engine: OURS, error: (error as Error).stack ?? (error as Error).message });
-  }
+  // Ours on the fused graphs (the session's default) and on the plain ones; ratios are read from the first two rows.
+  const ours: Qwen3Session[] = [];
+  const oursOf = async (engine: string, decoder: 'fused' | 'plain', weightDtype?: 'q4') => {
+    status(`loading our session (${decoder}${weightDtype ? `, ${weightDtype}` : ''})`);
+    const start = performance.now();
+    try {
+      const session = await loadOurs(request.hfModel, decoder, weightDtype);
+      ours.push(session);
+      // Every weight and adapter tensor is an input of each decode step (no adapter is set here).
+      const { weights, lora } = session.memory();
+      return { engine, loadMs: performance.now() - start, weightBytes: weights + lora, once: () => timeOurs(session, request, counter) };
+    } catch (error) {
+      // Still time the others, and say why this row is missing.
+      failures.push({ engine, error: (error as Error).stack ?? (error as Error).message });
+      return null;
+    }
+  };
+  const fused = await oursOf(OURS, 'fused');
+  if (fused) contenders.push(fused);
 
   status('loading transformers.js');
-  start = performance.now();
+  const start = performance.now();
   const model = await loadTransformers(request.tjsModel);
   contenders.push({ engine: TJS, loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, request, counter) });
+  const plain = await oursOf(OURS_PLAIN, 'plain');
+  if (plain) contenders.push(plain);
+  const q4 = await oursOf(OURS_Q4, 'fused', 'q4');
+  if (q4) contenders.push(q4);
+  // transformers.js on the onnx-community layout (contrib ops, 4-bit); q4f16 needs shader-f16, so it may fail here.
+  const quantized: PreTrainedModel[] = [];
+  for (const [engine, dtype] of [[TJS_Q4, 'q4'], [TJS_Q4F16, 'q4f16']] as const) {
+    status(`loading transformers.js ${dtype}`);
+    const start = performance.now();
+    try {
+      const m = await loadTransformers(request.tjsModel, dtype);
+      quantized.push(m);
+      contenders.push({ engine, loadMs: performance.now() - start, once: () => timeTransformers(m, Tensor, request, counter) });
+    } catch (error) {
+      failures.push({ engine, error: (error as Error).stack ?? (error as Error).message });
+    }
+  }
 
   status('timing');
   const results: (EngineResult | EngineFailure)[] = [...failures, ...(await measure(contenders, request))];
-  await ours?.release();
+  for (const session of ours) await session.release();
   await model.dispose();
+  for (const m of quantized) await m.dispose();
 
   status('done');
   return { adapter: await adapterName(), results };

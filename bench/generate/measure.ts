@@ -10,7 +10,14 @@ import { countsBetween, type GpuCounter, type GpuCounts } from './gpu-counter.ts
 
 /** The engines' names in the results. */
 export const OURS = 'ours (Qwen3Session + generate)';
+/** Ours on decoder.ts's standard-op graphs (decoder: 'plain'), the baseline the fused ones replace. */
+export const OURS_PLAIN = 'ours, plain graphs';
 export const TJS = 'transformers.js generate';
+/** Ours with 4-bit base weights (weightDtype 'q4'): the same codes as TJS_Q4's file. */
+export const OURS_Q4 = 'ours, q4 weights';
+/** transformers.js on the onnx-community layout (export-transformers-fused.ts: contrib ops, MatMulNBits); q4f16: float16 activations. */
+export const TJS_Q4 = 'transformers.js generate, q4';
+export const TJS_Q4F16 = 'transformers.js generate, q4f16';
 
 export interface Spec {
   promptIds: number[];

@@ -1,10 +1,10 @@
-// Generation benchmark: our loop (Qwen3Session + generate) vs transformers.js `generate` on the
-// same ONNX math — WebGPU in headless Chromium (both engines in one page, one ORT, one device) and
+// Generation benchmark: our loop (Qwen3Session + generate, on its fused graphs and on the plain
+// ones) vs transformers.js `generate` on the same ONNX math — WebGPU in headless Chromium (both engines in one page, one ORT, one device) and
 // CPU in Node (onnxruntime-node for both). Writes seeded tiny models, exports them for
 // transformers.js, builds and serves the bench page, and prints prefill/decode tokens/s, and beside
 // them the weight bytes each decode step binds and (WebGPU) the dispatches and transfers per token.
 //   npx tsx bench/generate/run.ts [--models tiny,mid] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node] [--port 4327]
-import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
+import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -18,10 +18,11 @@ import { loadCheckpoint } from '../../src/engine/model-dir.ts';
 import { nodeRuntime } from '../../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
 import { loadBundledTokenizer } from '../../src/engine/tokenizer-node.ts';
+import { tjsModelFiles, type TjsDtype } from '../../src/model/qwen3/export-transformers.ts';
 import type { GpuCounts } from './gpu-counter.ts';
 import type { PageRequest, PageResult } from './main.ts';
 import { onnxInitializers } from './onnx-initializers.ts';
-import { measure, OURS, timeOurs, timeTransformers, TJS, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
+import { measure, OURS, OURS_PLAIN, OURS_Q4, timeOurs, timeTransformers, TJS, TJS_Q4, TJS_Q4F16, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
 
 const sizes: Record<string, { label: string; options: TinyModelOptions }> = {
   tiny: { label: 'hidden 64, 2 layers, 4/2 heads × 16, ffn 128', options: { seed: 7 } },
@@ -106,18 +107,25 @@ function reportWork(spec: Spec, results: (EngineResult | EngineFailure)[]): void
   }
 }
 
-/** transformers.js binds every initializer of onnx/model.onnx on each run: the model's weights and the baked tables. */
-async function initializerBytes(name: string): Promise<{ total: number; weights: number }> {
-  const file = join(models, name, 'onnx', 'model.onnx');
+/** Each transformers.js engine's `dtype`: the file of the export it loads. */
+const tjsDtypes: Record<string, TjsDtype> = { [TJS]: 'fp32', [TJS_Q4]: 'q4', [TJS_Q4F16]: 'q4f16' };
+
+/** transformers.js binds every initializer of its onnx/ file on each run: the model's weights and the baked tables. */
+async function initializerBytes(name: string, dtype: TjsDtype): Promise<{ total: number; weights: number }> {
+  const file = join(models, name, 'onnx', tjsModelFiles[dtype]);
   const all = onnxInitializers(await readFile(file), file);
   const sum = (list: typeof all) => list.reduce((s, i) => s + i.bytes, 0);
-  return { total: sum(all), weights: sum(all.filter((i) => i.name.startsWith('model.') || i.name === 'lm_head.weight')) };
+  return { total: sum(all), weights: sum(all.filter((i) => i.name.startsWith('model.') || i.name.startsWith('lm_head.weight'))) };
 }
 
 async function withTransformersBytes(name: string, results: (EngineResult | EngineFailure)[]): Promise<(EngineResult | EngineFailure)[]> {
-  const bytes = await initializerBytes(name);
-  console.log(`transformers.js ${name}: initializers ${MB(bytes.total)} MB, of which the model's weights ${MB(bytes.weights)} MB (the rest: RoPE and mask tables)`);
-  return results.map((r) => ('error' in r || r.engine !== TJS ? r : { ...r, weightBytes: bytes.total }));
+  const bytes = new Map<string, number>();
+  for (const [engine, dtype] of Object.entries(tjsDtypes)) {
+    const b = await initializerBytes(name, dtype);
+    console.log(`transformers.js ${dtype} ${name}: initializers ${MB(b.total)} MB, of which the model's weights ${MB(b.weights)} MB (the rest: RoPE and mask tables)`);
+    bytes.set(engine, b.total);
+  }
+  return results.map((r) => ('error' in r || !bytes.has(r.engine) ? r : { ...r, weightBytes: bytes.get(r.engine)! }));
 }
 
 async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
@@ -125,18 +133,36 @@ async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
   let start = performance.now();
   const ours = await Qwen3Session.load(nodeRuntime, config, weights);
   const oursLoadMs = performance.now() - start;
+  start = performance.now();
+  const plain = await Qwen3Session.load(nodeRuntime, config, weights, { decoder: 'plain' });
+  const plainLoadMs = performance.now() - start;
   env.allowRemoteModels = false;
   env.localModelPath = models;
   start = performance.now();
   const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu', dtype: 'fp32' });
+  const tjsLoadMs = performance.now() - start;
+  start = performance.now();
+  const q4 = await Qwen3Session.load(nodeRuntime, config, weights, { weightDtype: 'q4' });
+  const q4LoadMs = performance.now() - start;
+  const tjs4: { model: PreTrainedModel; loadMs: number }[] = [];
+  for (const dtype of ['q4', 'q4f16'] as const) {
+    start = performance.now();
+    tjs4.push({ model: await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu', dtype }), loadMs: performance.now() - start });
+  }
   const results = await measure(
     [
       { engine: OURS, loadMs: oursLoadMs, weightBytes: ours.memory().weights, once: () => timeOurs(ours, spec) },
-      { engine: TJS, loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, spec) },
+      { engine: TJS, loadMs: tjsLoadMs, once: () => timeTransformers(model, Tensor, spec) },
+      { engine: OURS_PLAIN, loadMs: plainLoadMs, weightBytes: plain.memory().weights, once: () => timeOurs(plain, spec) },
+      { engine: OURS_Q4, loadMs: q4LoadMs, weightBytes: q4.memory().weights, once: () => timeOurs(q4, spec) },
+      ...[TJS_Q4, TJS_Q4F16].map((engine, i) => ({ engine, loadMs: tjs4[i]!.loadMs, once: () => timeTransformers(tjs4[i]!.model, Tensor, spec) })),
     ],
     spec,
   );
   await ours.release();
+  await plain.release();
+  await q4.release();
+  for (const t of tjs4) await t.model.dispose();
   await model.dispose();
   return results;
 }
@@ -187,7 +213,7 @@ const promptIds = (await loadBundledTokenizer()).promptIds(QUERY);
 await mkdir(models, { recursive: true });
 for (const name of options.models) {
   await makeTinyModel(join(models, `${name}-hf`), sizes[name]!.options);
-  await exportTransformersModel(join(models, `${name}-hf`), join(models, name));
+  await exportTransformersModel(join(models, `${name}-hf`), join(models, name), { dtypes: ['fp32', 'q4', 'q4f16'] });
 }
 console.log(`Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
 console.log(`Prompt: QMD v4 prompt for "${QUERY}" (${promptIds.length} tokens); greedy; no stop tokens`);

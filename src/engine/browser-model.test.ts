@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUDGET_BUFFERS, loadBudget } from './browser-model.ts';
+import { BUDGET_BUFFERS, loadBudget, loadDtype } from './browser-model.ts';
 import { parseQwen3Config } from '../model/config.ts';
 import { QWEN3_06B_CONFIG } from '../testing/qwen3-configs.ts';
 
@@ -34,5 +34,14 @@ describe('loadBudget', () => {
   it('refuses a layer matrix over the binding limit, which cannot be split, before the budget', () => {
     const { refusal } = loadBudget(qwen3_06b, 'f32', { maxBufferSize: 8 * GiB, maxStorageBufferBindingSize: 4 * 2 ** 20 });
     expect(refusal).toMatch(/^model\.layers\.0\.self_attn\.q_proj\.weight \[2048, 1024\] needs 8388608 bytes in float32, over .* can be split \(this GPU: .*\)$/);
+  });
+});
+
+describe('loadDtype', () => {
+  it('loads what the panel asks for, f16 falling back to f32 without shader-f16 (q4 needs no shader feature)', () => {
+    expect([loadDtype('f16', true), loadDtype('f16', false), loadDtype('f32', true), loadDtype('q4', false)]).toEqual(['f16', 'f32', 'f32', 'q4']);
+    // A q4 budget is about a third of f16's at 0.6B: what lets it load on a GPU that refuses f16.
+    const limits = { maxBufferSize: 2 * GiB, maxStorageBufferBindingSize: 2 * GiB };
+    expect(loadBudget(qwen3_06b, 'q4', limits).budget.weightBytes / loadBudget(qwen3_06b, 'f16', limits).budget.weightBytes).toBeCloseTo(0.313, 3);
   });
 });

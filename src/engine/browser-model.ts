@@ -8,7 +8,7 @@ import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
 import type { StoredTensor } from '../model/dtype.ts';
 import type { ModelCache } from '../model/hub/cache.ts';
 import { fetchFile, HubError, readJson } from '../model/hub/download.ts';
-import { estimateLoad, type BufferLimits } from '../model/hub/estimate.ts';
+import { estimateLoad, layoutDtype, type BufferLimits, type LoadDtype } from '../model/hub/estimate.ts';
 import { fetchListing, type RepoListing } from '../model/hub/listing.ts';
 import { ADAPTER_FILES, hubFile, listBaseModelFiles, SHARD_INDEX } from '../model/hub/resolve.ts';
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
@@ -170,7 +170,16 @@ export interface DeviceCaps {
   limits: BufferLimits;
   /** float16 weights halve GPU memory; WGSL needs the shader-f16 feature for them. */
   shaderF16: boolean;
+  /** The layout asked for (default f16); f16 without shader-f16 loads f32 (loadDtype). */
+  weights?: LoadDtype;
 }
+
+/**
+ * The layout a load uses: the one asked for, except f16 on a GPU without shader-f16, which loads
+ * f32 (what the page did before it offered a choice). q4 needs no shader feature: MatMulNBits and
+ * GatherBlockQuantized unpack the codes with u32 arithmetic and compute in float32.
+ */
+export const loadDtype = (asked: LoadDtype, shaderF16: boolean): LoadDtype => (asked === 'f16' && !shaderF16 ? 'f32' : asked);
 
 // WebGPU tells no device memory size; maxBufferSize is the one figure that scales with it (the
 // browser takes it from the driver's largest allocation: Vulkan maxMemoryAllocationSize, Metal
@@ -184,7 +193,7 @@ export const BUDGET_BUFFERS = 4;
  * Refuses a tensor over the binding limit that cannot be split (the vocabulary is cut into chunks)
  * and a total over the budget.
  */
-export function loadBudget(config: Qwen3Config, dtype: 'f32' | 'f16', limits: BufferLimits): { budget: LoadBudget; refusal: string | null } {
+export function loadBudget(config: Qwen3Config, dtype: LoadDtype, limits: BufferLimits): { budget: LoadBudget; refusal: string | null } {
   const estimate = estimateLoad(config, dtype, limits);
   const budget: LoadBudget = {
     weightBytes: estimate.totalBytes,
@@ -210,8 +219,8 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   await checkKind(folder, 'model');
   const raw = await json(folder, 'config.json');
   let config = parseQwen3Config(raw, `${folder.name}/config.json`);
-  const weightDtype = options.shaderF16 ? 'float16' : 'float32';
-  const { budget, refusal } = loadBudget(config, weightDtype === 'float16' ? 'f16' : 'f32', options.limits);
+  const dtype = loadDtype(options.weights ?? 'f16', options.shaderF16);
+  const { budget, refusal } = loadBudget(config, dtype, options.limits);
   progress({ type: 'estimate', budget });
   if (refusal) throw new EngineError('too_large', `${folder.name} cannot run on this GPU: ${refusal}`);
   const tokenizer = await loadTokenizer(folder);
@@ -235,7 +244,7 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
     },
   };
   const maxBindingBytes = Math.min(options.limits.maxBufferSize, options.limits.maxStorageBufferBindingSize);
-  const session = await Qwen3Session.load(runtime, config, tensors, { maxBindingBytes, weightDtype });
+  const session = await Qwen3Session.load(runtime, config, tensors, { maxBindingBytes, weightDtype: layoutDtype[dtype] });
   const parameters = [...shapes.values()].reduce((sum, dims) => sum + dims.reduce((a, d) => a * d, 1), 0);
   return { name: folder.name, config, tokenizer, session, parameters, warnings: tied.warning ? [tied.warning] : [] };
 }

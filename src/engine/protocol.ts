@@ -4,6 +4,7 @@
 // that later features (eval runs, training) extend with new `type`s.
 import type { GrpoMemoryEstimate, TrainMemoryEstimate } from './train-memory.ts';
 import type { CacheKey } from '../model/hub/cache.ts';
+import type { LoadDtype } from '../model/hub/estimate.ts';
 import type { TrainingCheckpoint } from './checkpoint.ts';
 import type { GrpoConfig } from './grpo-config.ts';
 import type { GrpoCheckpoint, GrpoGuardSettings, GrpoOutcome, GrpoPhase, GrpoProgress, GrpoStep } from './grpo-protocol.ts';
@@ -32,11 +33,12 @@ export interface SamplingRequest {
 
 export type Request =
   /**
-   * float32: full-precision weights even where shader-f16 would allow half (the checkpoint's numbers exactly; training works with either).
+   * weights: the layout (default f16, which loads f32 where the GPU lacks shader-f16): f32 keeps the
+   * checkpoint's numbers exactly; q4 holds every matrix as 4-bit blocks (~1/6 of f32), inference only.
    * promptFormat: the model's prompt format id (src/model/prompt.ts; the catalog's, or the user's
    * choice); every generate on this model uses it unless the request names another. Default qmd-v4.
    */
-  | { type: 'load-model'; source: ModelSource; float32?: boolean; promptFormat?: string }
+  | { type: 'load-model'; source: ModelSource; weights?: LoadDtype; promptFormat?: string }
   | { type: 'load-adapter'; id: string; source: ModelSource }
   | { type: 'unload-adapter'; id: string }
   | { type: 'unload' }
@@ -299,7 +301,7 @@ export interface LoadBudget {
   kvCacheBytesPer1kTokens: number;
   /** The most weights + 1k-token KV cache this device is trusted with (see browser-model.ts). */
   budgetBytes: number;
-  dtype: 'f32' | 'f16';
+  dtype: LoadDtype;
   vocabChunks: number;
   largestTensor: { name: string; shape: number[]; bytes: number };
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };

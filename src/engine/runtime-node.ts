@@ -27,11 +27,15 @@ class NodeSession implements Session {
     return this.session.outputNames;
   }
 
-  async run(feeds: Readonly<Record<string, Tensor>>, toHost: readonly string[] = []): Promise<Record<string, Tensor>> {
-    const results = await this.session.run(pickFeeds(this.session.inputNames, feeds, toOrt));
+  async run(feeds: Readonly<Record<string, Tensor>>, toHost: readonly string[] = [], into: Readonly<Record<string, DeviceTensor>> = {}): Promise<Record<string, Tensor>> {
+    const inputs = pickFeeds(this.session.inputNames, feeds, toOrt);
+    // A pre-allocated output wraps the tensor's own memory, as an input does: fed both ways, ORT sees one buffer.
+    const results = Object.keys(into).length
+      ? await this.session.run(inputs, Object.fromEntries(this.session.outputNames.map((name) => [name, into[name] ? toOrt(into[name]) : null])))
+      : await this.session.run(inputs);
     const out: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(results)) {
-      out[name] = toHost.includes(name) ? unwrap(value as ort.Tensor) : wrap(value as ort.Tensor);
+      out[name] = into[name] ?? (toHost.includes(name) ? unwrap(value as ort.Tensor) : wrap(value as ort.Tensor));
     }
     return out;
   }

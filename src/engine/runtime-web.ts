@@ -36,7 +36,7 @@ const WEIGHT_USAGE = 0x80 | 0x04 | 0x08;
 // GPUBufferUsage.MAP_READ | COPY_DST, and GPUMapMode.READ: a staging buffer to read an upload back.
 const READ_USAGE = 0x01 | 0x08;
 const MAP_READ = 0x01;
-const bytesPerElement = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1 } as const;
+const bytesPerElement = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1, uint8: 1 } as const;
 
 /** GPU memory this runtime holds in buffers it made (weights, adapters), for the memory report. */
 export interface GpuMemory {
@@ -117,11 +117,16 @@ class WebSession implements Session {
     return this.session.outputNames;
   }
 
-  async run(feeds: Readonly<Record<string, Tensor>>, toHostNames: readonly string[] = []): Promise<Record<string, Tensor>> {
-    const results = await this.session.run(pickFeeds(this.session.inputNames, feeds, toOrt));
+  async run(feeds: Readonly<Record<string, Tensor>>, toHostNames: readonly string[] = [], into: Readonly<Record<string, DeviceTensor>> = {}): Promise<Record<string, Tensor>> {
+    const inputs = pickFeeds(this.session.inputNames, feeds, toOrt);
+    // ORT registers a GPU buffer once however often it is bound (webgpuRegisterBuffer counts the
+    // bindings), so a tensor fed as an input and given as an output is one buffer to the kernel.
+    const results = Object.keys(into).length
+      ? await this.session.run(inputs, Object.fromEntries(this.session.outputNames.map((name) => [name, into[name] ? toOrt(into[name]) : null])))
+      : await this.session.run(inputs);
     const out: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(results)) {
-      out[name] = toHostNames.includes(name) ? await toHost(value, true) : track(value);
+      out[name] = into[name] ?? (toHostNames.includes(name) ? await toHost(value, true) : track(value));
     }
     return out;
   }

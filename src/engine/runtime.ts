@@ -7,7 +7,7 @@
 // and can be fed back as an input without a copy: weights are uploaded once, KV caches and
 // optimizer state stay resident between runs, and only what the caller asks for is read back.
 
-export type DType = 'float32' | 'float16' | 'int32' | 'int64' | 'bool';
+export type DType = 'float32' | 'float16' | 'int32' | 'int64' | 'bool' | 'uint8';
 
 export type TensorData = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
 
@@ -48,9 +48,12 @@ export interface Session {
   readonly outputNames: readonly string[];
   /**
    * Runs the graph. Outputs named in `toHost` come back as HostTensors; every other output
-   * stays a DeviceTensor that the caller must `release` (or feed to the next run).
+   * stays a DeviceTensor that the caller must `release` (or feed to the next run). Outputs in
+   * `into` are written into those tensors (of the output's exact type and dims) and come back as
+   * the same DeviceTensors: a KV cache allocated once and fed as its own past, which
+   * GroupQueryAttention then extends in place (past and present one buffer) instead of copying.
    */
-  run(feeds: Readonly<Record<string, Tensor>>, toHost?: readonly string[]): Promise<Record<string, Tensor>>;
+  run(feeds: Readonly<Record<string, Tensor>>, toHost?: readonly string[], into?: Readonly<Record<string, DeviceTensor>>): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 
@@ -78,6 +81,8 @@ export const f32 = (dims: readonly number[], data: Float32Array | number[]): Hos
 
 export const i64 = (dims: readonly number[], data: readonly number[] | BigInt64Array): HostTensor =>
   hostTensor('int64', dims, data instanceof BigInt64Array ? data : BigInt64Array.from(data, (v) => BigInt(v)));
+
+export const i32 = (dims: readonly number[], data: readonly number[]): HostTensor => hostTensor('int32', dims, Int32Array.from(data));
 
 /** Reads a float32 host tensor, failing with the tensor's name when it has another type. */
 export function floats(t: Tensor | undefined, name: string): Float32Array {

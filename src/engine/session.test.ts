@@ -105,7 +105,7 @@ describe('Qwen3Session.memory', () => {
   it('counts weights, adapter and KV cache bytes as uploaded and grown', async () => {
     const s = await load(config, weights);
     const params = [...weights.values()].reduce((n, w) => n + w.length, 0);
-    expect(s.memory()).toEqual({ weights: 4 * params, lora: expect.any(Number), kvCache: 0 });
+    expect(s.memory()).toEqual({ weights: 4 * params, lora: expect.any(Number), kvCache: 0, rotary: 0 });
     const r = 4;
     await s.setAdapter(newAdapter(config, { r, alpha: 8, targets: [...loraTargets], seed: 1 }));
     const loraParams = loraTargets.reduce((n, t) => n + r * projectionShape(config, t).reduce((a, b) => a + b, 0), 0) * config.numLayers;

@@ -2,21 +2,27 @@
 // the vocabulary split under the binding limit, matrices transposed for MatMul), read, turned
 // and uploaded one tensor at a time so that the host never holds the model; adapters uploaded
 // once and kept resident, switched by reference; a KV cache that stays on the device between
-// steps; and two pairs of prefill/decode graphs: the base model's, and one with LoRA inputs that
-// serves every adapter (swapped by feeding other inputs, no rebuild), each pair built when first
-// used (or, with `graphs: 'lazy'`, each graph when first run). The base model has its own pair so that it does
-// not run 28 rank-1 zero branches per step. An adapter can also be merged into the weights on the device
-// (mergeAdapter), and one already on the device (a trainer's, trained-adapter.ts) taken over without an upload.
+// steps; and the decoder graphs of two kinds: the base model's, and one with LoRA inputs that
+// serves every adapter (swapped by feeding other inputs, no rebuild), each kind built when first
+// used (or, with `graphs: 'lazy'`, each graph when first run). The base model has its own graphs so
+// that it does not run 28 rank-1 zero branches per step. The graphs are the fused ones by default
+// (decoder-fused.ts: contrib ops; one decode graph runs every step on a KV cache allocated once,
+// fused-cache.ts), or with `decoder: 'plain'` decoder.ts's standard ops (a prefill and a decode
+// graph, the cache grown by each run's present). An adapter can also be merged into the weights on
+// the device (mergeAdapter), and one already on the device (a trainer's, trained-adapter.ts) taken
+// over without an upload.
 import type { Qwen3Config } from '../model/config.ts';
 import type { StoredTensor } from '../model/dtype.ts';
 import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
+import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
 import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
-import { chunkTokens, tensorInputs, transposeMatrix, weightLayout, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { chunkTokens, floatWeights, tensorInputs, transposeMatrix, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
 import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
+import { FusedCache } from './fused-cache.ts';
 import { f32, floats, hostTensor, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 
 export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
@@ -27,6 +33,13 @@ export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
    * and holds its own plan, which `qmd logits` (one prefill) and `qmd train` (none) never need.
    */
   graphs?: 'eager' | 'lazy';
+  /**
+   * 'fused': decoder-fused.ts's graphs (GroupQueryAttention, SimplifiedLayerNormalization: far fewer
+   * dispatches per token); 'plain': decoder.ts's standard ops, the graphs training and scoring are
+   * built like (tests, a runtime without the contrib ops). Default: fused where the model allows it
+   * (fusedDecoderRefusal: head_dim a multiple of 16, as every Qwen3's 128 is), plain otherwise.
+   */
+  decoder?: 'fused' | 'plain';
 }
 
 /**
@@ -44,9 +57,11 @@ export interface SessionMemory {
   /** Every resident adapter's. */
   lora: number;
   kvCache: number;
+  /** The fused graphs' RoPE tables (fused-cache.ts: as many positions as the KV cache holds). */
+  rotary: number;
 }
 
-const elementBytes = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1 } as const;
+const elementBytes = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1, uint8: 1 } as const;
 const bytesOf = (tensors: Iterable<Tensor>) => [...tensors].reduce((sum, t) => sum + t.dims.reduce((a, d) => a * d, elementBytes[t.type]), 0);
 
 /** The key of the adapter setAdapter manages, apart from the ids callers add. */
@@ -69,7 +84,10 @@ function deviceOutput(out: Record<string, Tensor>, name: string, graph: string):
 }
 
 export class Qwen3Session implements Decoder {
+  /** The plain graphs' KV cache, each run's present outputs (exactly the cached length). */
   private cache: { keys: Tensor[]; values: Tensor[]; length: number } | null = null;
+  /** The fused graphs' KV cache and RoPE tables, allocated once and written in place. */
+  private fusedCache: FusedCache | null = null;
   /** Resident adapters by id; `setAdapter`'s own under a key no caller can pass. */
   private readonly adapters = new Map<string | typeof unnamed, Resident>();
   private lora: Record<string, DeviceTensor> = {};
@@ -118,12 +136,14 @@ export class Qwen3Session implements Decoder {
               return data;
             },
           };
+    const refusal = options.decoder === 'fused' ? fusedDecoderRefusal(config) : null;
+    if (refusal) throw new Error(`Qwen3Session.load: decoder 'fused' cannot run this model: ${refusal} (use decoder 'plain')`);
     const layout = weightLayout(config, options);
     const device = new Map<string, DeviceTensor>();
     try {
       for (const name of qwen3TensorShapes(config).keys()) {
         for (const [input, dims, data] of tensorInputs(config, layout, name, await source.read(name))) {
-          device.set(input, await runtime.upload(hostTensor(layout.dtype, dims, data)));
+          device.set(input, await runtime.upload(hostTensor(weightType(data), dims, data)));
         }
       }
     } catch (error) {
@@ -142,7 +162,17 @@ export class Qwen3Session implements Decoder {
 
   /** The prefill (past false) or decode graph of `kind`, built and kept on first call. */
   private graph(kind: GraphKind, past: boolean): Promise<Session> {
-    return this.graphFor(`${kind} ${past ? 'decode' : 'prefill'}`, () => buildDecoder(this.config, { layout: this.layout, past, lora: kind === 'adapter' }));
+    return this.graphFor(`${kind} ${past ? 'decode' : 'prefill'}`, () => this.decoderBytes(kind, past));
+  }
+
+  /** The serialized graph of `kind` the session runs (fused or plain); the decode one runs per generated token, what a placement check reads. */
+  decoderBytes(kind: GraphKind, past: boolean): Uint8Array {
+    return (this.fused ? buildFusedDecoder : buildDecoder)(this.config, { layout: this.layout, past, lora: kind === 'adapter' });
+  }
+
+  /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */
+  get fused(): boolean {
+    return (this.options.decoder ?? (fusedDecoderRefusal(this.config) ? 'plain' : 'fused')) === 'fused';
   }
 
   /** The graph under `key`, built from `bytes()` on first call and released with the session: also graphs of other modules that read its inputs (sequence-logps.ts). */
@@ -265,7 +295,7 @@ export class Qwen3Session implements Decoder {
    */
   async mergeAdapter(adapter: LoraAdapter): Promise<void> {
     const { r } = adapter.config;
-    const pairs = mergeSites(this.config, adapter, this.layout.dtype);
+    const pairs = mergeSites(this.config, adapter, floatWeights(this.layout, 'Qwen3Session.mergeAdapter: merging an adapter'));
     await this.reset();
     const scale = f32([], [loraScale(adapter.config)]);
     const graphs = new Map<string, Session>();
@@ -295,7 +325,7 @@ export class Qwen3Session implements Decoder {
     if (!feeds) throw new Error(`Qwen3Session.useAdapter: no adapter "${String(id)}" (resident: ${this.adapterIds.join(', ') || 'none'})`);
     const kind = id === null ? 'base' : 'adapter';
     if (this.options.graphs !== 'lazy') {
-      await this.graph(kind, false);
+      if (!this.fused) await this.graph(kind, false);
       await this.graph(kind, true);
     }
     this.kind = kind;
@@ -311,36 +341,61 @@ export class Qwen3Session implements Decoder {
     for (const t of resident.owned) this.runtime.release(t);
   }
 
+  /** Forgets the cached sequence; the fused cache keeps its buffers for the next one. */
   async reset(): Promise<void> {
     if (this.cache) for (const t of [...this.cache.keys, ...this.cache.values]) this.runtime.release(t);
     this.cache = null;
+    if (this.fusedCache) this.fusedCache.length = 0;
+  }
+
+  /** The plain graphs' per-run RoPE rows and causal bias for T tokens after `past`. */
+  private plainPositions(past: number, T: number): Record<string, Tensor> {
+    const { headDim, ropeTheta } = this.config;
+    const { cos, sin } = ropeTables(
+      Array.from({ length: T }, (_, t) => past + t),
+      headDim,
+      ropeTheta,
+    );
+    return {
+      [names.ROPE_COS]: f32([T, headDim], cos),
+      [names.ROPE_SIN]: f32([T, headDim], sin),
+      [names.ATTN_BIAS]: f32([T, past + T], causalBias(past, T)),
+    };
+  }
+
+  /** The token inputs of `ids` as one sequence: input_ids, or per vocabulary chunk its rows and mask. */
+  private tokenFeeds(ids: readonly number[]): Record<string, Tensor> {
+    const T = ids.length;
+    if (this.layout.chunks.length === 1) return { [names.INPUT_IDS]: i64([1, T], ids) };
+    const feeds: Record<string, Tensor> = {};
+    chunkTokens(this.config, this.layout, ids).forEach(({ rows, mask }, k) => {
+      feeds[names.chunkRows(k)] = i64([1, T], rows);
+      feeds[names.chunkMask(k)] = f32([1, T, 1], mask);
+    });
+    return feeds;
   }
 
   /** Appends `ids` to the cached sequence; returns the last position's logits [vocab]. */
   async forward(ids: readonly number[]): Promise<Float32Array> {
     if (ids.length === 0) throw new Error('Qwen3Session.forward: no token ids');
-    const { numLayers, headDim, ropeTheta } = this.config;
+    const feeds: Record<string, Tensor> = { ...this.lora, ...this.tokenFeeds(ids), ...Object.fromEntries(this.weights) };
+    const out = this.fused ? await this.forwardFused(ids.length, feeds) : await this.forwardPlain(ids.length, feeds);
+    return floats(out[names.LOGITS], names.LOGITS);
+  }
+
+  /** Every step runs the decode graph on the preallocated cache (its prefill graph would allocate a present of its own). */
+  private async forwardFused(T: number, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const cache = (this.fusedCache ??= new FusedCache(this.runtime, this.config));
+    const { inputs, into } = await cache.feeds(T);
+    const out = await (await this.graph(this.kind, true)).run({ ...feeds, ...inputs }, [names.LOGITS], into);
+    cache.length += T;
+    return out;
+  }
+
+  private async forwardPlain(T: number, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const { numLayers } = this.config;
     const past = this.cache?.length ?? 0;
-    const T = ids.length;
-    const { cos, sin } = ropeTables(
-      ids.map((_, t) => past + t),
-      headDim,
-      ropeTheta,
-    );
-    const feeds: Record<string, Tensor> = {
-      ...this.lora,
-      [names.ROPE_COS]: f32([T, headDim], cos),
-      [names.ROPE_SIN]: f32([T, headDim], sin),
-      [names.ATTN_BIAS]: f32([T, past + T], causalBias(past, T)),
-    };
-    if (this.layout.chunks.length === 1) feeds[names.INPUT_IDS] = i64([1, T], ids);
-    else {
-      chunkTokens(this.config, this.layout, ids).forEach(({ rows, mask }, k) => {
-        feeds[names.chunkRows(k)] = i64([1, T], rows);
-        feeds[names.chunkMask(k)] = f32([1, T, 1], mask);
-      });
-    }
-    for (const [name, t] of this.weights) feeds[name] = t;
+    Object.assign(feeds, this.plainPositions(past, T));
     if (this.cache) {
       for (let layer = 0; layer < numLayers; layer++) {
         feeds[names.pastKey(layer)] = this.cache.keys[layer]!;
@@ -354,25 +409,32 @@ export class Qwen3Session implements Decoder {
       values: Array.from({ length: numLayers }, (_, l) => out[names.presentValue(l)]!),
       length: past + T,
     };
-    return floats(out[names.LOGITS], names.LOGITS);
+    return out;
   }
 
   /** Tokens in the KV cache. */
   get cachedTokens(): number {
-    return this.cache?.length ?? 0;
+    return this.fusedCache?.length ?? this.cache?.length ?? 0;
   }
 
-  /** Bytes uploaded for the weights and the adapter, and held by the KV cache (what the device keeps between runs). */
+  /**
+   * Bytes uploaded for the weights and the adapter, and held by the KV cache (what the device keeps
+   * between runs): the fused cache at its capacity, kept across sequences; the plain one as long as its sequence.
+   */
   memory(): SessionMemory {
+    const fused = this.fusedCache?.bytes();
     return {
       weights: bytesOf(this.weights.values()),
       lora: [...this.adapters.values()].reduce((sum, { owned }) => sum + bytesOf(owned), bytesOf(this.zeroBranches.values())),
-      kvCache: this.cache ? bytesOf([...this.cache.keys, ...this.cache.values]) : 0,
+      kvCache: fused?.kvCache ?? (this.cache ? bytesOf([...this.cache.keys, ...this.cache.values]) : 0),
+      rotary: fused?.rotary ?? 0,
     };
   }
 
   async release(): Promise<void> {
     await this.reset();
+    this.fusedCache?.release();
+    this.fusedCache = null;
     for (const { owned } of this.adapters.values()) for (const t of owned) this.runtime.release(t);
     this.adapters.clear();
     for (const t of this.zeroBranches.values()) this.runtime.release(t);

@@ -10,7 +10,7 @@ import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
 import { dropoutValues } from '../model/qwen3/dropout.ts';
 import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
-import { weightLayout, type WeightLayout } from '../model/qwen3/layout.ts';
+import { floatWeights, weightLayout, type WeightLayout } from '../model/qwen3/layout.ts';
 import * as names from '../model/qwen3/names.ts';
 import * as opt from '../model/qwen3/optimizer.ts';
 import { buildTrainStep, TRAIN_STEP_DISABLED_OPTIMIZERS, vocabularyInputs } from '../model/qwen3/train-step.ts';
@@ -141,6 +141,7 @@ export class LoraTrainer {
 
   static async create(options: TrainerOptions): Promise<LoraTrainer> {
     const { runtime, model, start } = options;
+    floatWeights(options.layout, 'LoraTrainer: training');
     const fresh = 'adapter' in start;
     const lora = fresh ? start.adapter.config : start.config;
     const params: opt.Param[] = [];

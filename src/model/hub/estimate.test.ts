@@ -52,6 +52,21 @@ describe('estimateLoad', () => {
     expect(estimateLoad(qwen3_06b, 'f32', { maxBufferSize: 2 ** 26, maxStorageBufferBindingSize: 2 ** 30 }).vocabChunks).toBe(10);
   });
 
+  it('q4: Qwen3-0.6B against a hand computation, the vocabulary chunked by its 512-byte rows of codes', () => {
+    const q4 = estimateLoad(qwen3_06b, 'q4', defaultLimits);
+    // Matrices 155,582,464 + 28 × 15,728,640 = 595,984,384 weights at 4 bits + a float32 scale per 32
+    // (5/8 byte each) = 372,490,240 bytes; norms 28 × 2,304 + 1,024 = 65,536 float32 = 262,144 bytes.
+    expect(q4.totalBytes).toBe(372_752_384);
+    expect(q4.largestTensor).toEqual({ name: 'model.embed_tokens.weight', shape: [151936, 1024], bytes: 97_239_040 });
+    // 128 MiB / 512 bytes = 262,144 rows: the whole vocabulary in one binding.
+    expect(q4.vocabChunks).toBe(1);
+    expect(q4.kvCacheBytesPer1kTokens).toBe(234_881_024);
+    // A model whose intermediate size is not whole blocks of 32 is refused before the download, naming the tensor.
+    const odd = estimateLoad({ ...qwen3_06b, intermediateSize: 3000 }, 'q4', defaultLimits);
+    expect(odd.refusal).toMatch(/^model\.layers\.0\.mlp\.down_proj\.weight \[1024, 3000\] has 3000 columns, not a multiple of the 4-bit block of 32: this model cannot be loaded in q4 \(this GPU: /);
+    expect(odd.vocabChunks).toBe(0);
+  });
+
   it('says the chunks and bytes of the layout the session builds, for several configs, limits and dtypes', () => {
     const configs = [qwen3_06b, qwen3_1_7b, qwen3_8b, { ...qwen3_06b, tieWordEmbeddings: false }, tinyModelConfig({ hidden: 48, headDim: 8 })];
     const limits: BufferLimits[] = [
@@ -83,7 +98,7 @@ describe('estimateLoad', () => {
   it('agrees with a session loaded under the same limits: chunks and weight bytes on the device', async () => {
     const config = tinyModelConfig({ untied: true });
     const weights = tinyModelWeights(config, 1);
-    for (const [dtype, weightDtype, maxBindingBytes] of [['f32', 'float32', 10_000 * 64 * 4], ['f16', 'float16', 50_000 * 64 * 4]] as const) {
+    for (const [dtype, weightDtype, maxBindingBytes] of [['f32', 'float32', 10_000 * 64 * 4], ['f16', 'float16', 50_000 * 64 * 4], ['q4', 'q4', 50_000 * 32]] as const) {
       const estimate = estimateLoad(config, dtype, { maxBufferSize: maxBindingBytes, maxStorageBufferBindingSize: 2 ** 31 });
       const session = await Qwen3Session.load(nodeRuntime, config, weights, { maxBindingBytes, weightDtype });
       try {

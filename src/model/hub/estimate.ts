@@ -2,7 +2,7 @@
 // buffer limits (checked before downloading a gigabyte that could not be bound). Computed from
 // the layout the session builds (src/model/qwen3/layout.ts), so that what passes here loads.
 import type { Qwen3Config } from '../config.ts';
-import { layoutRefusal, layoutShapes, weightLayout } from '../qwen3/layout.ts';
+import { layoutBytes, layoutRefusal, tensorBytes, weightLayout, type LayoutDtype } from '../qwen3/layout.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 
 /** The two GPUSupportedLimits that bound one weight buffer. */
@@ -12,7 +12,7 @@ export interface BufferLimits {
 }
 
 export interface LoadEstimate {
-  /** All weights at the load dtype (what Qwen3Session.memory().weights reports once loaded). */
+  /** All weights in the load's layout (what Qwen3Session.memory().weights reports once loaded). */
   totalBytes: number;
   /** Tensors of the checkpoint (before any vocabulary tensor is cut into chunks). */
   tensorCount: number;
@@ -25,22 +25,25 @@ export interface LoadEstimate {
   refusal: string | null;
 }
 
-const dtypeBytes = { f32: 4, f16: 2 } as const;
-const count = (dims: readonly number[]) => dims.reduce((a, d) => a * d, 1);
+/** The page's names of the weight layouts: f32, f16 (shader-f16), q4 (4-bit matrices, inference only). */
+export type LoadDtype = 'f32' | 'f16' | 'q4';
+export const layoutDtype: Record<LoadDtype, LayoutDtype> = { f32: 'float32', f16: 'float16', q4: 'q4' };
 
-export function estimateLoad(config: Qwen3Config, dtype: 'f32' | 'f16', limits: BufferLimits): LoadEstimate {
-  const bytes = dtypeBytes[dtype];
+export function estimateLoad(config: Qwen3Config, dtype: LoadDtype, limits: BufferLimits): LoadEstimate {
+  const weightDtype = layoutDtype[dtype];
   // One buffer holds one tensor and is bound whole, so it must respect both limits.
   const maxBindingBytes = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   const shapes = qwen3TensorShapes(config);
   let largestTensor = { name: '', shape: [] as number[], bytes: -1 };
   for (const [name, shape] of shapes) {
-    if (count(shape) * bytes > largestTensor.bytes) largestTensor = { name, shape, bytes: count(shape) * bytes };
+    const bytes = tensorBytes(weightDtype, shape);
+    if (bytes > largestTensor.bytes) largestTensor = { name, shape, bytes };
   }
-  const refused = layoutRefusal(config, maxBindingBytes);
-  const layout = refused ? null : weightLayout(config, { maxBindingBytes, weightDtype: dtype === 'f16' ? 'float16' : 'float32' });
-  // The session's graph inputs: the same elements as the checkpoint, the vocabulary by chunk.
-  const totalBytes = [...(layout ? layoutShapes(config, layout) : shapes).values()].reduce((sum, dims) => sum + count(dims) * bytes, 0);
+  const refused = layoutRefusal(config, maxBindingBytes, weightDtype);
+  const layout = refused ? null : weightLayout(config, { maxBindingBytes, weightDtype });
+  // The session's graph inputs (layout.ts): the vocabulary by chunk, a q4 matrix as its codes and
+  // scales; refused, the checkpoint's tensors in that layout's types.
+  const totalBytes = layoutBytes(config, layout ?? { dtype: weightDtype, chunks: [{ start: 0, rows: config.vocabSize }] });
   return {
     totalBytes,
     tensorCount: shapes.size,

@@ -3,7 +3,8 @@
 // and decode (past K/V of P tokens, T new ones, usually 1). Prefill having no past inputs
 // means no zero-length tensors are ever bound (WebGPU cannot make a 0-byte buffer) and no
 // Concat with an empty operand runs. T and P stay symbolic: the cache grows by Concat, so P
-// changes every step anyway; static length buckets would need a preallocated cache.
+// changes every step. Inference runs decoder-fused.ts's graphs where the model allows (same
+// inputs, contrib ops, a preallocated cache); these are the reference and the fallback.
 // Weights and LoRA matrices are inputs in the transposed device layout (layout.ts
 // decoderWeights): every x·Wᵀ is one MatMul on W as uploaded, nothing copies a weight per step.
 import { Graph } from '../../onnx/index.ts';

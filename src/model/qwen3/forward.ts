@@ -4,17 +4,31 @@
 // in HF's [out, in] or, `transposed`, already as MatMul's right operand [in, out] under
 // names.transposed (the decoder's device layout: no per-run Transpose of any weight). B batch, T new
 // tokens, P cached tokens, S = P + T keys, D hidden, H heads, KV key/value heads, G = H / KV,
-// hd head_dim, F intermediate, V vocab, V_k rows of vocabulary chunk k.
+// hd head_dim, F intermediate, V vocab, V_k rows of vocabulary chunk k. Under a q4 layout every
+// matrix is 4-bit blocks instead (names.q4, q4.ts: a Q4Weight), multiplied by MatMulNBits and its
+// embedding rows read by GatherBlockQuantized: inference graphs only, LoRA branches float32 on top.
 import type { Graph, Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets, projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
+import { Q4_BLOB, Q4_BLOCK } from '../q4.ts';
 import { chunkName, EMBED, LM_HEAD, readsTransposed, weightLayout, type WeightLayout } from './layout.ts';
 import { applyDropout, declareDropout, dropMask as branchDropMask, type DropoutInputs } from './dropout.ts';
 import * as names from './names.ts';
 
+/**
+ * A matrix [N, K] (HF's [out, in]) of a q4 layout: its codes uint8 [N, K/32, 16] as the Value, with
+ * its scales [N, K/32] beside them. The types of every builder stay Value; project, lmHead and
+ * vocabRows read such a weight through the quantized ops, and asFloat32 refuses it by name.
+ */
+export interface Q4Weight extends Value {
+  readonly scales: Value;
+}
+
+export const isQ4 = (w: Value): w is Q4Weight => 'scales' in w;
+
 export interface LayerWeights {
   inputNorm: Value; // [D]
-  proj: Record<LoraTarget, Value>; // [out, in], transposed [in, out]
+  proj: Record<LoraTarget, Value>; // [out, in], transposed [in, out]; a Q4Weight under q4
   qNorm: Value; // [hd]
   kNorm: Value; // [hd]
   postNorm: Value; // [D]
@@ -64,8 +78,14 @@ export interface Context {
 
 /** The checkpoint's weights as inputs; `transposed`: the decoder's device layout (layout.ts decoderWeights). */
 export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = weightLayout(c), transposed = false): Qwen3Weights {
-  const w = (name: string, dims: number[], input = name) =>
-    transposed && readsTransposed(c, name) ? g.input(names.transposed(input), layout.dtype, [dims[1]!, dims[0]!]) : g.input(input, layout.dtype, dims);
+  const q4 = (input: string, [n, k]: number[]): Q4Weight => ({
+    ...g.input(names.q4(input, 'packed'), 'uint8', [n!, k! / Q4_BLOCK, Q4_BLOB]),
+    scales: g.input(names.q4(input, 'scales'), 'float32', [n!, k! / Q4_BLOCK]),
+  });
+  const w = (name: string, dims: number[], input = name): Value => {
+    if (layout.dtype === 'q4') return dims.length === 2 ? q4(input, dims) : g.input(input, 'float32', dims);
+    return transposed && readsTransposed(c, name) ? g.input(names.transposed(input), layout.dtype, [dims[1]!, dims[0]!]) : g.input(input, layout.dtype, dims);
+  };
   const vocab = (name: string) => layout.chunks.map(({ rows }, k) => w(name, [rows, c.hiddenSize], chunkName(name, k, layout)));
   const embed = vocab(EMBED);
   const layers = Array.from({ length: c.numLayers }, (_, l): LayerWeights => {
@@ -135,7 +155,10 @@ export const noLora = (c: Qwen3Config): LoraInputs => ({ scale: null, layers: Ar
  * A float16 weight as float32, cast at its use so the float32 copy lives only until its MatMul
  * and every sum (norms, softmax, residual stream, MatMul accumulation) stays float32.
  */
-export const asFloat32 = (g: Graph, w: Value): Value => (w.dtype === 'float16' ? g.cast(w, 'float32') : w);
+export const asFloat32 = (g: Graph, w: Value): Value => {
+  if (isQ4(w)) throw new Error(`asFloat32: ${w.name} is a 4-bit weight (q4 layout): only the inference graphs read it, through MatMulNBits and GatherBlockQuantized`);
+  return w.dtype === 'float16' ? g.cast(w, 'float32') : w;
+};
 export const chunksOf = (w: VocabWeight): readonly Value[] => (Array.isArray(w) ? w : [w as Value]);
 
 /**
@@ -147,12 +170,42 @@ export const chunksOf = (w: VocabWeight): readonly Value[] => (Array.isArray(w) 
 export function vocabRows(g: Graph, w: VocabWeight, ids: TokenInputs, columns: boolean): Value {
   const chunks = chunksOf(w);
   const turn = (picked: Value) => g.transpose(picked, picked.shape.map((_, i) => (i + 1) % picked.shape.length)); // [D, ..] → [.., D]
-  const lookup = (chunk: Value, rows: Value) => asFloat32(g, columns ? turn(g.gather(chunk, rows, 1)) : g.gather(chunk, rows));
+  const lookup = (chunk: Value, rows: Value) => (isQ4(chunk) ? q4Rows(g, chunk, rows) : asFloat32(g, columns ? turn(g.gather(chunk, rows, 1)) : g.gather(chunk, rows)));
   if ('name' in ids) {
     if (chunks.length !== 1) throw new Error(`vocabRows: ${chunks.length} vocabulary chunks need per-chunk token inputs, got one id tensor ${ids.name}`);
     return lookup(chunks[0]!, ids);
   }
   return g.scope('Embed', () => chunks.map((chunk, k) => g.mul(lookup(chunk, ids.rows[k]!), ids.mask[k]!)).reduce((a, b) => g.add(a, b)));
+}
+
+/**
+ * Rows `ids` [..] of a q4 vocabulary chunk, dequantized → [.., D]: GatherBlockQuantized reads the
+ * codes [V_k, D/32, 16] as [V_k, D/32, 32] values in blocks along the last axis (so the scales are
+ * viewed [V_k, D/32, 1]); only the rows read are made float. The same codes and scales are the LM
+ * head's MatMulNBits input when the embedding is tied. Zero point 8 is the op's default for uint8.
+ */
+function q4Rows(g: Graph, chunk: Q4Weight, ids: Value): Value {
+  const [, blocks] = chunk.shape as number[];
+  const scales = g.reshape(chunk.scales, [0, blocks!, 1]); // [V_k, D/32, 1]
+  const [rows] = g.custom('GatherBlockQuantized', [chunk, ids, scales], [{ dtype: 'float32', shape: [...ids.shape, blocks!, Q4_BLOCK] }], [
+    { name: 'gather_axis', type: 'int', value: 0 },
+    { name: 'quantize_axis', type: 'int', value: 2 },
+    { name: 'block_size', type: 'int', value: Q4_BLOCK },
+    { name: 'bits', type: 'int', value: 4 },
+  ], 'com.microsoft'); // [.., D/32, 32]
+  return g.reshape(rows!, [...ids.shape.map(() => 0), blocks! * Q4_BLOCK]); // [.., D]
+}
+
+/** x·Wᵀ for a q4 weight W [N, K]: MatMulNBits, 4-bit blocks of 32 along K, zero point 8 (its default without a zero_points input), float32 scales and sums. */
+function q4Times(g: Graph, x: Value, w: Q4Weight): Value {
+  const [n, blocks] = w.shape as number[];
+  const attributes = [
+    { name: 'K', type: 'int', value: blocks! * Q4_BLOCK },
+    { name: 'N', type: 'int', value: n! },
+    { name: 'bits', type: 'int', value: 4 },
+    { name: 'block_size', type: 'int', value: Q4_BLOCK },
+  ] as const;
+  return g.custom('MatMulNBits', [x, w, w.scales], [{ dtype: 'float32', shape: [...x.shape.slice(0, -1), n!] }], attributes, 'com.microsoft')[0]!; // [.., N]
 }
 
 /** x / sqrt(mean(x²) + eps) · w over the last axis. */
@@ -166,10 +219,13 @@ function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
 /** x·m for m [K, N], or x·mᵀ for m [N, K] when not `transposed`: [.., K] → [.., N]. */
 export const times = (g: Graph, x: Value, m: Value, transposed: boolean | undefined): Value => g.matMul(x, transposed ? m : g.transpose(m));
 
-/** x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out]. */
-function project(g: Graph, x: Value, w: Value, transposed: boolean | undefined, lora: LoraBranch | undefined, l: LoraInputs): Value {
-  const base = times(g, x, asFloat32(g, w), transposed); // [.., out]
-  if (!lora || !l.scale) return base;
+/**
+ * x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out]; without `lora`, x·Wᵀ alone (the LM head). The one
+ * projection of every graph builder: W float (MatMul, `transposed` as uploaded) or q4 (MatMulNBits).
+ */
+export function project(g: Graph, x: Value, w: Value, transposed: boolean | undefined, lora?: LoraBranch, l?: LoraInputs): Value {
+  const base = isQ4(w) ? q4Times(g, x, w) : times(g, x, asFloat32(g, w), transposed); // [.., out]
+  if (!lora || !l?.scale) return base;
   const dropped = lora.drop && l.dropout ? applyDropout(g, x, lora.drop, l.dropout) : x;
   const down = times(g, dropped, lora.a, l.transposed); // [.., r]
   return g.add(base, g.mul(times(g, down, lora.b, l.transposed), l.scale));
@@ -187,7 +243,7 @@ function rope(g: Graph, x: Value, ctx: Context, headDim: number): Value {
 }
 
 /** The seven projections of layer `layer` as x ↦ x·Wᵀ (+ LoRA). */
-type Projector = (target: LoraTarget, x: Value) => Value;
+export type Projector = (target: LoraTarget, x: Value) => Value;
 
 function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, ctx: Context, layer: number) {
   const { numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
@@ -212,7 +268,7 @@ function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Pr
   return { out: proj('o_proj', merged), key, value };
 }
 
-function mlp(g: Graph, b: Value, proj: Projector): Value {
+export function mlp(g: Graph, b: Value, proj: Projector): Value {
   const gate = proj('gate_proj', b); // [B, T, F]
   const up = proj('up_proj', b); // [B, T, F]
   return proj('down_proj', g.mul(g.silu(gate), up)); // [B, T, D]
@@ -248,6 +304,6 @@ export function qwen3Forward(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: Lo
 
 /** Logits of the rows of `h` [.., D] → [.., V], concatenated over vocabulary chunks. */
 export function lmHead(g: Graph, w: Qwen3Weights, h: Value): Value {
-  const logits = chunksOf(w.lmHead).map((chunk) => times(g, h, asFloat32(g, chunk), w.transposed)); // each [.., V_k]
+  const logits = chunksOf(w.lmHead).map((chunk) => project(g, h, chunk, w.transposed)); // each [.., V_k]
   return logits.length === 1 ? logits[0]! : g.concat(logits, -1);
 }

@@ -3,8 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../../scripts/make-tiny-model.ts';
 import { decodeChecked, f16ToF32, f32ToBf16, type StoredTensor } from '../dtype.ts';
-import { chunkTokens, decoderWeights, layoutShapes, readsTransposed, tensorInputs, weightLayout, type WeightDtype } from './layout.ts';
-import { transposed } from './names.ts';
+import { dequantizeQ4, quantizeQ4 } from '../q4.ts';
+import { qwen3TensorShapes } from '../tensors.ts';
+import { chunkTokens, decoderWeights, layoutBytes, layoutShapes, readsTransposed, tensorInputs, weightLayout, type WeightData, type WeightDtype } from './layout.ts';
+import { q4, transposed } from './names.ts';
 
 const config = tinyModelConfig({ hidden: 32, headDim: 8, intermediate: 48, untied: true });
 const V = config.vocabSize;
@@ -116,7 +118,7 @@ describe('tensorInputs on a tensor as stored (one pass: widened, turned, checked
       const fromStored = [...tensorInputs(model, layout, name, stored)];
       const fromFloat = [...tensorInputs(model, layout, name, decodeChecked(stored))];
       expect(fromStored.map(([input, dims]) => [input, dims])).toEqual(fromFloat.map(([input, dims]) => [input, dims]));
-      const bytes = (values: Float32Array | Uint16Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+      const bytes = (values: WeightData) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
       // Bit for bit, and of the same element type.
       fromStored.forEach(([input, , values], k) => {
         expect(values.constructor, input).toBe(fromFloat[k]![2].constructor);
@@ -144,6 +146,86 @@ describe('tensorInputs on a tensor as stored (one pass: widened, turned, checked
     // A Float32Array is taken as decoded (and checked) already: the same value passes through.
     const decoded = tensor.dtype === 'F32' ? tensor.data : new Float32Array(data.length).fill(NaN);
     expect([...tensorInputs(config, layout, name, decoded)].length).toBe(5);
+  });
+});
+
+describe('the q4 layout: matrices as 4-bit codes and scales, norms float32', () => {
+  // A vocabulary of 8,000 rows: what is checked does not need 151,936 of them, and their quantization takes seconds.
+  const model = { ...tinyModelConfig({ hidden: 64, headDim: 16, intermediate: 96, untied: true }), vocabSize: 8_000 };
+  const VQ = model.vocabSize;
+  const asBf16 = (data: Float32Array): StoredTensor => ({ dtype: 'BF16', data: Uint16Array.from(data, f32ToBf16), origin: 'm.safetensors: tensor x' });
+
+  it('refuses a model whose matrix rows are not whole blocks of 32, naming the tensor', () => {
+    expect(() => weightLayout(config, { weightDtype: 'q4' })).toThrow(
+      'weightLayout: model.layers.0.mlp.down_proj.weight [32, 48] has 48 columns, not a multiple of the 4-bit block of 32: this model cannot be loaded in q4',
+    );
+    expect(weightLayout(config, { weightDtype: 'float16' }).chunks.length).toBe(1);
+  });
+
+  it('cuts the vocabulary by the packed codes (D/2 bytes a row), not by a float32 row', () => {
+    const limit = 1_000 * 32;
+    expect(weightLayout(model, { maxBindingBytes: limit, weightDtype: 'q4' }).chunks.length).toBe(VQ / 1_000);
+    expect(weightLayout(model, { maxBindingBytes: limit }).chunks.length).toBe(VQ / 125);
+    // A projection is bound as its codes: [96, 64] is 3,072 bytes of them.
+    expect(() => weightLayout(model, { maxBindingBytes: 3_071, weightDtype: 'q4' })).toThrow(/mlp\.(gate|up|down)_proj\.weight \[\d+, \d+\] needs 3072 bytes as 4-bit codes/);
+  });
+
+  it('streams each matrix (and vocabulary chunk) as the codes and scales of its float32 values, bf16 as stored giving the same bytes', () => {
+    const layout = weightLayout(model, { maxBindingBytes: 2_000 * 32, weightDtype: 'q4' });
+    expect(layout.chunks.length).toBe(4);
+    let bytes = 0;
+    for (const [name, data] of tinyModelWeights(model, 8)) {
+      const stored = asBf16(data);
+      const decoded = decodeChecked(stored);
+      const inputs = [...tensorInputs(model, layout, name, stored)];
+      bytes += inputs.reduce((sum, [, , values]) => sum + values.byteLength, 0);
+      const dims = qwen3TensorShapes(model).get(name)!;
+      if (dims.length === 1) {
+        expect(inputs).toEqual([[name, dims, decoded]]);
+        continue;
+      }
+      const cols = dims[1]!;
+      const pieces = name.endsWith('embed_tokens.weight') || name === 'lm_head.weight' ? layout.chunks.map((c, k) => ({ input: `${name}#${k}`, ...c })) : [{ input: name, start: 0, rows: dims[0]! }];
+      expect(inputs.map(([input]) => input)).toEqual(pieces.flatMap(({ input }) => [q4(input, 'packed'), q4(input, 'scales')]));
+      const same = (a: WeightData, b: WeightData) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+      pieces.forEach(({ start, rows }, k) => {
+        const want = quantizeQ4(decoded.subarray(start * cols, (start + rows) * cols), rows, cols, name);
+        const [[, packedDims, packed], [, scaleDims, scales]] = [inputs[2 * k]!, inputs[2 * k + 1]!];
+        expect([packedDims, scaleDims]).toEqual([[rows, cols / 32, 16], [rows, cols / 32]]);
+        expect([packed.constructor, scales.constructor]).toEqual([Uint8Array, Float32Array]);
+        expect([same(packed, want.packed), same(scales, want.scales)], name).toEqual([true, true]);
+        // Within half a step of the checkpoint's values.
+        const back = dequantizeQ4({ packed: packed as Uint8Array, scales: scales as Float32Array }, rows, cols);
+        const over = back.findIndex((v, i) => Math.abs(v - decoded[start * cols + i]!) > Math.abs(want.scales[(i / 32) | 0]!) / 2 + 1e-7);
+        expect(over, name).toBe(-1);
+      });
+    }
+    expect(bytes).toBe(layoutBytes(model, layout));
+  });
+
+  it('a non-finite value stops the tensor in the rows that hold it, naming its element', () => {
+    const layout = weightLayout(model, { maxBindingBytes: Math.ceil(VQ / 5) * 32, weightDtype: 'q4' });
+    expect(layout.chunks.length).toBe(5);
+    const at = (layout.chunks[2]!.start + 300) * 64 + 7;
+    const tensor = asBf16(tinyModelWeights(model, 6).get('lm_head.weight')!);
+    tensor.data[at] = 0x7fc0;
+    const made: string[] = [];
+    expect(() => {
+      for (const [input] of tensorInputs(model, layout, 'lm_head.weight', tensor)) made.push(input);
+    }).toThrow(`m.safetensors: tensor x holds a non-finite value (NaN) at element ${at} of ${VQ * 64}`);
+    expect(made).toEqual([0, 1].flatMap((k) => [q4(`lm_head.weight#${k}`, 'packed'), q4(`lm_head.weight#${k}`, 'scales')]));
+  });
+
+  it('layoutBytes is what the inputs of every layout hold', () => {
+    const weights = tinyModelWeights(model, 2);
+    for (const weightDtype of ['float32', 'float16', 'q4'] as const) {
+      const layout = weightLayout(model, { maxBindingBytes: 3_000 * 256, weightDtype });
+      const held = [...decoderWeights(model, layout, weights)].reduce((sum, [, , data]) => sum + data.byteLength, 0);
+      expect(layoutBytes(model, layout), weightDtype).toBe(held);
+    }
+    // 4 + 1/2 bits per weight beside float32's 32 (the norm vectors, float32 in both, add the rest).
+    const f32 = layoutBytes(model, weightLayout(model));
+    expect(layoutBytes(model, weightLayout(model, { weightDtype: 'q4' })) / f32).toBeCloseTo(5 / 32, 2);
   });
 });
 

@@ -1,15 +1,23 @@
-// How a Qwen3 checkpoint becomes graph inputs on a device: the weights' element type, and the
-// vocabulary tensors (embedding, LM head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut
-// into row chunks that each fit one storage-buffer binding (design.md "Models on the hub").
+// How a Qwen3 checkpoint becomes graph inputs on a device: the weights' element type (float32,
+// float16, or 4-bit blocks for the matrices: q4.ts), and the vocabulary tensors (embedding, LM
+// head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut into row chunks that each fit one
+// storage-buffer binding (design.md "Models on the hub").
 import type { Qwen3Config } from '../config.ts';
 import { convertInto, firstNonFinite, nonFiniteError, sliceStored, type StoredTensor, type StoredValues } from '../dtype.ts';
+import { Q4_BLOB, Q4_BLOCK, q4Refusal, quantizeQ4Into } from '../q4.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 import * as names from './names.ts';
 
+/** The element type of float weights: what training, merging and the float layouts hold. */
 export type WeightDtype = 'float32' | 'float16';
+/**
+ * A layout's weights: float, or 'q4': every matrix as 4-bit blocks (names.q4 packed + scales,
+ * read by MatMulNBits and GatherBlockQuantized, inference only), the norm vectors float32.
+ */
+export type LayoutDtype = WeightDtype | 'q4';
 
 export interface WeightLayout {
-  dtype: WeightDtype;
+  dtype: LayoutDtype;
   /** Rows [start, start + rows) of the vocabulary in each chunk; one chunk when unsplit. */
   chunks: readonly { start: number; rows: number }[];
 }
@@ -17,8 +25,8 @@ export interface WeightLayout {
 export interface LayoutOptions {
   /** The largest buffer the device binds (min of maxStorageBufferBindingSize and maxBufferSize); default: no limit. */
   maxBindingBytes?: number;
-  /** 'float16' halves weight memory; the graph casts each weight to float32 where it is used. */
-  weightDtype?: WeightDtype;
+  /** 'float16' halves weight memory, the graph casting each weight to float32 where it is used; 'q4' takes ~1/6 of float32's. */
+  weightDtype?: LayoutDtype;
 }
 
 export const EMBED = 'model.embed_tokens.weight';
@@ -30,16 +38,29 @@ export const chunkName = (name: string, k: number, layout: WeightLayout): string
 
 const bytesOf = (dims: readonly number[], bytes: number) => dims.reduce((a, d) => a * d, bytes);
 
+/** Whether `dims` are stored as 4-bit blocks under a layout of `dtype`: every matrix of a q4 layout. */
+const quantized = (dtype: LayoutDtype, dims: readonly number[]) => dtype === 'q4' && dims.length === 2;
+
 /**
- * Why no layout fits bindings of `limit` bytes (null: one does): the first tensor over it that
- * cannot be split. Sized in float32 whatever the stored type: the in-graph float32 cast (and
- * transpose) of a weight is a buffer the device binds too. A vocabulary row is as large as
- * model.norm, checked here, so a layout that passes can always be cut into chunks.
+ * The largest buffer the device binds for a tensor of `dims`: float32 whatever the stored float
+ * type (the in-graph float32 cast, and transpose, of a weight is a buffer too); a q4 matrix's
+ * packed codes, as MatMulNBits and GatherBlockQuantized read them without a float copy.
  */
-export function layoutRefusal(c: Qwen3Config, limit: number): string | null {
+const bindingBytes = (dtype: LayoutDtype, dims: readonly number[]) => (quantized(dtype, dims) ? bytesOf(dims, 1) / 2 : bytesOf(dims, 4));
+
+/**
+ * Why no layout of `dtype` fits bindings of `limit` bytes (null: one does): a q4 matrix whose rows
+ * are not whole blocks, or the first tensor over the limit that cannot be split. A vocabulary row
+ * is never larger than model.norm, checked here, so a layout that passes can always be cut into chunks.
+ */
+export function layoutRefusal(c: Qwen3Config, limit: number, dtype: LayoutDtype = 'float32'): string | null {
   for (const [name, dims] of qwen3TensorShapes(c)) {
-    if (!vocabTensors.has(name) && bytesOf(dims, 4) > limit) {
-      return `${name} [${dims.join(', ')}] needs ${bytesOf(dims, 4)} bytes in float32, over the binding limit of ${limit} bytes, and only vocabulary tensors can be split`;
+    const blocks = quantized(dtype, dims) ? q4Refusal(name, dims) : null;
+    if (blocks) return `${blocks}: this model cannot be loaded in q4`;
+    const bytes = bindingBytes(dtype, dims);
+    if (!vocabTensors.has(name) && bytes > limit) {
+      const as = quantized(dtype, dims) ? 'as 4-bit codes' : 'in float32';
+      return `${name} [${dims.join(', ')}] needs ${bytes} bytes ${as}, over the binding limit of ${limit} bytes, and only vocabulary tensors can be split`;
     }
   }
   return null;
@@ -48,9 +69,9 @@ export function layoutRefusal(c: Qwen3Config, limit: number): string | null {
 export function weightLayout(c: Qwen3Config, options: LayoutOptions = {}): WeightLayout {
   const dtype = options.weightDtype ?? 'float32';
   const limit = options.maxBindingBytes ?? Infinity;
-  const refusal = layoutRefusal(c, limit);
+  const refusal = layoutRefusal(c, limit, dtype);
   if (refusal) throw new Error(`weightLayout: ${refusal}`);
-  const rowBytes = c.hiddenSize * 4;
+  const rowBytes = bindingBytes(dtype, [1, c.hiddenSize]);
   const count = Math.ceil(c.vocabSize / Math.min(c.vocabSize, Math.floor(limit / rowBytes)));
   const rows = Math.ceil(c.vocabSize / count); // balanced chunks: the last is at most `count` rows shorter
   const chunks = Array.from({ length: count }, (_, k) => ({ start: k * rows, rows: Math.min(rows, c.vocabSize - k * rows) }));
@@ -67,13 +88,45 @@ export function layoutShapes(c: Qwen3Config, layout: WeightLayout): Map<string, 
   return shapes;
 }
 
-/** float32 data, or float16 bits (Uint16Array) under a float16 layout. */
-export type WeightData = Float32Array | Uint16Array;
+/**
+ * Bytes the weight inputs of `layout` take on the device (what Qwen3Session.memory().weights
+ * reports): float32 or float16 elements, or per q4 matrix [N, K] its codes (N·K/2 bytes) and
+ * float32 scales (N·K/32 · 4), its norm vectors float32.
+ */
+export function layoutBytes(c: Qwen3Config, layout: WeightLayout): number {
+  return [...layoutShapes(c, layout).values()].reduce((sum, dims) => sum + tensorBytes(layout.dtype, dims), 0);
+}
+
+/** Bytes of one tensor (or chunk) of `dims` on the device under a layout of `dtype`. */
+export function tensorBytes(dtype: LayoutDtype, dims: readonly number[]): number {
+  const count = bytesOf(dims, 1);
+  return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * 4 : count * (dtype === 'float16' ? 2 : 4);
+}
 
 /**
- * Whether the decoder reads weight `name` (HF name) transposed (names.transposed): every
- * matrix a MatMul multiplies by — the projections, the LM head, and the embedding when it is
- * the tied LM head (its Gather then reads columns). Norm vectors and an untied embedding stay.
+ * The float element type of `layout`'s weights, for `what` only float weights allow (training,
+ * merging: their graphs read and write whole float matrices); a q4 layout is refused, naming its weights.
+ */
+export function floatWeights(layout: WeightLayout, what: string): WeightDtype {
+  if (layout.dtype !== 'q4') return layout.dtype;
+  throw new Error(
+    `${what} needs float32 or float16 base weights, and this model is loaded with 4-bit ones (q4: every matrix as MatMulNBits codes and scales, ` +
+      `e.g. ${names.q4(EMBED, 'packed')}); load it in f16 or f32 to train on it or merge into it`,
+  );
+}
+
+/** float32 data, float16 bits (Uint16Array) under a float16 layout, or a q4 matrix's codes (Uint8Array). */
+export type WeightData = Float32Array | Uint16Array | Uint8Array;
+
+/** The element type a weight input's data is uploaded as. */
+export const weightType = (data: WeightData): 'float32' | 'float16' | 'uint8' =>
+  data instanceof Float32Array ? 'float32' : data instanceof Uint16Array ? 'float16' : 'uint8';
+
+/**
+ * Whether the decoder reads weight `name` (HF name) transposed (names.transposed) in a float
+ * layout: every matrix a MatMul multiplies by — the projections, the LM head, and the embedding
+ * when it is the tied LM head (its Gather then reads columns). Norm vectors and an untied embedding
+ * stay, and so does every q4 matrix (MatMulNBits reads HF's [out, in], blocks along `in`).
  */
 export const readsTransposed = (c: Qwen3Config, name: string): boolean =>
   name.endsWith('_proj.weight') || name === LM_HEAD || (name === EMBED && c.tieWordEmbeddings);
@@ -95,7 +148,9 @@ export function transposeMatrix(data: Float32Array, rows: number, cols: number):
  * ±Infinity in one pass (dtype.ts convertInto; at Qwen3-0.6B three passes took ~8 of the 13–16 s
  * of a CLI call); a Float32Array is taken as already checked. Inputs are made lazily, each in one
  * buffer of its own (a float32 input the layout leaves as stored is a view of the tensor), so a
- * loader that uploads each before asking for the next holds the tensor and one chunk.
+ * loader that uploads each before asking for the next holds the tensor and one chunk. Under a q4
+ * layout each matrix (or chunk) becomes its codes and scales instead (q4Inputs), quantized as it is
+ * read: the host holds the stored tensor, one chunk's codes and a few rows in float32.
  */
 export function* tensorInputs(
   c: Qwen3Config,
@@ -109,7 +164,7 @@ export function* tensorInputs(
   if (stored.data.length !== bytesOf(dims, 1)) throw new Error(`tensorInputs: ${name} has ${stored.data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
   const checked = tensor instanceof Float32Array ? null : tensor;
   const half = layout.dtype === 'float16';
-  const transpose = readsTransposed(c, name);
+  const transpose = layout.dtype !== 'q4' && readsTransposed(c, name);
   const cols = dims.at(-1)!;
   const pieces = vocabTensors.has(name)
     ? layout.chunks.map(({ start, rows }, k) => ({ input: chunkName(name, k, layout), start, dims: [rows, cols] }))
@@ -117,6 +172,10 @@ export function* tensorInputs(
   for (const piece of pieces) {
     const rows = piece.dims.length === 2 ? piece.dims[0]! : 1;
     const source = sliceStored(stored, piece.start * cols, (piece.start + rows) * cols);
+    if (quantized(layout.dtype, piece.dims)) {
+      yield* q4Inputs(piece.input, source, rows, cols, checked);
+      continue;
+    }
     const input = transpose ? names.transposed(piece.input) : piece.input;
     const inputDims = transpose ? [cols, rows] : piece.dims;
     if (source.dtype === 'F32' && !half && !transpose) {
@@ -129,6 +188,35 @@ export function* tensorInputs(
     if (convertInto(out, source, rows, cols, transpose) && checked) throw nonFiniteError(checked);
     yield [input, inputDims, out];
   }
+}
+
+/** Rows widened to float32 at a time while quantizing: the host's float copy of a tensor stays this small. */
+const Q4_ROWS = 256;
+
+/**
+ * A matrix piece [rows, cols] as its two q4 inputs (names.q4): codes [rows, cols/32, 16] and
+ * scales [rows, cols/32], quantized Q4_ROWS rows at a time from the stored values, each batch
+ * widened and checked for non-finite values (as convertInto checks a float layout's) on the way.
+ */
+function* q4Inputs(input: string, source: StoredValues, rows: number, cols: number, checked: StoredTensor | null): Generator<[string, number[], WeightData]> {
+  const blocks = cols / Q4_BLOCK;
+  const out = { packed: new Uint8Array(rows * blocks * Q4_BLOB), scales: new Float32Array(rows * blocks) };
+  const scratch = source.dtype === 'F32' ? null : new Float32Array(Math.min(rows, Q4_ROWS) * cols);
+  for (let row = 0; row < rows; row += Q4_ROWS) {
+    const n = Math.min(Q4_ROWS, rows - row);
+    const part = sliceStored(source, row * cols, (row + n) * cols);
+    let values: Float32Array;
+    if (part.dtype === 'F32') {
+      values = part.data;
+      if (checked && firstNonFinite(values) >= 0) throw nonFiniteError(checked);
+    } else {
+      values = scratch!.subarray(0, n * cols);
+      if (convertInto(values, part, n, cols, false) && checked) throw nonFiniteError(checked);
+    }
+    quantizeQ4Into(out, row * blocks, values, n, cols, input);
+  }
+  yield [names.q4(input, 'packed'), [rows, blocks, Q4_BLOB], out.packed];
+  yield [names.q4(input, 'scales'), [rows, blocks], out.scales];
 }
 
 /** Every weight input of the decoder (tensorInputs of each checkpoint tensor, in file order) from weights by HF name. */

@@ -9,6 +9,12 @@ import type { LoraTarget } from '../tensors.ts';
  */
 export const transposed = (name: string) => `${name}^T`;
 
+/**
+ * A matrix uploaded as 4-bit blocks (layout 'q4', q4.ts): its input name plus `^q4.packed` for the
+ * codes uint8 [N, K/32, 16] and `^q4.scales` for the scales [N, K/32], as MatMulNBits reads them.
+ */
+export const q4 = (name: string, part: 'packed' | 'scales') => `${name}^q4.${part}`;
+
 export const INPUT_IDS = 'input_ids'; // int64 [B, T]
 /** With the vocabulary in chunks (layout.ts), per chunk k instead of input_ids: */
 export const chunkRows = (k: number) => `input_rows#${k}`; // int64 [B, T] row within chunk k, 0 outside it
@@ -16,6 +22,11 @@ export const chunkMask = (k: number) => `input_mask#${k}`; // [B, T, 1] 1 where 
 export const ROPE_COS = 'rope_cos'; // [T, hd]
 export const ROPE_SIN = 'rope_sin'; // [T, hd]
 export const ATTN_BIAS = 'attn_bias'; // [T, P + T] additive causal mask
+/** The fused decoder's (decoder-fused.ts) instead of rope_cos, rope_sin and attn_bias: */
+export const ROPE_COS_CACHE = 'rope_cos_cache'; // [positions, hd / 2] cos(pos·θ^(−2j/hd)), uploaded once
+export const ROPE_SIN_CACHE = 'rope_sin_cache'; // [positions, hd / 2]
+export const SEQLENS_K = 'seqlens_k'; // int32 [B] keys per row − 1 after this run: P + T − 1
+export const TOTAL_SEQUENCE_LENGTH = 'total_sequence_length'; // int32 [] P + T
 export const LORA_SCALE = 'lora_scale'; // [] alpha / r; 0 runs the base model
 export const LOGITS = 'logits'; // [B, V] last position
 

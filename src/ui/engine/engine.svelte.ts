@@ -15,6 +15,7 @@ import type {
 import { ENGINE_TEST_NAME, EngineError } from '../../engine/protocol.ts';
 import type { Placements } from '../../engine/placement.ts';
 import { OpfsCache } from '../../model/hub/opfs-cache.ts';
+import type { LoadDtype } from '../../model/hub/estimate.ts';
 import { HUB_BASE } from '../../model/hub/resolve.ts';
 import { parseModelCatalog } from '../../model/hub/catalog.ts';
 import catalogJson from '../../../configs/models.json';
@@ -69,8 +70,11 @@ export const defaultSampling: SamplingRequest = {
 
 class EngineState {
   model = $state<ModelInfo | null>(null);
-  /** Load weights in float32 even where shader-f16 allows float16: twice the memory, the checkpoint's numbers exactly. */
-  float32 = $state(false);
+  /**
+   * The weights' layout of the next load: f16 (float32 where the GPU lacks shader-f16), f32 (the
+   * checkpoint's numbers exactly, twice f16's memory), or q4 (4-bit matrices, ~1/3 of f16, inference only).
+   */
+  weights = $state<LoadDtype>('f16');
   /** The prompt format the next load asks its model in: the catalog's for a listed repo, or one picked. */
   promptChoice = $state<PromptChoice>('catalog');
   /** Why the loaded model runs with its format (model.promptFormat). */
@@ -222,7 +226,7 @@ class EngineState {
     this.#lastModel = { source, label };
     this.#adapterSources.clear();
     this.restoreOffer = null;
-    const { request, format } = loadModelRequest(catalog, source, { float32: this.float32, choice: this.promptChoice });
+    const { request, format } = loadModelRequest(catalog, source, { weights: this.weights, choice: this.promptChoice });
     const info = await this.#loading(
       label,
       (signal) => this.client.call(request, { signal, onEvent: this.#onLoadEvent }),

@@ -11,8 +11,8 @@ const files = { kind: 'files' as const, files: [], name: 'qmd-query-expansion-1.
 
 describe('the prompt format a load asks for', () => {
   it("sends the catalog's format of a listed repo, whatever hub serves it and however its id is cased", () => {
-    expect(loadModelRequest(catalog, hub('tobil/qmd-query-expansion-1.7B'), { float32: false, choice: 'catalog' })).toEqual({
-      request: { type: 'load-model', source: hub('tobil/qmd-query-expansion-1.7B'), float32: false, promptFormat: 'qmd-1.7b' },
+    expect(loadModelRequest(catalog, hub('tobil/qmd-query-expansion-1.7B'), { weights: 'f16', choice: 'catalog' })).toEqual({
+      request: { type: 'load-model', source: hub('tobil/qmd-query-expansion-1.7B'), weights: 'f16', promptFormat: 'qmd-1.7b' },
       format: { id: 'qmd-1.7b', from: 'catalog' },
     });
     expect(chooseFormat(catalog, hub('TOBIL/qmd-query-expansion-1.7b'), 'catalog')).toEqual({ id: 'qmd-1.7b', from: 'catalog' });
@@ -26,8 +26,8 @@ describe('the prompt format a load asks for', () => {
   });
 
   it("sends the user's explicit choice over the catalog's", () => {
-    expect(loadModelRequest(catalog, hub('tobil/qmd-query-expansion-1.7B'), { float32: true, choice: 'qmd-v4' }).request).toMatchObject({
-      float32: true,
+    expect(loadModelRequest(catalog, hub('tobil/qmd-query-expansion-1.7B'), { weights: 'q4', choice: 'qmd-v4' }).request).toMatchObject({
+      weights: 'q4',
       promptFormat: 'qmd-v4',
     });
     expect(chooseFormat(catalog, files, 'qmd-1.7b')).toEqual({ id: 'qmd-1.7b', from: 'chosen' });

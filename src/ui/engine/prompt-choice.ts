@@ -2,6 +2,7 @@
 // for a listed hub repo (configs/models.json), else the default. The load request carries it, and
 // the worker asks every generation on that model in it (workers/engine.worker.ts).
 import { catalogPromptFormat, type ModelCatalog } from '../../model/hub/catalog.ts';
+import type { LoadDtype } from '../../model/hub/estimate.ts';
 import { DEFAULT_PROMPT_FORMAT, type PromptFormatId } from '../../model/prompt.ts';
 import type { ModelSource, Request } from '../../engine/protocol.ts';
 
@@ -24,8 +25,8 @@ export function chooseFormat(catalog: ModelCatalog, source: ModelSource, choice:
 export function loadModelRequest(
   catalog: ModelCatalog,
   source: ModelSource,
-  options: { float32: boolean; choice: PromptChoice },
+  options: { weights: LoadDtype; choice: PromptChoice },
 ): { request: Extract<Request, { type: 'load-model' }>; format: ChosenFormat } {
   const format = chooseFormat(catalog, source, options.choice);
-  return { request: { type: 'load-model', source, float32: options.float32, promptFormat: format.id }, format };
+  return { request: { type: 'load-model', source, weights: options.weights, promptFormat: format.id }, format };
 }

@@ -1,0 +1,160 @@
+// A q4 session (every matrix 4-bit: MatMulNBits, GatherBlockQuantized) against the plain float32
+// session fed the dequantized weights (the same model, so only the ops and the layout can differ:
+// ~1e-6), and against the original float32 weights (the quality cost of 4-bit weights, reported).
+// LoRA runs float32 on top of the 4-bit base: an adapter on q4 equals it on the dequantized base.
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
+import type { Qwen3Config } from '../model/config.ts';
+import { newAdapter } from '../model/peft.ts';
+import { dequantizeQ4, quantizeQ4 } from '../model/q4.ts';
+import { layoutBytes, transposeMatrix, weightLayout } from '../model/qwen3/layout.ts';
+import { decoderLoraInputs } from '../model/qwen3/merge-graph.ts';
+import * as names from '../model/qwen3/names.ts';
+import { loraSites, loraTargets, qwen3TensorShapes } from '../model/tensors.ts';
+import { relativeError } from '../testing/numerics.ts';
+import { f32, type DeviceTensor } from './runtime.ts';
+import { argmax } from './sampling.ts';
+import { nodeRuntime } from './runtime-node.ts';
+import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
+import { parseTrainConfig } from './train-config.ts';
+import { LoraTrainer, sessionWeights } from './trainer.ts';
+
+const sessions: Qwen3Session[] = [];
+afterAll(async () => {
+  for (const s of sessions) await s.release();
+});
+async function load(config: Qwen3Config, weights: Map<string, Float32Array>, options: Qwen3SessionOptions) {
+  const s = await Qwen3Session.load(nodeRuntime, config, weights, options);
+  sessions.push(s);
+  return s;
+}
+
+/** The model a q4 layout holds: every matrix replaced by dequant(quant(W)). */
+function dequantized(config: Qwen3Config, weights: Map<string, Float32Array>): Map<string, Float32Array> {
+  const shapes = qwen3TensorShapes(config);
+  return new Map(
+    [...weights].map(([name, w]) => {
+      const dims = shapes.get(name)!;
+      return [name, dims.length === 2 ? dequantizeQ4(quantizeQ4(w, dims[0]!, dims[1]!, name), dims[0]!, dims[1]!) : w];
+    }),
+  );
+}
+
+const prompt = [7644, 872, 198, 5707, 11, 1879, 0, 7645, 198, 7644];
+async function logitsOf(session: Qwen3Session): Promise<Float32Array[]> {
+  await session.reset();
+  const out = [await session.forward(prompt.slice(0, 6))];
+  for (const id of prompt.slice(6)) out.push(await session.forward([id]));
+  return out;
+}
+const worst = (got: Float32Array[], want: Float32Array[]) => Math.max(...got.map((g, i) => relativeError(g, want[i]!)));
+
+/** Greedy continuation of the prompt, `steps` tokens. */
+async function greedy(session: Qwen3Session, steps: number): Promise<number[]> {
+  await session.reset();
+  let logits = await session.forward(prompt);
+  const ids: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    ids.push(argmax(logits));
+    logits = await session.forward([ids.at(-1)!]);
+  }
+  return ids;
+}
+
+// hidden 64 and intermediate 128: every matrix row is whole blocks of 32. A vocabulary of 8,000 rows
+// keeps each load (and its quantization) short; the real 151,936 is the e2e's and the layout tests'.
+const untied = { ...tinyModelConfig({ untied: true }), vocabSize: 8_000 };
+const tied = { ...tinyModelConfig(), vocabSize: 8_000 };
+
+describe.each(['plain', 'fused'] as const)('a q4 session, %s decoder', (decoder) => {
+  it.each([
+    ['untied, vocabulary in 3 chunks', untied, 3_000 * 32],
+    ['tied (one tensor is the embedding and the LM head), unsplit', tied, undefined],
+  ] as const)('%s: the logits of the dequantized model (float32 graph) within 1e-5', async (_, config, maxBindingBytes) => {
+    const weights = tinyModelWeights(config, 11);
+    const q4 = await load(config, weights, { weightDtype: 'q4', maxBindingBytes, decoder });
+    expect(q4.layout.chunks.length).toBe(maxBindingBytes ? 3 : 1);
+    const reference = await load(config, dequantized(config, weights), { decoder: 'plain' });
+    expect(worst(await logitsOf(q4), await logitsOf(reference))).toBeLessThan(1e-5);
+    expect(q4.memory().weights).toBe(layoutBytes(config, q4.layout));
+    expect(q4.memory().weights / reference.memory().weights).toBeCloseTo(5 / 32, 2);
+  });
+
+  it('an adapter on the q4 base equals it on the dequantized base, added or adopted; off again, the base', async () => {
+    const weights = tinyModelWeights(untied, 12);
+    const adapter = newAdapter(untied, { r: 4, alpha: 8, targets: [...loraTargets], seed: 5, bStd: 0.05 });
+    const q4 = await load(untied, weights, { weightDtype: 'q4', decoder });
+    const reference = await load(untied, dequantized(untied, weights), { decoder: 'plain' });
+    const base = await logitsOf(q4);
+    for (const s of [q4, reference]) {
+      await s.addAdapter('a', adapter);
+      await s.useAdapter('a');
+    }
+    const withAdapter = await logitsOf(q4);
+    expect(worst(withAdapter, await logitsOf(reference))).toBeLessThan(1e-5);
+    expect(worst(withAdapter, base)).toBeGreaterThan(1e-2); // the adapter changes the logits
+    // Adopted (a trainer's matrices already on the device, trained-adapter.ts): the same logits.
+    const matrices = new Map([...loraSites(untied, adapter.config.targets)].flatMap(({ layer, target }) => {
+      const pair = adapter.layers[layer]![target]!;
+      return [[names.loraA(layer, target), pair.a], [names.loraB(layer, target), pair.b]] as const;
+    }));
+    const transposed: Record<string, DeviceTensor> = {};
+    for (const { input, dims, matrix } of decoderLoraInputs(untied, adapter.config.targets, 4)) {
+      transposed[input] = await nodeRuntime.upload(f32(dims, transposeMatrix(matrices.get(matrix)!, dims[1], dims[0])));
+    }
+    await q4.adoptAdapter('adopted', adapter.config, transposed);
+    await q4.useAdapter('adopted');
+    expect(worst(await logitsOf(q4), withAdapter)).toBeLessThan(1e-6);
+    await q4.useAdapter(null);
+    expect(worst(await logitsOf(q4), base)).toBe(0);
+  });
+});
+
+describe('a q4 session refuses what needs float weights', () => {
+  it('merging an adapter and training, naming the 4-bit weights; nothing is changed', async () => {
+    const weights = tinyModelWeights(tied, 13);
+    const q4 = await load(tied, weights, { weightDtype: 'q4', graphs: 'lazy' });
+    const before = await logitsOf(q4);
+    const adapter = newAdapter(tied, { r: 2, alpha: 4, targets: ['q_proj'], seed: 1, bStd: 0.1 });
+    const refusal = /needs float32 or float16 base weights, and this model is loaded with 4-bit ones \(q4: .*model\.embed_tokens\.weight\^q4\.packed\); load it in f16 or f32/;
+    await expect(q4.mergeAdapter(adapter)).rejects.toThrow(refusal);
+    await expect(q4.mergeAdapter(adapter)).rejects.toThrow(/^Qwen3Session\.mergeAdapter: merging an adapter needs/);
+    const sft = parseTrainConfig(readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8'), 'configs/sft.yaml');
+    const train = LoraTrainer.create({ runtime: nodeRuntime, model: tied, ...sessionWeights(q4), start: { adapter }, optimizer: sft.optimizer, dropout: 0, seed: 1 });
+    await expect(train).rejects.toThrow(/^LoraTrainer: training needs float32 or float16 base weights/);
+    expect(await logitsOf(q4)).toEqual(before);
+  });
+
+  it('a model whose matrices are not whole blocks of 32 does not load in q4, naming the tensor', async () => {
+    const odd = { ...tinyModelConfig({ intermediate: 96 + 16 }), vocabSize: 8_000 };
+    await expect(Qwen3Session.load(nodeRuntime, odd, tinyModelWeights(odd, 1), { weightDtype: 'q4' })).rejects.toThrow(
+      'weightLayout: model.layers.0.mlp.down_proj.weight [64, 112] has 112 columns, not a multiple of the 4-bit block of 32: this model cannot be loaded in q4',
+    );
+    expect(() => weightLayout(odd, { weightDtype: 'float16' })).not.toThrow();
+  });
+});
+
+describe('the quality cost of 4-bit weights (tiny seeded model, against its float32 weights)', () => {
+  it('logit error and greedy agreement over 20 steps, reported', async () => {
+    const weights = tinyModelWeights(untied, 21);
+    const q4 = await load(untied, weights, { weightDtype: 'q4' });
+    const exact = await load(untied, weights, { decoder: 'plain' });
+    const [got, want] = [await logitsOf(q4), await logitsOf(exact)];
+    const maxAbs = Math.max(...got.map((g, i) => g.reduce((m, v, j) => Math.max(m, Math.abs(v - want[i]![j]!)), 0)));
+    const relative = worst(got, want);
+    const norm = (v: Float32Array[]) => Math.sqrt(v.reduce((sum, x) => sum + x.reduce((a, y) => a + y * y, 0), 0));
+    const rms = norm(got.map((g, i) => g.map((v, j) => v - want[i]![j]!))) / norm(want);
+    const [a, b] = [await greedy(q4, 20), await greedy(exact, 20)];
+    const same = a.filter((id, i) => id === b[i]).length;
+    const first = a.findIndex((id, i) => id !== b[i]);
+    console.log(
+      `q4 vs float32 (tiny random, hidden 64, 2 layers): max |Δlogit| ${maxAbs.toFixed(3)} (relative to max |logit| ${relative.toFixed(3)}), ` +
+        `‖Δ‖/‖logits‖ ${rms.toFixed(3)}; greedy: ${same} of 20 tokens equal, first difference at step ${first < 0 ? 'none' : first}`,
+    );
+    // Blocks err by up to half a step (|scale| ≈ max|w|/7.5 over 32 normal weights, ~8 % of σ RMS):
+    // a random N(0, 0.1²) model has no margin between its top logits, so this is a cost, not 1e-5 noise.
+    expect(relative).toBeGreaterThan(1e-3);
+    expect(rms).toBeLessThan(0.5);
+  });
+});

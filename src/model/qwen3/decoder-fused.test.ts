@@ -1,0 +1,133 @@
+// The fused graphs against decoder.ts's plain ones on onnxruntime-node, graph by graph: the
+// same weight and LoRA inputs (a plain session's device tensors), the same token steps (a
+// prefill, a chunk of 3 after it, single decode steps), compared on the logits and on every
+// layer's present keys and values, once with a present of each run's own (past [1, KV, P, hd])
+// and once with the preallocated cache of fused-cache.ts written in place.
+import { describe, expect, it } from 'vitest';
+import { tinyModelConfig, tinyModelWeights, type TinyModelOptions } from '../../../scripts/make-tiny-model.ts';
+import { FusedCache } from '../../engine/fused-cache.ts';
+import { nodeRuntime } from '../../engine/runtime-node.ts';
+import { f32, floats, i32, i64, type Session, type Tensor } from '../../engine/runtime.ts';
+import { Qwen3Session } from '../../engine/session.ts';
+import { relativeError } from '../../testing/numerics.ts';
+import type { Qwen3Config } from '../config.ts';
+import { newAdapter } from '../peft.ts';
+import { loraTargets } from '../tensors.ts';
+import { buildDecoder } from './decoder.ts';
+import { buildFusedDecoder, fusedDecoderRefusal } from './decoder-fused.ts';
+import { causalBias, ropeCache, ropeTables } from './inputs.ts';
+import * as names from './names.ts';
+
+const ids = [151644, 872, 198, 14, 2152, 26865, 9190, 419, 2711, 3239, 25, 3704, 5975, 151645];
+const steps = [ids.slice(0, 6), ids.slice(6, 9), ...ids.slice(9).map((id) => [id])];
+
+interface Step {
+  logits: Float32Array;
+  /** Per layer, keys then values, [KV, S, hd] flattened: the S cached rows only. */
+  kv: Float32Array[];
+}
+
+const rowsOf = async (t: Tensor, rows: number) => {
+  const [, KV, capacity, hd] = t.dims as number[];
+  const data = floats(await nodeRuntime.download(t), 'present');
+  const out = new Float32Array(KV! * rows * hd!);
+  for (let h = 0; h < KV!; h++) out.set(data.subarray(h * capacity! * hd!, (h * capacity! + rows) * hd!), h * rows * hd!);
+  return out;
+};
+
+async function presents(c: Qwen3Config, out: Record<string, Tensor>, rows: number): Promise<Float32Array[]> {
+  const kv: Float32Array[] = [];
+  for (let l = 0; l < c.numLayers; l++) kv.push(await rowsOf(out[names.presentKey(l)]!, rows), await rowsOf(out[names.presentValue(l)]!, rows));
+  return kv;
+}
+
+const pastOf = (c: Qwen3Config, out: Record<string, Tensor>) =>
+  Object.fromEntries(Array.from({ length: c.numLayers }, (_, l) => [[names.pastKey(l), out[names.presentKey(l)]!], [names.pastValue(l), out[names.presentValue(l)]!]]).flat());
+
+/** Runs `steps` through a prefill and a decode graph, `extra(past, T)` giving each run's position inputs. */
+async function run(c: Qwen3Config, graphs: [Session, Session], fed: Record<string, Tensor>, extra: (past: number, T: number) => Record<string, Tensor>): Promise<Step[]> {
+  const out: Step[] = [];
+  let past = 0;
+  let cache: Record<string, Tensor> | null = null;
+  for (const step of steps) {
+    const T = step.length;
+    const feeds = { ...fed, [names.INPUT_IDS]: i64([1, T], step), ...extra(past, T), ...(cache ?? {}) };
+    const result = await graphs[cache ? 1 : 0].run(feeds, [names.LOGITS]);
+    past += T;
+    out.push({ logits: floats(result[names.LOGITS], names.LOGITS), kv: await presents(c, result, past) });
+    cache = pastOf(c, result);
+  }
+  return out;
+}
+
+/** The fused decode graph on fused-cache.ts's buffers, fed as past and written as present. */
+async function runInPlace(c: Qwen3Config, decode: Session, fed: Record<string, Tensor>): Promise<Step[]> {
+  const cache = new FusedCache(nodeRuntime, c);
+  const out: Step[] = [];
+  try {
+    for (const step of steps) {
+      const { inputs, into } = await cache.feeds(step.length);
+      const result = await decode.run({ ...fed, [names.INPUT_IDS]: i64([1, step.length], step), ...inputs }, [names.LOGITS], into);
+      cache.length += step.length;
+      // The outputs are the cache's own tensors, written in place: nothing new was allocated.
+      for (const [name, t] of Object.entries(into)) expect(result[name]).toBe(t);
+      out.push({ logits: floats(result[names.LOGITS], names.LOGITS), kv: await presents(c, result, cache.length) });
+    }
+  } finally {
+    cache.release();
+  }
+  return out;
+}
+
+const worst = (got: Step[], want: Step[]) =>
+  got.reduce((e, s, i) => Math.max(e, relativeError(s.logits, want[i]!.logits), ...s.kv.map((kv, j) => relativeError(kv, want[i]!.kv[j]!))), 0);
+
+describe.each([
+  ['tied, GQA 2:1', { seed: 61 }],
+  ['untied, GQA 3:1, heads·head_dim ≠ hidden', { seed: 62, heads: 6, kvHeads: 2, intermediate: 96, untied: true }],
+  ['MQA, 3 layers', { seed: 63, heads: 4, kvHeads: 1, layers: 3, hidden: 48 }],
+] satisfies Array<[string, TinyModelOptions]>)('fused decoder graphs: %s', (_, options) => {
+  const config = tinyModelConfig(options);
+  const weights = tinyModelWeights(config, options.seed);
+  const adapter = newAdapter(config, { r: 2, alpha: 4, targets: [...loraTargets], seed: 5, bStd: 0.2 });
+
+  it('logits and present K/V of prefill, chunk and decode steps equal the plain graphs within 1e-5 (base and adapter; own present and in place)', async () => {
+    const session = await Qwen3Session.load(nodeRuntime, config, weights, { decoder: 'plain' });
+    const make = (bytes: Uint8Array) => nodeRuntime.createSession(bytes);
+    const both = async (build: typeof buildDecoder, lora: boolean): Promise<[Session, Session]> => [await make(build(config, { past: false, lora })), await make(build(config, { past: true, lora }))];
+    const { cos, sin } = ropeCache(32, config.headDim, config.ropeTheta);
+    const tables = { [names.ROPE_COS_CACHE]: f32([32, config.headDim / 2], cos), [names.ROPE_SIN_CACHE]: f32([32, config.headDim / 2], sin) };
+    const fusedPositions = (past: number, T: number) => ({ ...tables, [names.SEQLENS_K]: i32([1], [past + T - 1]), [names.TOTAL_SEQUENCE_LENGTH]: i32([], [past + T]) });
+    const plainPositions = (past: number, T: number) => {
+      const rope = ropeTables(Array.from({ length: T }, (_, t) => past + t), config.headDim, config.ropeTheta);
+      return { [names.ROPE_COS]: f32([T, config.headDim], rope.cos), [names.ROPE_SIN]: f32([T, config.headDim], rope.sin), [names.ATTN_BIAS]: f32([T, past + T], causalBias(past, T)) };
+    };
+    try {
+      for (const lora of [false, true]) {
+        await session.setAdapter(lora ? adapter : null);
+        const fed = { ...Object.fromEntries(session.weights), ...session.running.lora };
+        const plain = await both(buildDecoder, lora);
+        const fused = await both(buildFusedDecoder, lora);
+        const want = await run(config, plain, fed, plainPositions);
+        const got = await run(config, fused, fed, fusedPositions);
+        const inPlace = await runInPlace(config, fused[1], fed);
+        for (const s of [...plain, ...fused]) await s.release();
+        expect(worst(got, want)).toBeLessThan(1e-5);
+        expect(worst(inPlace, want)).toBeLessThan(1e-5);
+        // The steps' logits differ from each other far more than the tolerance: the check has teeth.
+        expect(relativeError(want[0]!.logits, want.at(-1)!.logits)).toBeGreaterThan(1e-2);
+      }
+    } finally {
+      await session.release();
+    }
+  });
+});
+
+describe('fusedDecoderRefusal', () => {
+  it('refuses a head_dim that is not a multiple of 16, which GroupQueryAttention cannot rotate', () => {
+    expect(fusedDecoderRefusal(tinyModelConfig({ headDim: 16 }))).toBeNull();
+    expect(fusedDecoderRefusal(tinyModelConfig({ headDim: 128 }))).toBeNull();
+    expect(fusedDecoderRefusal(tinyModelConfig({ headDim: 8 }))).toMatch(/head_dim 8 is not a multiple of 16/);
+    expect(() => buildFusedDecoder(tinyModelConfig({ headDim: 8 }))).toThrow(/buildFusedDecoder: head_dim 8 .* use decoder.ts's buildDecoder/);
+  });
+});

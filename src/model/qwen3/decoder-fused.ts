@@ -1,0 +1,112 @@
+// The fused inference graphs: the decoder of decoder.ts (same weight and LoRA inputs, same
+// outputs) with onnxruntime's contrib ops (src/onnx/contrib.ts) where it runs chains of plain
+// ops: one SimplifiedLayerNormalization per RMSNorm, the residual add folded into the next
+// norm (SkipSimplifiedLayerNormalization), and attention, RoPE and the KV cache write in one
+// GroupQueryAttention on [B, T, H·hd] rows (no head transposes). Inference only: training and
+// scoring read the plain graphs (standard ops, grad() rules).
+//
+// Per run the graph takes seqlens_k and total_sequence_length instead of RoPE rows and a causal
+// bias; the RoPE tables cover all positions and are uploaded once. Prefill has no past inputs
+// (no zero-length tensor is bound). Decode takes past K/V [B, KV, P, hd]: P is the cached length
+// (present [B, KV, P + T, hd]) or, with a preallocated cache fed as its own present, the
+// capacity (GroupQueryAttention then writes the new rows in place).
+import { groupQueryAttention, simplifiedLayerNorm, skipSimplifiedLayerNorm } from '../../onnx/contrib.ts';
+import { Graph, type Value } from '../../onnx/index.ts';
+import type { Qwen3Config } from '../config.ts';
+import { loraTargets } from '../tensors.ts';
+import type { DecoderOptions } from './decoder.ts';
+import { asFloat32, declareLora, declareTokens, declareWeights, lmHead, mlp, noLora, project, vocabRows, type LayerWeights, type LoraInputs, type Projector, type Qwen3Weights } from './forward.ts';
+import { weightLayout } from './layout.ts';
+import * as names from './names.ts';
+
+interface Positions {
+  seqlensK: Value; // int32 [B]
+  totalLength: Value; // int32 []
+  rotary: { cos: Value; sin: Value }; // [positions, hd / 2]
+}
+
+/** a = rms(x)·w_in [B, T, D] → attention's output rows [B, T, H·hd] and this layer's present K/V. */
+function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, at: Positions, past: { key: Value; value: Value } | null) {
+  const { numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
+  // q_norm/k_norm per head before GroupQueryAttention's own RoPE, as Qwen3 orders them.
+  const headNorm = (x: Value, n: number, weight: Value) =>
+    g.reshape(simplifiedLayerNorm(g, g.reshape(x, [0, 0, n, hd]), asFloat32(g, weight), eps), [0, 0, n * hd]); // [B, T, n·hd]
+  const query = headNorm(proj('q_proj', a), H, w.qNorm);
+  const key = headNorm(proj('k_proj', a), KV, w.kNorm);
+  const value = proj('v_proj', a); // [B, T, KV·hd]
+  return groupQueryAttention(g, { query, key, value, past, ...at }, H, KV, hd, past ? 'S' : 'T');
+}
+
+/** Why `c` cannot run the fused graphs (null: it can). ORT checks it at the first run; this says it at load. */
+export function fusedDecoderRefusal(c: Qwen3Config): string | null {
+  // group_query_attention_helper.h CheckRotaryCaches, shared by the CPU and WebGPU kernels.
+  return c.headDim % 16 === 0 ? null : `head_dim ${c.headDim} is not a multiple of 16, which GroupQueryAttention's rotary needs`;
+}
+
+/** Fused prefill (past false) or decode graph; the same options and inputs' layout as buildDecoder. */
+export function buildFusedDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint8Array {
+  const refusal = fusedDecoderRefusal(c);
+  if (refusal) throw new Error(`buildFusedDecoder: ${refusal}; use decoder.ts's buildDecoder`);
+  const layout = options.layout ?? weightLayout(c);
+  const prefill = options.past === false;
+  const g = new Graph(prefill ? 'qwen3-fused-prefill' : 'qwen3-fused-decode');
+  const ids = declareTokens(g, layout, 'B', 'T');
+  const kv = ['B', c.numKvHeads, 'P', c.headDim];
+  const past = prefill
+    ? null
+    : Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) }));
+  const at: Positions = {
+    seqlensK: g.input(names.SEQLENS_K, 'int32', ['B']),
+    totalLength: g.input(names.TOTAL_SEQUENCE_LENGTH, 'int32', []),
+    rotary: {
+      cos: g.input(names.ROPE_COS_CACHE, 'float32', ['R', c.headDim / 2]),
+      sin: g.input(names.ROPE_SIN_CACHE, 'float32', ['R', c.headDim / 2]),
+    },
+  };
+  const w = declareWeights(g, c, layout, true);
+  const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
+  const hidden = layers(g, c, w, lora, vocabRows(g, w.embed, ids, c.tieWordEmbeddings), at, past, (l, p) => {
+    g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
+    g.output(p.value, names.presentValue(l));
+  });
+  g.output(lmHead(g, w, hidden), names.LOGITS); // [B, V]
+  return g.toBytes();
+}
+
+/**
+ * The decoder layers on the embedded tokens x [B, T, D] → the last position's final normed hidden
+ * state [B, D]. Each norm after the first takes the residual add with it: the stream leaves a
+ * SkipSimplifiedLayerNormalization as its `sum` beside the normed input of the next block.
+ */
+function layers(
+  g: Graph,
+  c: Qwen3Config,
+  w: Qwen3Weights,
+  lora: LoraInputs,
+  embedded: Value,
+  at: Positions,
+  past: { key: Value; value: Value }[] | null,
+  present: (layer: number, kv: { key: Value; value: Value }) => void,
+): Value {
+  const eps = c.rmsNormEps;
+  let x = embedded; // the residual stream [B, T, D]
+  let a = g.scope('layer0', () => simplifiedLayerNorm(g, x, asFloat32(g, w.layers[0]!.inputNorm), eps)); // rms(x)·w_in
+  const last = (v: Value) => g.slice(v, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
+  for (let l = 0; l < c.numLayers; l++) {
+    const layer = w.layers[l]!;
+    const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
+    const final = l === c.numLayers - 1;
+    const out = g.scope(`layer${l}`, () => {
+      const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past?.[l] ?? null));
+      present(l, attn.present);
+      const post = skipSimplifiedLayerNorm(g, proj('o_proj', attn.out), x, asFloat32(g, layer.postNorm), eps); // mid = x + o
+      const m = g.scope('mlp', () => mlp(g, post.normed, proj));
+      // Only the last position's logits are read: the final norm runs on that row alone.
+      const nextNorm = asFloat32(g, final ? w.norm : w.layers[l + 1]!.inputNorm);
+      return final ? skipSimplifiedLayerNorm(g, last(m), last(post.sum), nextNorm, eps) : skipSimplifiedLayerNorm(g, m, post.sum, nextNorm, eps);
+    });
+    a = out.normed;
+    x = out.sum;
+  }
+  return g.squeeze(a, [1]); // [B, D]
+}
