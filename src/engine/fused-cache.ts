@@ -7,6 +7,7 @@
 import type { Qwen3Config } from '../model/config.ts';
 import { ropeCache } from '../model/qwen3/inputs.ts';
 import * as names from '../model/qwen3/names.ts';
+import type { DecoderGraph, KvCache } from './plain-cache.ts';
 import { f32, i32, type DeviceTensor, type Runtime, type Tensor } from './runtime.ts';
 
 /**
@@ -23,19 +24,36 @@ interface Buffers {
   capacity: number;
 }
 
-export class FusedCache {
+export class FusedCache implements KvCache {
   private buffers: Buffers | null = null;
   /** Rows filled: the cached sequence's length. */
-  length = 0;
+  private filled = 0;
 
   constructor(
     private readonly runtime: Runtime,
     private readonly config: Qwen3Config,
   ) {}
 
+  get length(): number {
+    return this.filled;
+  }
+
+  /** Every run is the decode graph's on the preallocated cache (a prefill graph would allocate a present of its own). */
+  async run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number): Promise<Record<string, Tensor>> {
+    const { inputs, into } = await this.feeds(count);
+    const out = await (await graph(true)).run({ ...feeds, ...inputs }, [names.LOGITS], into);
+    this.filled += count;
+    return out;
+  }
+
+  /** Forgets the sequence; the buffers stay for the next one. */
+  reset(): void {
+    this.filled = 0;
+  }
+
   /** The run's inputs for `count` new tokens after the cached ones (grown first if they do not fit), and the outputs to write in place. */
-  async feeds(count: number): Promise<{ inputs: Record<string, Tensor>; into: Record<string, DeviceTensor> }> {
-    const total = this.length + count;
+  private async feeds(count: number): Promise<{ inputs: Record<string, Tensor>; into: Record<string, DeviceTensor> }> {
+    const total = this.filled + count;
     const b = await this.fit(total);
     const inputs: Record<string, Tensor> = {
       [names.SEQLENS_K]: i32([1], [total - 1]),
@@ -104,10 +122,10 @@ export class FusedCache {
   private async carried(from: DeviceTensor | undefined, capacity: number): Promise<Float32Array> {
     const { numKvHeads: KV, headDim: hd } = this.config;
     const data = new Float32Array(KV * capacity * hd);
-    if (!from || this.length === 0) return data;
+    if (!from || this.filled === 0) return data;
     const old = (await this.runtime.download(from)).data as Float32Array;
     const oldCapacity = from.dims[2]!;
-    for (let h = 0; h < KV; h++) data.set(old.subarray(h * oldCapacity * hd, (h * oldCapacity + this.length) * hd), h * capacity * hd);
+    for (let h = 0; h < KV; h++) data.set(old.subarray(h * oldCapacity * hd, (h * oldCapacity + this.filled) * hd), h * capacity * hd);
     return data;
   }
 
@@ -119,6 +137,6 @@ export class FusedCache {
 
   release(): void {
     this.releaseBuffers();
-    this.length = 0;
+    this.filled = 0;
   }
 }

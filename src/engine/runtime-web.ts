@@ -5,7 +5,7 @@
 // bundle holds one ORT.
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import { ortConfigEntries, pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { ELEMENT_BYTES, ortConfigEntries, pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import { Graph } from '../onnx/index.ts';
 import { parsePlacements, type Placements } from './placement.ts';
 
@@ -36,7 +36,6 @@ const WEIGHT_USAGE = 0x80 | 0x04 | 0x08;
 // GPUBufferUsage.MAP_READ | COPY_DST, and GPUMapMode.READ: a staging buffer to read an upload back.
 const READ_USAGE = 0x01 | 0x08;
 const MAP_READ = 0x01;
-const bytesPerElement = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1, uint8: 1 } as const;
 
 /** GPU memory this runtime holds in buffers it made (weights, adapters), for the memory report. */
 export interface GpuMemory {
@@ -192,7 +191,7 @@ export function createWebRuntime(): WebRuntime {
     async upload(tensor: HostTensor): Promise<DeviceTensor> {
       if (tensor.data.length === 0) return wrap(toOrt(tensor));
       const gpu = await device();
-      const bytes = tensor.data.length * bytesPerElement[tensor.type];
+      const bytes = tensor.data.length * ELEMENT_BYTES[tensor.type];
       const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
       if (bytes > limit) {
         throw new Error(

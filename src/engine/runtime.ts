@@ -11,6 +11,8 @@ export type DType = 'float32' | 'float16' | 'int32' | 'int64' | 'bool' | 'uint8'
 
 export type TensorData = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
 
+export const ELEMENT_BYTES: Readonly<Record<DType, number>> = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1, uint8: 1 };
+
 export interface HostTensor {
   readonly kind: 'host';
   readonly type: DType;
@@ -75,6 +77,9 @@ export function hostTensor(type: DType, dims: readonly number[], data: TensorDat
   }
   return { kind: 'host', type, dims, data };
 }
+
+/** Bytes of the tensors' elements. */
+export const tensorBytes = (tensors: Iterable<Tensor>): number => [...tensors].reduce((sum, t) => sum + t.dims.reduce((a, d) => a * d, ELEMENT_BYTES[t.type]), 0);
 
 export const f32 = (dims: readonly number[], data: Float32Array | number[]): HostTensor =>
   hostTensor('float32', dims, data instanceof Float32Array ? data : Float32Array.from(data));

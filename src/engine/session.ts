@@ -17,13 +17,13 @@ import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
-import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
 import { chunkTokens, floatWeights, tensorInputs, transposeMatrix, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
 import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
 import { FusedCache } from './fused-cache.ts';
-import { f32, floats, hostTensor, i64, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { PlainCache, type KvCache } from './plain-cache.ts';
+import { f32, floats, hostTensor, i64, tensorBytes, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 
 export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
   /**
@@ -61,8 +61,6 @@ export interface SessionMemory {
   rotary: number;
 }
 
-const elementBytes = { float32: 4, float16: 2, int32: 4, int64: 8, bool: 1, uint8: 1 } as const;
-const bytesOf = (tensors: Iterable<Tensor>) => [...tensors].reduce((sum, t) => sum + t.dims.reduce((a, d) => a * d, elementBytes[t.type]), 0);
 
 /** The key of the adapter setAdapter manages, apart from the ids callers add. */
 const unnamed = Symbol('setAdapter');
@@ -84,10 +82,8 @@ function deviceOutput(out: Record<string, Tensor>, name: string, graph: string):
 }
 
 export class Qwen3Session implements Decoder {
-  /** The plain graphs' KV cache, each run's present outputs (exactly the cached length). */
-  private cache: { keys: Tensor[]; values: Tensor[]; length: number } | null = null;
-  /** The fused graphs' KV cache and RoPE tables, allocated once and written in place. */
-  private fusedCache: FusedCache | null = null;
+  /** The fused graphs' KV cache and RoPE tables, allocated once and written in place; the plain graphs', each run's presents. */
+  private readonly cache: KvCache;
   /** Resident adapters by id; `setAdapter`'s own under a key no caller can pass. */
   private readonly adapters = new Map<string | typeof unnamed, Resident>();
   private lora: Record<string, DeviceTensor> = {};
@@ -104,7 +100,9 @@ export class Qwen3Session implements Decoder {
     private readonly options: Qwen3SessionOptions,
     /** Graph input name (HF name, `name#k` for a vocabulary chunk, names.transposed(…) for a matrix) → device tensor. */
     private readonly device: Map<string, DeviceTensor>,
-  ) {}
+  ) {
+    this.cache = this.fused ? new FusedCache(runtime, config) : new PlainCache(runtime, config);
+  }
 
   /**
    * The weights by graph input name. One Map for the session's life: mergeAdapter replaces its
@@ -343,24 +341,7 @@ export class Qwen3Session implements Decoder {
 
   /** Forgets the cached sequence; the fused cache keeps its buffers for the next one. */
   async reset(): Promise<void> {
-    if (this.cache) for (const t of [...this.cache.keys, ...this.cache.values]) this.runtime.release(t);
-    this.cache = null;
-    if (this.fusedCache) this.fusedCache.length = 0;
-  }
-
-  /** The plain graphs' per-run RoPE rows and causal bias for T tokens after `past`. */
-  private plainPositions(past: number, T: number): Record<string, Tensor> {
-    const { headDim, ropeTheta } = this.config;
-    const { cos, sin } = ropeTables(
-      Array.from({ length: T }, (_, t) => past + t),
-      headDim,
-      ropeTheta,
-    );
-    return {
-      [names.ROPE_COS]: f32([T, headDim], cos),
-      [names.ROPE_SIN]: f32([T, headDim], sin),
-      [names.ATTN_BIAS]: f32([T, past + T], causalBias(past, T)),
-    };
+    this.cache.reset();
   }
 
   /** The token inputs of `ids` as one sequence: input_ids, or per vocabulary chunk its rows and mask. */
@@ -379,42 +360,13 @@ export class Qwen3Session implements Decoder {
   async forward(ids: readonly number[]): Promise<Float32Array> {
     if (ids.length === 0) throw new Error('Qwen3Session.forward: no token ids');
     const feeds: Record<string, Tensor> = { ...this.lora, ...this.tokenFeeds(ids), ...Object.fromEntries(this.weights) };
-    const out = this.fused ? await this.forwardFused(ids.length, feeds) : await this.forwardPlain(ids.length, feeds);
+    const out = await this.cache.run((past) => this.graph(this.kind, past), feeds, ids.length);
     return floats(out[names.LOGITS], names.LOGITS);
-  }
-
-  /** Every step runs the decode graph on the preallocated cache (its prefill graph would allocate a present of its own). */
-  private async forwardFused(T: number, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    const cache = (this.fusedCache ??= new FusedCache(this.runtime, this.config));
-    const { inputs, into } = await cache.feeds(T);
-    const out = await (await this.graph(this.kind, true)).run({ ...feeds, ...inputs }, [names.LOGITS], into);
-    cache.length += T;
-    return out;
-  }
-
-  private async forwardPlain(T: number, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    const { numLayers } = this.config;
-    const past = this.cache?.length ?? 0;
-    Object.assign(feeds, this.plainPositions(past, T));
-    if (this.cache) {
-      for (let layer = 0; layer < numLayers; layer++) {
-        feeds[names.pastKey(layer)] = this.cache.keys[layer]!;
-        feeds[names.pastValue(layer)] = this.cache.values[layer]!;
-      }
-    }
-    const out = await (await this.graph(this.kind, this.cache !== null)).run(feeds, [names.LOGITS]);
-    await this.reset();
-    this.cache = {
-      keys: Array.from({ length: numLayers }, (_, l) => out[names.presentKey(l)]!),
-      values: Array.from({ length: numLayers }, (_, l) => out[names.presentValue(l)]!),
-      length: past + T,
-    };
-    return out;
   }
 
   /** Tokens in the KV cache. */
   get cachedTokens(): number {
-    return this.fusedCache?.length ?? this.cache?.length ?? 0;
+    return this.cache.length;
   }
 
   /**
@@ -422,19 +374,17 @@ export class Qwen3Session implements Decoder {
    * between runs): the fused cache at its capacity, kept across sequences; the plain one as long as its sequence.
    */
   memory(): SessionMemory {
-    const fused = this.fusedCache?.bytes();
+    const { kvCache, rotary } = this.cache.bytes();
     return {
-      weights: bytesOf(this.weights.values()),
-      lora: [...this.adapters.values()].reduce((sum, { owned }) => sum + bytesOf(owned), bytesOf(this.zeroBranches.values())),
-      kvCache: fused?.kvCache ?? (this.cache ? bytesOf([...this.cache.keys, ...this.cache.values]) : 0),
-      rotary: fused?.rotary ?? 0,
+      weights: tensorBytes(this.weights.values()),
+      lora: [...this.adapters.values()].reduce((sum, { owned }) => sum + tensorBytes(owned), tensorBytes(this.zeroBranches.values())),
+      kvCache,
+      rotary,
     };
   }
 
   async release(): Promise<void> {
-    await this.reset();
-    this.fusedCache?.release();
-    this.fusedCache = null;
+    this.cache.release();
     for (const { owned } of this.adapters.values()) for (const t of owned) this.runtime.release(t);
     this.adapters.clear();
     for (const t of this.zeroBranches.values()) this.runtime.release(t);
