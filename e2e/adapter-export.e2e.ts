@@ -21,7 +21,7 @@ import { loadAdapter, loadModelTokenizer, loadSession } from '../src/engine/mode
 import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
-import { TRAIN_REPO as REPO, TRAIN_ROWS as ROWS } from './support/train.ts';
+import { holdNothingOut, TRAIN_REPO as REPO, TRAIN_ROWS as ROWS } from './support/train.ts';
 
 // PEFT's own adapter_config.json for a LoRA like ours (scripts/reference/peft-adapter-config.py).
 const peftFields = Object.keys(
@@ -73,6 +73,8 @@ test('a trained adapter is saved once, and downloads as one zip with every PEFT 
   await page.goto(`./?hub=${encodeURIComponent(hub!.url)}#/datasets`);
   await page.getByTestId('dataset-file').setInputFiles(dataFile);
   await expect(page.getByTestId('report-rows')).toHaveText('4');
+  // Nothing here reads a validation loss: no row held out, no validation pass.
+  await holdNothingOut(page);
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Playground' }).click();
   await loadBase(page);
@@ -80,6 +82,11 @@ test('a trained adapter is saved once, and downloads as one zip with every PEFT 
   await nav.getByRole('link', { name: 'Train' }).click();
   await page.getByTestId('train-max-length').fill('48');
   await page.getByTestId('train-max-steps').fill('1');
+  // One row, its completion scored: a 16-position loss head instead of the whole 4 × 48 batch
+  // (SwiftShader's cost is the 151,936-row LM head per scored position); any step moves B off zero.
+  await page.getByTestId('train-batch').fill('1');
+  await page.getByTestId('train-accum').fill('1');
+  await page.getByTestId('train-loss-completion').check();
   // No warmup: the one step runs at the full rate, so the adapter differs from the base.
   await page.getByLabel('warmup ratio', { exact: true }).fill('0');
   await page.getByTestId('train-start').click();

@@ -3,6 +3,7 @@
 // max length 48. The loss chart gets a point per step, the loss of step 1 matches the CLI's
 // trainer on onnxruntime-node (same model, rows, split and seed), the pace readout gives the time
 // left during the validation pass, and the saved adapter shows up in the Playground's stored adapters.
+// One row a step (batch 1, no accumulation), on the page and in the reference alike.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,8 +48,9 @@ test.beforeAll(async () => {
   await writeFile(dataFile, lines.join('\n') + '\n');
 
   const sft = parseTrainConfig(readFileSync(new URL('../configs/sft.yaml', import.meta.url), 'utf8'), 'configs/sft.yaml');
-  // Completion-only keeps SwiftShader's loss head to the completion tokens (the preset's whole-sequence loss is unit-tested).
-  const config = { ...sft, training: { ...sft.training, maxLength: MAX_LENGTH, lossOn: 'completion' as const } };
+  // Completion-only keeps SwiftShader's loss head to the completion tokens (the preset's whole-sequence loss is unit-tested),
+  // and one row a step to a 16- or 32-position loss head (the preset's 3-row batch made it 64).
+  const config = { ...sft, training: { ...sft.training, maxLength: MAX_LENGTH, lossOn: 'completion' as const, batchSize: 1, gradAccum: 1 } };
   const { config: model, weights } = await loadCheckpoint(base);
   const tokenizer = await loadModelTokenizer(base);
   const rows = lines.map((line) => parseRow(line)).map((r) => (r.ok ? r : null)!);
@@ -100,6 +102,8 @@ test('a LoRA run in the page: 2 steps charted, step 1 loss as onnxruntime-node c
   await page.getByTestId('train-max-length').fill(String(MAX_LENGTH));
   await expect(page.getByTestId('train-memory-refusal')).toHaveCount(0, { timeout: 30_000 });
   await page.getByTestId('train-max-steps').fill(String(STEPS));
+  await page.getByTestId('train-batch').fill('1');
+  await page.getByTestId('train-accum').fill('1');
   await page.getByTestId('train-loss-completion').check();
   await page.getByTestId('train-start').click();
   // While the validation pass runs after the last step, the pace of step 2 (step 1 built the graphs) gives the time left.

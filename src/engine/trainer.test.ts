@@ -29,8 +29,8 @@ const hfWeights = (config: Qwen3Config, weights: Map<string, Tensor>) => ({ weig
 const sft = parseTrainConfig(readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8'), 'configs/sft.yaml');
 
 describe.skipIf(!dataset)('LoRA training on QMD examples', () => {
-  it('30 steps at least halve the completion loss; the PEFT export reloads to identical logits', async () => {
-    // hidden 64 is too narrow to fit four completions in 30 steps; 128 is still tiny.
+  it('12 steps at least halve the completion loss; the PEFT export reloads to identical logits', async () => {
+    // hidden 64 is too narrow to fit four completions in a few steps; 128 is still tiny.
     const config = tinyModelConfig({ hidden: 128, intermediate: 256 });
     const weights = tinyModelWeights(config, 3);
     const tokenizer = await loadBundledTokenizer();
@@ -45,8 +45,9 @@ describe.skipIf(!dataset)('LoRA training on QMD examples', () => {
     const trainer = await LoraTrainer.create({ runtime: nodeRuntime, model: config, ...hfWeights(config, device), start: { adapter: start }, optimizer: sft.optimizer, dropout: 0, seed: 42 });
     const before = await trainer.evaluate(batch);
     let last = before.loss;
-    // A tiny random model needs a far larger step than the reference 2e-4 to move in 30 steps.
-    for (let step = 0; step < 30; step++) last = (await trainer.step([batch], 1e-2)).loss;
+    // A tiny random model needs a far larger step than the reference 2e-4 to move in 12 steps (measured:
+    // 12.69 → 5.92 after step 8, 4.50 after step 12; 30 steps cost 2.5× the time for the same check).
+    for (let step = 0; step < 12; step++) last = (await trainer.step([batch], 1e-2)).loss;
     const after = await trainer.evaluate(batch);
     expect(after.loss).toBeLessThan(before.loss / 2);
     expect(after.loss).toBeLessThanOrEqual(last);
