@@ -55,14 +55,19 @@ export function relativeLogProbError(logits: ArrayLike<number>, logProbs: Float6
   return worst / scale;
 }
 
-/** llama.cpp's greedy continuation of `ids` (temperature 0), `count` tokens, in one context. */
-export async function llamaGreedy(model: LlamaModel, ids: readonly number[], count: number, loraPath: string | null = null): Promise<number[]> {
+/**
+ * llama.cpp's greedy (temperature 0) next token after `ids` and after each longer prefix of
+ * `ids` + `continuation`: `continuation.length + 1` tokens in one evaluation. They equal
+ * `continuation` and its next token exactly when llama.cpp's own greedy continuation of `ids` is
+ * that (by induction over the prefixes), at a tenth of the cost: node-llama-cpp's token-by-token
+ * `evaluate` took ~0.7 s a token here (6 tokens: 4 s) against 0.6 s for all 6 this way.
+ */
+export async function llamaGreedyAlong(model: LlamaModel, ids: readonly number[], continuation: readonly number[], loraPath: string | null = null): Promise<number[]> {
   const context = await llamaContext(model, loraPath);
-  const out: number[] = [];
-  for await (const token of context.getSequence().evaluate(ids as Token[], { temperature: 0 })) {
-    out.push(token);
-    if (out.length === count) break;
-  }
+  const tokens = [...ids, ...continuation] as Token[];
+  const input: ControlledEvaluateInputItem[] = tokens.slice(0, ids.length - 1);
+  for (const token of tokens.slice(ids.length - 1)) input.push([token, { generateNext: { token: true, options: { temperature: 0 } } }]);
+  const output = await context.getSequence().controlledEvaluate(input);
   await context.dispose();
-  return out;
+  return output.flatMap((item) => (item?.next?.token === undefined ? [] : [item.next.token]));
 }
