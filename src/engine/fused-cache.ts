@@ -1,13 +1,15 @@
 // What the fused decoder (decoder-fused.ts) keeps on the device between runs: per layer a key and
-// a value buffer [1, KV, capacity, hd] allocated once and fed to every run as both past and
+// a value buffer [B, KV, capacity, hd] allocated once and fed to every run as both past and
 // present, so GroupQueryAttention writes only the new rows (past_present_share_buffer) and no
 // step allocates or copies the cache; and the RoPE tables [capacity, hd/2] it reads positions
 // from. Capacity grows by doubling when a sequence outgrows it (one copy of the cache then) and
-// is kept across sequences: a session reaches its longest generation's size once.
+// is kept across sequences: a session reaches its longest generation's size once. B is the rows
+// of a batch (all of one length: seqlens_k is the same for each); a batch of another size
+// re-makes the buffers, so a caller that alternates sizes pays an allocation per switch.
 import type { Qwen3Config } from '../model/config.ts';
 import { ropeCache } from '../model/qwen3/inputs.ts';
 import * as names from '../model/qwen3/names.ts';
-import type { DecoderGraph, KvCache } from './plain-cache.ts';
+import { batchFits, type DecoderGraph, type KvCache } from './plain-cache.ts';
 import { f32, i32, type DeviceTensor, type Runtime, type Tensor } from './runtime.ts';
 
 /**
@@ -16,17 +18,22 @@ import { f32, i32, type DeviceTensor, type Runtime, type Tensor } from './runtim
  */
 export const FIRST_CAPACITY = 256;
 
+/** The positions a cache holding `total` has: a power of two from FIRST_CAPACITY. */
+export const cacheCapacity = (total: number): number => Math.max(FIRST_CAPACITY, 2 ** Math.ceil(Math.log2(total)));
+
 interface Buffers {
   keys: DeviceTensor[];
   values: DeviceTensor[];
   cos: DeviceTensor;
   sin: DeviceTensor;
+  /** The batch the key/value buffers hold, and positions per row. */
+  rows: number;
   capacity: number;
 }
 
 export class FusedCache implements KvCache {
   private buffers: Buffers | null = null;
-  /** Rows filled: the cached sequence's length. */
+  /** Positions filled per row: the cached sequences' length. */
   private filled = 0;
 
   constructor(
@@ -38,25 +45,30 @@ export class FusedCache implements KvCache {
     return this.filled;
   }
 
+  get rows(): number {
+    return this.filled === 0 ? 0 : this.buffers!.rows;
+  }
+
   /** Every run is the decode graph's on the preallocated cache (a prefill graph would allocate a present of its own). */
-  async run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number): Promise<Record<string, Tensor>> {
-    const { inputs, into } = await this.feeds(count);
+  async run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number, rows = 1): Promise<Record<string, Tensor>> {
+    batchFits(this, rows);
+    const { inputs, into } = await this.feeds(rows, count);
     const out = await (await graph(true)).run({ ...feeds, ...inputs }, [names.LOGITS], into);
     this.filled += count;
     return out;
   }
 
-  /** Forgets the sequence; the buffers stay for the next one. */
+  /** Forgets the sequences; the buffers stay for the next batch of as many rows. */
   reset(): void {
     this.filled = 0;
   }
 
-  /** The run's inputs for `count` new tokens after the cached ones (grown first if they do not fit), and the outputs to write in place. */
-  private async feeds(count: number): Promise<{ inputs: Record<string, Tensor>; into: Record<string, DeviceTensor> }> {
+  /** The run's inputs for `count` new tokens per row after the cached ones (grown first if they do not fit), and the outputs to write in place. */
+  private async feeds(rows: number, count: number): Promise<{ inputs: Record<string, Tensor>; into: Record<string, DeviceTensor> }> {
     const total = this.filled + count;
-    const b = await this.fit(total);
+    const b = await this.fit(rows, total);
     const inputs: Record<string, Tensor> = {
-      [names.SEQLENS_K]: i32([1], [total - 1]),
+      [names.SEQLENS_K]: i32([rows], new Array<number>(rows).fill(total - 1)),
       [names.TOTAL_SEQUENCE_LENGTH]: i32([], [total]),
       [names.ROPE_COS_CACHE]: b.cos,
       [names.ROPE_SIN_CACHE]: b.sin,
@@ -73,15 +85,19 @@ export class FusedCache implements KvCache {
   bytes(): { kvCache: number; rotary: number } {
     if (!this.buffers) return { kvCache: 0, rotary: 0 };
     const { numLayers, numKvHeads, headDim } = this.config;
-    const { capacity } = this.buffers;
-    return { kvCache: 2 * numLayers * numKvHeads * capacity * headDim * 4, rotary: 2 * capacity * (headDim / 2) * 4 };
+    const { rows, capacity } = this.buffers;
+    return { kvCache: 2 * numLayers * rows * numKvHeads * capacity * headDim * 4, rotary: 2 * capacity * (headDim / 2) * 4 };
   }
 
-  /** The device buffers, grown to hold `total` positions: a power of two from FIRST_CAPACITY, the filled rows carried over. */
-  private async fit(total: number): Promise<Buffers> {
-    if (this.buffers && this.buffers.capacity >= total) return this.buffers;
-    const capacity = Math.max(FIRST_CAPACITY, 2 ** Math.ceil(Math.log2(total)));
+  /**
+   * The device buffers for `rows` rows, grown to hold `total` positions: a power of two from
+   * FIRST_CAPACITY, the filled positions carried over. Another batch size (only when nothing is
+   * cached: batchFits) re-makes them at the capacity `total` needs.
+   */
+  private async fit(rows: number, total: number): Promise<Buffers> {
     const old = this.buffers;
+    if (old && old.rows === rows && old.capacity >= total) return old;
+    const capacity = cacheCapacity(total);
     const made: DeviceTensor[] = [];
     const upload = async (dims: number[], data: Float32Array) => {
       const t = await this.runtime.upload(f32(dims, data));
@@ -95,11 +111,12 @@ export class FusedCache implements KvCache {
         values: [],
         cos: await upload([capacity, this.config.headDim / 2], cos),
         sin: await upload([capacity, this.config.headDim / 2], sin),
+        rows,
         capacity,
       };
       for (let l = 0; l < this.config.numLayers; l++) {
-        next.keys.push(await upload(this.dims(capacity), await this.carried(old?.keys[l], capacity)));
-        next.values.push(await upload(this.dims(capacity), await this.carried(old?.values[l], capacity)));
+        next.keys.push(await upload(this.dims(rows, capacity), await this.carried(old?.keys[l], rows, capacity)));
+        next.values.push(await upload(this.dims(rows, capacity), await this.carried(old?.values[l], rows, capacity)));
       }
       this.releaseBuffers();
       this.buffers = next;
@@ -110,22 +127,24 @@ export class FusedCache implements KvCache {
     }
   }
 
-  private dims(capacity: number): number[] {
-    return [1, this.config.numKvHeads, capacity, this.config.headDim];
+  private dims(rows: number, capacity: number): number[] {
+    return [rows, this.config.numKvHeads, capacity, this.config.headDim];
   }
 
   /**
-   * A [1, KV, capacity, hd] buffer's contents with `from`'s filled rows at the same positions, zeros
-   * elsewhere: the attention never reads past the filled rows, but zeros keep them finite (a masked
-   * NaN would still poison a weighted sum).
+   * A [rows, KV, capacity, hd] buffer's contents with `from`'s filled positions at the same places,
+   * zeros elsewhere: the attention never reads past the filled positions, but zeros keep them
+   * finite (a masked NaN would still poison a weighted sum). Something is filled only when `from`
+   * holds as many rows (batchFits).
    */
-  private async carried(from: DeviceTensor | undefined, capacity: number): Promise<Float32Array> {
+  private async carried(from: DeviceTensor | undefined, rows: number, capacity: number): Promise<Float32Array> {
     const { numKvHeads: KV, headDim: hd } = this.config;
-    const data = new Float32Array(KV * capacity * hd);
+    const data = new Float32Array(rows * KV * capacity * hd);
     if (!from || this.filled === 0) return data;
     const old = (await this.runtime.download(from)).data as Float32Array;
     const oldCapacity = from.dims[2]!;
-    for (let h = 0; h < KV; h++) data.set(old.subarray(h * oldCapacity * hd, (h * oldCapacity + this.filled) * hd), h * capacity * hd);
+    // [rows, KV] heads, each `capacity` positions of hd.
+    for (let h = 0; h < rows * KV; h++) data.set(old.subarray(h * oldCapacity * hd, (h * oldCapacity + this.filled) * hd), h * capacity * hd);
     return data;
   }
 

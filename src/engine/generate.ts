@@ -19,27 +19,45 @@ export interface Generation {
   finish: 'stop' | 'length';
 }
 
+/**
+ * One sequence being sampled: its seeded generator, its new tokens and, once it has ended, why.
+ * generate runs one; GRPO's rollout runs a prompt's G side by side in one batch, each with its own.
+ */
+export class Continuation {
+  readonly ids: number[] = [];
+  finish: Generation['finish'] | null = null;
+  private readonly rng: () => number;
+
+  constructor(private readonly options: SamplingOptions) {
+    validateSampling(options);
+    this.rng = mulberry32(options.seed);
+  }
+
+  /** Samples the next token from `logits` and returns it: a stop token ends the sequence ('stop', not kept), the budget's last token too ('length'). */
+  take(logits: Float32Array): number {
+    const next = sampleToken(logits, this.options, this.rng);
+    if (this.options.stopTokens.includes(next)) this.finish = 'stop';
+    else if (this.ids.push(next) === this.options.maxNewTokens) this.finish = 'length';
+    return next;
+  }
+}
+
 export async function generate(
   decoder: Decoder,
   promptIds: readonly number[],
   options: SamplingOptions,
   onToken?: (id: number) => void,
 ): Promise<Generation> {
-  validateSampling(options);
+  const sequence = new Continuation(options);
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens');
-  const rng = mulberry32(options.seed);
   await decoder.reset();
   let logits = await decoder.forward(promptIds);
-  const ids: number[] = [];
-  while (ids.length < options.maxNewTokens) {
-    const next = sampleToken(logits, options, rng);
-    if (options.stopTokens.includes(next)) return { ids, finish: 'stop' };
-    ids.push(next);
-    onToken?.(next);
-    if (ids.length === options.maxNewTokens) break;
+  for (;;) {
+    const next = sequence.take(logits);
+    if (sequence.finish !== 'stop') onToken?.(next);
+    if (sequence.finish) return { ids: sequence.ids, finish: sequence.finish };
     logits = await decoder.forward([next]);
   }
-  return { ids, finish: 'length' };
 }
 
 export interface Expansion extends Generation {

@@ -5,10 +5,10 @@
 import { promptFormat } from '../model/prompt.ts';
 import { hashInts, shuffled } from '../random.ts';
 import { ScoringLimitError, scoreBoth } from '../scoring/index.ts';
-import { generate, type Decoder } from './generate.ts';
+import { Continuation } from './generate.ts';
 import type { GrpoRewardWeights, GrpoSettings } from './grpo-config.ts';
 import { sampledRow, tokenLogp, type GrpoRow } from './grpo-step.ts';
-import { stripThink, type SamplingOptions } from './sampling.ts';
+import { stripThink } from './sampling.ts';
 import type { Qwen3Session } from './session.ts';
 import { IM_END, type Qwen3Tokenizer } from './tokenizer.ts';
 
@@ -77,33 +77,30 @@ export interface RolloutOptions {
   /** 0-based step, and the prompt's index among the step's. */
   step: number;
   prompt: number;
-  /** Asked before each completion and decode step: true ends sampling (RolloutCancelled). */
+  /** Asked before the group and each decode step: true ends sampling (RolloutCancelled). */
   stop?: () => boolean;
-  /** Told as each completion (0-based among the prompt's) starts. */
+  /**
+   * Told how many of the prompt's completions have ended, as the group starts (0) and as each
+   * ends before the last: the 0-based index of the completion a one-at-a-time progress would show.
+   */
   onCompletion?: (generation: number) => void;
 }
 
 /**
- * G completions of `promptIds` sampled with the session's current adapter (the policy), until
- * <|im_end|> or max_completion_length tokens. Each completion's generator is seeded by (seed, step,
- * prompt, generation), so a resumed run samples what the uninterrupted one did.
+ * G completions of `promptIds` sampled with the session's current adapter (the policy), each until
+ * <|im_end|> or max_completion_length tokens, all in one batch: one forward of G copies of the
+ * prompt, then one [G, 1] decode step per position until every completion has ended (an ended one
+ * is fed <|im_end|> and its logits ignored). Each completion's generator is seeded by (seed, step,
+ * prompt, generation) and each token's log-probability read from the row's logits it was sampled
+ * from, so a completion is what sampling it alone would give wherever the batch-G logits equal the
+ * batch-1 ones (they can differ by float rounding), and a resumed run, which samples batched too,
+ * samples what the uninterrupted one did.
  */
-export async function sampleGroup(session: Qwen3Session, tokenizer: Qwen3Tokenizer, promptIds: readonly number[], o: RolloutOptions): Promise<Rollout[]> {
+export async function sampleGroup(session: Pick<Qwen3Session, 'forwardRows' | 'reset'>, tokenizer: Qwen3Tokenizer, promptIds: readonly number[], o: RolloutOptions): Promise<Rollout[]> {
   const { grpo } = o;
   const stop = o.stop ?? (() => false);
-  let logits: Float32Array | null = null;
-  const decoder: Decoder = {
-    forward: async (ids) => {
-      if (stop()) throw new RolloutCancelled();
-      return (logits = await session.forward(ids));
-    },
-    reset: () => session.reset(),
-  };
-  const group: Rollout[] = [];
-  for (let g = 0; g < grpo.numGenerations; g++) {
-    if (stop()) throw new RolloutCancelled();
-    o.onCompletion?.(g);
-    const sampling: SamplingOptions = {
+  const rows = Array.from({ length: grpo.numGenerations }, (_, g) => ({
+    sequence: new Continuation({
       greedy: false,
       temperature: grpo.temperature,
       topK: grpo.topK,
@@ -111,15 +108,36 @@ export async function sampleGroup(session: Qwen3Session, tokenizer: Qwen3Tokeniz
       seed: hashInts(o.seed, o.step, o.prompt, g),
       maxNewTokens: grpo.maxCompletionLength,
       stopTokens: [IM_END],
-    };
-    const logp: number[] = [];
-    // onToken is told each token before the next forward: `logits` are still those it was sampled from.
-    const generation = await generate(decoder, promptIds, sampling, (id) => logp.push(tokenLogp(logits!, id, grpo.temperature)));
-    if (generation.finish === 'stop') logp.push(tokenLogp(logits!, IM_END, grpo.temperature));
-    group.push({ row: sampledRow(promptIds, generation.ids, generation.finish), logp, text: stripThink(tokenizer.decode(generation.ids)).trim() });
-  }
+    }),
+    logp: [] as number[],
+  }));
+  if (promptIds.length === 0) throw new Error('sampleGroup: the prompt has no tokens');
+  if (stop()) throw new RolloutCancelled();
+  o.onCompletion?.(0);
   await session.reset();
-  return group;
+  let ended = 0;
+  try {
+    let logits = await session.forwardRows(rows.map(() => promptIds));
+    for (;;) {
+      const next = rows.map(({ sequence, logp }, g) => {
+        if (sequence.finish) return IM_END;
+        const id = sequence.take(logits[g]!);
+        logp.push(tokenLogp(logits[g]!, id, grpo.temperature));
+        if (sequence.finish && ++ended < rows.length) o.onCompletion?.(ended);
+        return id;
+      });
+      if (ended === rows.length) break;
+      if (stop()) throw new RolloutCancelled();
+      logits = await session.forwardRows(next.map((id) => [id]));
+    }
+  } finally {
+    await session.reset();
+  }
+  return rows.map(({ sequence, logp }) => ({
+    row: sampledRow(promptIds, sequence.ids, sequence.finish!),
+    logp,
+    text: stripThink(tokenizer.decode(sequence.ids)).trim(),
+  }));
 }
 
 /** The prompts' token ids in the run's prompt format (a row's intent as that format renders it). */

@@ -81,6 +81,10 @@ export function hostTensor(type: DType, dims: readonly number[], data: TensorDat
 /** Bytes of the tensors' elements. */
 export const tensorBytes = (tensors: Iterable<Tensor>): number => [...tensors].reduce((sum, t) => sum + t.dims.reduce((a, d) => a * d, ELEMENT_BYTES[t.type]), 0);
 
+/** Host inputs [name, dims, int64 or float32 data] (layout.ts tokenInputs, train-step.ts vocabularyInputs) as feeds. */
+export const hostFeeds = (inputs: Iterable<readonly [string, readonly number[], BigInt64Array | Float32Array]>): Record<string, HostTensor> =>
+  Object.fromEntries([...inputs].map(([name, dims, data]) => [name, hostTensor(data instanceof BigInt64Array ? 'int64' : 'float32', dims, data)]));
+
 export const f32 = (dims: readonly number[], data: Float32Array | number[]): HostTensor =>
   hostTensor('float32', dims, data instanceof Float32Array ? data : Float32Array.from(data));
 

@@ -7,7 +7,7 @@ import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
 import * as names from '../model/qwen3/names.ts';
 import { buildSequenceScorer } from '../model/qwen3/score-graph.ts';
 import { vocabularyInputs } from '../model/qwen3/train-step.ts';
-import { f32, floats, i64, type Tensor } from './runtime.ts';
+import { f32, floats, hostFeeds, i64, type Tensor } from './runtime.ts';
 import type { Qwen3Session } from './session.ts';
 
 export interface SequenceLogpOptions {
@@ -49,9 +49,7 @@ export async function sequenceLogps(session: Qwen3Session, ids: readonly number[
       [names.SCORE_POSITIONS]: i64([positions.length], positions),
       [names.INVERSE_TEMPERATURE]: f32([], [1 / temperature]),
     };
-    for (const [name, dims, data] of vocabularyInputs(config, layout, 1, T, ids.slice(0, T), ids.slice(start, end))) {
-      feeds[name] = data instanceof BigInt64Array ? i64(dims, data) : f32(dims, data);
-    }
+    Object.assign(feeds, hostFeeds(vocabularyInputs(config, layout, 1, T, ids.slice(0, T), ids.slice(start, end))));
     for (const [name, t] of session.weights) feeds[name] = t;
     const out = await graph.run(feeds, [names.TARGET_LOGP]);
     logps.push(...floats(out[names.TARGET_LOGP], names.TARGET_LOGP));

@@ -8,22 +8,23 @@
 // that it does not run 28 rank-1 zero branches per step. The graphs are the fused ones by default
 // (decoder-fused.ts: contrib ops; one decode graph runs every step on a KV cache allocated once,
 // fused-cache.ts), or with `decoder: 'plain'` decoder.ts's standard ops (a prefill and a decode
-// graph, the cache grown by each run's present). An adapter can also be merged into the weights on
-// the device (mergeAdapter), and one already on the device (a trainer's, trained-adapter.ts) taken
-// over without an upload.
+// graph, the cache grown by each run's present), either on one sequence or a batch of rows of one
+// length (forwardRows). An adapter can also be merged into the weights on the device
+// (mergeAdapter), and one already on the device (a trainer's, trained-adapter.ts) taken over
+// without an upload.
 import type { Qwen3Config } from '../model/config.ts';
 import type { StoredTensor } from '../model/dtype.ts';
 import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
-import { chunkTokens, floatWeights, tensorInputs, transposeMatrix, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { floatWeights, tensorInputs, tokenInputs, transposeMatrix, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
 import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
 import { FusedCache } from './fused-cache.ts';
 import { PlainCache, type KvCache } from './plain-cache.ts';
-import { f32, floats, hostTensor, i64, tensorBytes, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { f32, floats, hostFeeds, hostTensor, tensorBytes, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 
 export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
   /**
@@ -344,27 +345,35 @@ export class Qwen3Session implements Decoder {
     this.cache.reset();
   }
 
-  /** The token inputs of `ids` as one sequence: input_ids, or per vocabulary chunk its rows and mask. */
-  private tokenFeeds(ids: readonly number[]): Record<string, Tensor> {
-    const T = ids.length;
-    if (this.layout.chunks.length === 1) return { [names.INPUT_IDS]: i64([1, T], ids) };
-    const feeds: Record<string, Tensor> = {};
-    chunkTokens(this.config, this.layout, ids).forEach(({ rows, mask }, k) => {
-      feeds[names.chunkRows(k)] = i64([1, T], rows);
-      feeds[names.chunkMask(k)] = f32([1, T, 1], mask);
-    });
-    return feeds;
+  /** The token inputs of `rows` (each of `T` ids) as [rows, T]: input_ids, or per vocabulary chunk its rows and mask. */
+  private tokenFeeds(rows: readonly (readonly number[])[], T: number): Record<string, Tensor> {
+    return hostFeeds(tokenInputs(this.config, this.layout, rows.length, T, rows.flat()));
   }
 
   /** Appends `ids` to the cached sequence; returns the last position's logits [vocab]. */
   async forward(ids: readonly number[]): Promise<Float32Array> {
-    if (ids.length === 0) throw new Error('Qwen3Session.forward: no token ids');
-    const feeds: Record<string, Tensor> = { ...this.lora, ...this.tokenFeeds(ids), ...Object.fromEntries(this.weights) };
-    const out = await this.cache.run((past) => this.graph(this.kind, past), feeds, ids.length);
-    return floats(out[names.LOGITS], names.LOGITS);
+    return (await this.forwardRows([ids]))[0]!;
   }
 
-  /** Tokens in the KV cache. */
+  /**
+   * Appends `rows[b]` to cached sequence b of a batch (GRPO's G completions of one prompt in one
+   * run): every row as long as the others, as many rows as the batch's first run gave until reset.
+   * Returns each row's last position's logits [vocab]. A row's logits are its batch-1 logits up to
+   * float rounding (kernels may sum in another order at another batch size).
+   */
+  async forwardRows(rows: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    const T = rows[0]?.length ?? 0;
+    if (T === 0) throw new Error('Qwen3Session.forward: no token ids');
+    const uneven = rows.findIndex((r) => r.length !== T);
+    if (uneven >= 0) throw new Error(`Qwen3Session.forwardRows: row ${uneven} has ${rows[uneven]!.length} token ids, row 0 has ${T} (a batch's rows are of one length)`);
+    const feeds: Record<string, Tensor> = { ...this.lora, ...this.tokenFeeds(rows, T), ...Object.fromEntries(this.weights) };
+    const out = await this.cache.run((past) => this.graph(this.kind, past), feeds, T, rows.length);
+    const logits = floats(out[names.LOGITS], names.LOGITS); // [rows, vocab]
+    const V = logits.length / rows.length;
+    return rows.map((_, b) => logits.subarray(b * V, (b + 1) * V));
+  }
+
+  /** Tokens in the KV cache, per row. */
   get cachedTokens(): number {
     return this.cache.length;
   }

@@ -23,7 +23,8 @@ export class Qwen3Tokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
-    return this.inner.decode([...ids], { skip_special_tokens: skipSpecial });
+    // transformers.js throws on no ids; a completion that stops at its first token has none.
+    return ids.length === 0 ? '' : this.inner.decode([...ids], { skip_special_tokens: skipSpecial });
   }
 
   /** The prompt of `query` in `format`; a row's `intent` adds its line to the user turn. */

@@ -140,9 +140,13 @@ describe('grpoMemoryEstimate', () => {
   it("is the update's estimate plus one completion's KV cache (past and present) and the reference pass over it", () => {
     const e = grpoMemoryEstimate(model, layout, run, 1000);
     const update = trainMemoryEstimate(model, layout, run.train, 1000);
-    // Tiny model: 2 layers, 2 KV heads × 16; keys [1, 2, 64, 16] float32 = 8,192 bytes (its own bucket), values the same.
+    // Tiny model: 2 layers, 2 KV heads × 16, so the fused graphs: G 4 completions' keys [4, 2, 256, 16] float32 (the
+    // cache's first capacity, 256 ≥ max_length 64) = 131,072 bytes (its own bucket), values the same, written in place.
     expect(model).toMatchObject({ numLayers: 2, numKvHeads: 2, headDim: 16 });
-    expect(e.sampling).toBe(2 * (2 * 2 * 8192));
+    expect(run.grpo.numGenerations).toBe(4);
+    expect(e.sampling).toBe(2 * 2 * 131_072);
+    // head_dim 8 runs the plain graphs: [4, 2, 64, 8] = 16,384 bytes, past and present both alive.
+    expect(grpoMemoryEstimate({ ...model, headDim: 8 }, layout, run, 1000).sampling).toBe(2 * (2 * 2 * 16_384));
     // The reference pass forms [32, 151,936] float32 logits at the least (19.4 MB: the 25 MiB bucket).
     expect(e.reference).toBeGreaterThanOrEqual(ortBufferBytes(4 * 32 * model.vocabSize));
     expect(e.total).toBe(update.total + e.sampling + e.reference);

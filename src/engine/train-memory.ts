@@ -6,7 +6,9 @@
 // and nothing is allocated for it. Measured against the live GPU buffers of a step on WebGPU:
 // bench/RESULTS.md "train step on WebGPU (SwiftShader)".
 import type { Qwen3Config } from '../model/config.ts';
+import { fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import type { WeightLayout } from '../model/qwen3/layout.ts';
+import { cacheCapacity } from './fused-cache.ts';
 import { sequenceScorerGraph } from '../model/qwen3/score-graph.ts';
 import { trainStepGraph } from '../model/qwen3/train-step.ts';
 import { loraSites } from '../model/tensors.ts';
@@ -122,7 +124,11 @@ export function trainMemoryEstimate(model: Qwen3Config, layout: WeightLayout, co
 
 /** A GRPO run's: its update (an SFT step of the same LoRA, batch and max length) and what a step's sampling and reference pass add. */
 export interface GrpoMemoryEstimate extends TrainMemoryEstimate {
-  /** One completion's KV cache at training.max_length tokens, twice: a decode step holds the past and the present it makes. */
+  /**
+   * The KV cache of a prompt's G completions, sampled together (grpo-rollout.ts): the fused graphs'
+   * at its capacity for training.max_length tokens, written in place; the plain graphs' twice at
+   * max_length, as a decode step holds the past and the present it makes.
+   */
   sampling: number;
   /** The reference pass (sequence-logps.ts): one forward over a completion at its longest, its log-probs at max_completion_length positions. */
   reference: number;
@@ -135,8 +141,11 @@ export interface GrpoMemoryEstimate extends TrainMemoryEstimate {
 export function grpoMemoryEstimate(model: Qwen3Config, layout: WeightLayout, config: GrpoConfig, weightBytes: number): GrpoMemoryEstimate {
   const update = trainMemoryEstimate(model, layout, config.train, weightBytes);
   const length = config.train.training.maxLength;
-  const cache = 2 * model.numLayers * ortBufferBytes(4 * model.numKvHeads * length * model.headDim); // keys and values, [1, KV, S, hd] per layer
-  const sampling = 2 * cache;
+  const rows = config.grpo.numGenerations;
+  const fused = fusedDecoderRefusal(model) === null; // what the session runs (session.ts `fused`)
+  const positions = fused ? cacheCapacity(length) : length;
+  const cache = 2 * model.numLayers * ortBufferBytes(4 * rows * model.numKvHeads * positions * model.headDim); // keys and values, [G, KV, S, hd] per layer
+  const sampling = fused ? cache : 2 * cache;
   const scorer = sequenceScorerGraph(model, { layout, lora: false, shape: { length, positions: Math.min(length, config.grpo.maxCompletionLength) } });
   const reference = ortWebGpuPeak(liveness(scorer).lifetimes);
   return { ...update, sampling, reference, total: update.total + sampling + reference };

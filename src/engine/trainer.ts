@@ -17,7 +17,7 @@ import { buildTrainStep, TRAIN_STEP_DISABLED_OPTIMIZERS, vocabularyInputs } from
 import { loraSites } from '../model/tensors.ts';
 import type { TrainBatch } from './batches.ts';
 import type { GraphProgress } from './protocol.ts';
-import { f32, floats, hostTensor, i64, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { f32, floats, hostFeeds, hostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import type { Qwen3Session } from './session.ts';
 import type { OptimizerSettings } from './train-config.ts';
 
@@ -372,8 +372,5 @@ export function batchInputs(model: Qwen3Config, b: TrainBatch, layout: WeightLay
     [names.LOSS_SELECT]: f32([b.lossIndex.length, b.batch * T], select),
     [names.LOSS_WEIGHT]: f32([b.lossWeight.length], b.tokenWeights ?? b.lossWeight),
   };
-  for (const [name, dims, data] of vocabularyInputs(model, layout, b.batch, T, b.ids, b.lossTarget)) {
-    feeds[name] = data instanceof BigInt64Array ? i64(dims, data) : f32(dims, data);
-  }
-  return feeds;
+  return { ...feeds, ...hostFeeds(vocabularyInputs(model, layout, b.batch, T, b.ids, b.lossTarget)) };
 }

@@ -69,5 +69,5 @@ export async function llamaGreedyAlong(model: LlamaModel, ids: readonly number[]
   for (const token of tokens.slice(ids.length - 1)) input.push([token, { generateNext: { token: true, options: { temperature: 0 } } }]);
   const output = await context.getSequence().controlledEvaluate(input);
   await context.dispose();
-  return output.flatMap((item) => (item?.next?.token === undefined ? [] : [item.next.token]));
+  return output.flatMap((item) => (item?.next?.token == null ? [] : [item.next.token]));
 }

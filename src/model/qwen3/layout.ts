@@ -245,3 +245,20 @@ export function chunkTokens(c: Qwen3Config, layout: WeightLayout, ids: readonly 
     };
   });
 }
+
+/** A graph input made on the host: its name, dims and data. */
+export type VocabularyInput = [name: string, dims: number[], data: BigInt64Array | Float32Array];
+
+/**
+ * Token ids [batch·length] as the graphs read them (forward.ts declareTokens): input_ids when the
+ * vocabulary is one chunk (its rows are the ids themselves), else per chunk its rows and mask.
+ */
+export function tokenInputs(c: Qwen3Config, layout: WeightLayout, batch: number, length: number, ids: readonly number[]): VocabularyInput[] {
+  if (ids.length !== batch * length) throw new Error(`tokenInputs: ${batch} × ${length} tokens need ${batch * length} ids, got ${ids.length}`);
+  const tokens = chunkTokens(c, layout, ids);
+  if (layout.chunks.length === 1) return [[names.INPUT_IDS, [batch, length], tokens[0]!.rows]];
+  return tokens.flatMap(({ rows, mask }, k): VocabularyInput[] => [
+    [names.chunkRows(k), [batch, length], rows],
+    [names.chunkMask(k), [batch, length, 1], mask],
+  ]);
+}

@@ -283,7 +283,7 @@ describe('vocabularyInputs', () => {
   it('refuses ids outside the vocabulary and a micro-batch of the wrong size, naming them', () => {
     const layout = split(config, 'float32');
     expect(() => vocabularyInputs(config, layout, 1, 2, [5, 6], [config.vocabSize])).toThrow(`token 0: id ${config.vocabSize} is outside the vocabulary [0, ${config.vocabSize})`);
-    expect(() => vocabularyInputs(config, weightLayout(config), 2, 2, [5, 6], [1])).toThrow('vocabularyInputs: a 2 × 2 micro-batch needs 4 token ids, got 2');
+    expect(() => vocabularyInputs(config, weightLayout(config), 2, 2, [5, 6], [1])).toThrow('tokenInputs: 2 × 2 tokens need 4 ids, got 2');
   });
 });
 

@@ -30,7 +30,7 @@ import {
   type TokenInputs,
   type VocabWeight,
 } from './forward.ts';
-import { chunkTokens, weightLayout, type WeightLayout } from './layout.ts';
+import { chunkTokens, tokenInputs, weightLayout, type VocabularyInput, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
 export interface TrainStepShape {
@@ -153,25 +153,19 @@ export function declareTargets(g: Graph, layout: WeightLayout, positions: number
   };
 }
 
-/** Host data of the step's vocabulary-indexed inputs, as buildTrainStep declares them for `layout`. */
-export type VocabularyInput = [name: string, dims: number[], data: BigInt64Array | Float32Array];
-
 /**
- * The token ids [batch·length] and loss targets [N] of a micro-batch as the train step takes
- * them: input_ids and loss_target when the vocabulary is one chunk, else per chunk the row
+ * Host data of the step's vocabulary-indexed inputs, as buildTrainStep declares them for
+ * `layout`: the token ids [batch·length] as every graph reads them (layout.ts tokenInputs), and
+ * the loss targets [N] as loss_target when the vocabulary is one chunk, else per chunk the row
  * within it and a 0/1 mask (layout.ts chunkTokens), so the device does no int64 arithmetic.
  */
 export function vocabularyInputs(c: Qwen3Config, layout: WeightLayout, batch: number, length: number, ids: readonly number[], targets: readonly number[]): VocabularyInput[] {
-  if (ids.length !== batch * length) throw new Error(`vocabularyInputs: a ${batch} × ${length} micro-batch needs ${batch * length} token ids, got ${ids.length}`);
-  const tokens = chunkTokens(c, layout, ids);
+  const tokens = tokenInputs(c, layout, batch, length, ids);
   const scored = chunkTokens(c, layout, targets);
-  // One chunk starts at row 0, so its rows are the ids themselves.
-  if (layout.chunks.length === 1) return [[names.INPUT_IDS, [batch, length], tokens[0]!.rows], [names.LOSS_TARGET, [targets.length], scored[0]!.rows]];
+  // One chunk starts at row 0, so its rows are the targets themselves.
+  if (layout.chunks.length === 1) return [...tokens, [names.LOSS_TARGET, [targets.length], scored[0]!.rows]];
   return [
-    ...tokens.flatMap(({ rows, mask }, k): VocabularyInput[] => [
-      [names.chunkRows(k), [batch, length], rows],
-      [names.chunkMask(k), [batch, length, 1], mask],
-    ]),
+    ...tokens,
     ...scored.flatMap(({ rows, mask }, k): VocabularyInput[] => [
       [names.lossTargetRows(k), [targets.length], rows],
       [names.lossTargetMask(k), [targets.length, 1], mask],
