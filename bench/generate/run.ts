@@ -68,6 +68,7 @@ function report(title: string, model: string, spec: Spec, results: (EngineResult
     const m = r.median;
     console.log(`| ${r.engine} | ${r.loadMs.toFixed(0)} | ${f(m.prefillMs)} | ${f(m.prefillTokS)} | ${f(m.decodeMs / (spec.newTokens - 1))} | ${f(m.decodeTokS)} |`);
   }
+  for (const r of results) if (!('error' in r)) console.log(`${r.engine} greedy tokens: ${r.median.ids.join(' ')}`);
   for (const r of results) if (!('error' in r)) console.log(`${r.engine} per run: decode ms/token ${r.runs.map((t) => f(t.decodeMs / (spec.newTokens - 1))).join(', ')}; prefill ms ${r.runs.map((t) => f(t.prefillMs)).join(', ')}`);
   const [ours, theirs] = results;
   if (!ours || !theirs || 'error' in ours || 'error' in theirs) return;

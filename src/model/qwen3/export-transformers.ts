@@ -28,6 +28,14 @@ export interface TransformersExportOptions {
 
 export const DEFAULT_MAX_POSITIONS = 4096;
 
+/**
+ * transformers.js' `dtype` option and the file it then loads from onnx/ (its dtype suffixes): fp32
+ * the plain graph of this file, q4 and q4f16 the contrib-op graph of export-transformers-fused.ts.
+ */
+export const tjsModelFiles = { fp32: 'model.onnx', q4: 'model_q4.onnx', q4f16: 'model_q4f16.onnx' } as const;
+export type TjsDtype = keyof typeof tjsModelFiles;
+export const isTjsDtype = (s: string): s is TjsDtype => Object.hasOwn(tjsModelFiles, s);
+
 function bakeWeights(g: Graph, c: Qwen3Config, weights: ReadonlyMap<string, Float32Array>): Qwen3Weights {
   const w = (name: string, dims: number[]): Value => {
     const data = weights.get(name);
@@ -99,12 +107,12 @@ export function buildTransformersDecoder(
   return g.toBytes();
 }
 
-/** config.json for transformers.js: the HF Qwen3 config, fp32, the graph's position limit. */
-export function transformersConfigJson(c: Qwen3Config, options: TransformersExportOptions = {}): Record<string, unknown> {
+/** config.json for transformers.js: the HF Qwen3 config, the graphs' position limit, `dtype` the one loaded when none is asked. */
+export function transformersConfigJson(c: Qwen3Config, options: TransformersExportOptions = {}, dtype: TjsDtype = 'fp32'): Record<string, unknown> {
   return {
     ...qwen3ConfigJson(c, 'float32'),
     max_position_embeddings: Math.min(c.maxPositionEmbeddings, options.maxPositions ?? DEFAULT_MAX_POSITIONS),
-    'transformers.js_config': { dtype: 'fp32' },
+    'transformers.js_config': { dtype },
   };
 }
 
