@@ -106,3 +106,23 @@ describe('GRPO dry step', () => {
     });
   }
 });
+
+describe('GRPO dry step on float16 weights with the vocabulary in chunks', () => {
+  it("gives the float32 session's loss, KL and gradient to float16 rounding", async () => {
+    // A binding limit of a third of the embedding splits the vocabulary as a small GPU would.
+    const maxBindingBytes = Math.floor((config.vocabSize * config.hiddenSize * 4) / 3);
+    const half = await Qwen3Session.load(nodeRuntime, config, tinyModelWeights(config, 9), { graphs: 'lazy', weightDtype: 'float16', maxBindingBytes });
+    try {
+      expect([half.layout.dtype, half.layout.chunks.length >= 3]).toEqual(['float16', true]);
+      const full = await grpoStep(batch, options('dapo'));
+      const step = await grpoStep(batch, { ...options('dapo'), session: half });
+      expect(Math.abs(step.loss - full.loss)).toBeLessThan(1e-3 * (1 + Math.abs(full.loss)));
+      step.kl.flat().forEach((kl, i) => expect(Math.abs(kl - full.kl.flat()[i]!)).toBeLessThan(1e-3 * (1 + Math.abs(full.kl.flat()[i]!))));
+      expect(Math.abs(step.gradNorm - full.gradNorm) / full.gradNorm).toBeLessThan(1e-2);
+      // Not the same numbers to the bit: the float16 weights were used.
+      expect(step.gradNorm).not.toBe(full.gradNorm);
+    } finally {
+      await half.release();
+    }
+  });
+});
