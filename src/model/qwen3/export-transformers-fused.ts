@@ -23,7 +23,7 @@ import { Q4_BLOB, Q4_BLOCK, q4Refusal, quantizeQ4 } from '../q4.ts';
 import { projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
 import { fusedDecoderRefusal } from './decoder-fused.ts';
 import { DEFAULT_MAX_POSITIONS, TJS_ATTENTION_MASK, TJS_INPUT_IDS, TJS_LOGITS, tjsPastKey, tjsPastValue, tjsPresentKey, tjsPresentValue, type TransformersExportOptions } from './export-transformers.ts';
-import { mlp, type Projector, type Q4Weight } from './forward.ts';
+import { mlp, q4Rows, q4Times, type Projector, type Q4Weight } from './forward.ts';
 import { ropeCache } from './inputs.ts';
 import { EMBED, LM_HEAD } from './layout.ts';
 import * as names from './names.ts';
@@ -53,32 +53,6 @@ function baker(g: Graph, weights: ReadonlyMap<string, Float32Array>, io: Activat
   return { vector, matrix };
 }
 
-const MS = 'com.microsoft';
-
-/** x·Wᵀ for W [N, K] in 4-bit blocks: MatMulNBits as forward.ts's q4Times, the result in x's type. */
-function times(g: Graph, x: Value, w: Q4Weight): Value {
-  const [n, blocks] = w.shape as number[];
-  const attributes = [
-    { name: 'K', type: 'int', value: blocks! * Q4_BLOCK },
-    { name: 'N', type: 'int', value: n! },
-    { name: 'bits', type: 'int', value: 4 },
-    { name: 'block_size', type: 'int', value: Q4_BLOCK },
-  ] as const;
-  return g.custom('MatMulNBits', [x, w, w.scales], [{ dtype: x.dtype, shape: [...x.shape.slice(0, -1), n!] }], attributes, MS)[0]!; // [.., N]
-}
-
-/** Rows `ids` of a 4-bit vocabulary [V, D] → [.., D] in the scales' type (forward.ts's q4Rows). */
-function rows(g: Graph, w: Q4Weight, ids: Value): Value {
-  const [, blocks] = w.shape as number[];
-  const scales = g.reshape(w.scales, [0, blocks!, 1]); // [V, D/32, 1]
-  const [picked] = g.custom('GatherBlockQuantized', [w, ids, scales], [{ dtype: w.scales.dtype, shape: [...ids.shape, blocks!, Q4_BLOCK] }], [
-    { name: 'gather_axis', type: 'int', value: 0 },
-    { name: 'quantize_axis', type: 'int', value: 2 },
-    { name: 'block_size', type: 'int', value: Q4_BLOCK },
-    { name: 'bits', type: 'int', value: 4 },
-  ], MS); // [.., D/32, 32]
-  return g.reshape(picked!, [...ids.shape.map(() => 0), blocks! * Q4_BLOCK]); // [.., D]
-}
 
 /** The ONNX graph transformers.js loads as `dtype: 'q4'` (float32 activations) or `'q4f16'` (float16). */
 export function buildTransformersFusedDecoder(
@@ -115,21 +89,21 @@ export function buildTransformersFusedDecoder(
   const headNorm = (x: Value, n: number, weight: Value) => g.reshape(simplifiedLayerNorm(g, g.reshape(x, [0, 0, n, hd]), weight, eps), [0, 0, n * hd]); // [B, T, n·hd]
   const last = (v: Value) => g.slice(v, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
 
-  let x = rows(g, embed, ids); // the residual stream [B, T, D]
+  let x = q4Rows(g, embed, ids); // the residual stream [B, T, D]
   let a = simplifiedLayerNorm(g, x, vector(`model.layers.0.input_layernorm.weight`, [D]), eps);
   for (let l = 0; l < c.numLayers; l++) {
     const prefix = `model.layers.${l}`;
     const out = g.scope(`layer${l}`, () => {
       const attn = g.scope('attn', () => {
-        const query = headNorm(times(g, a, projection(l, 'q_proj')), H, vector(`${prefix}.self_attn.q_norm.weight`, [hd]));
-        const key = headNorm(times(g, a, projection(l, 'k_proj')), KV, vector(`${prefix}.self_attn.k_norm.weight`, [hd]));
-        const value = times(g, a, projection(l, 'v_proj')); // [B, T, KV·hd]
+        const query = headNorm(q4Times(g, a, projection(l, 'q_proj')), H, vector(`${prefix}.self_attn.q_norm.weight`, [hd]));
+        const key = headNorm(q4Times(g, a, projection(l, 'k_proj')), KV, vector(`${prefix}.self_attn.k_norm.weight`, [hd]));
+        const value = q4Times(g, a, projection(l, 'v_proj')); // [B, T, KV·hd]
         return groupQueryAttention(g, { query, key, value, past: past[l]!, ...at }, H, KV, hd, 'total_sequence_length');
       });
       g.output(attn.present.key, tjsPresentKey(l)); // [B, KV, S, hd]
       g.output(attn.present.value, tjsPresentValue(l));
-      const post = skipSimplifiedLayerNorm(g, times(g, attn.out, projection(l, 'o_proj')), x, vector(`${prefix}.post_attention_layernorm.weight`, [D]), eps);
-      const proj: Projector = (t, input) => times(g, input, projection(l, t));
+      const post = skipSimplifiedLayerNorm(g, q4Times(g, attn.out, projection(l, 'o_proj')), x, vector(`${prefix}.post_attention_layernorm.weight`, [D]), eps);
+      const proj: Projector = (t, input) => q4Times(g, input, projection(l, t));
       const m = g.scope('mlp', () => mlp(g, post.normed, proj));
       // Only the last position's logits are read: the final norm runs on that row alone.
       const final = l === c.numLayers - 1;
@@ -139,6 +113,6 @@ export function buildTransformersFusedDecoder(
     a = out.normed;
     x = out.sum;
   }
-  g.output(times(g, a, lmHead), TJS_LOGITS); // [B, 1, V]
+  g.output(q4Times(g, a, lmHead), TJS_LOGITS); // [B, 1, V]
   return g.toBytes();
 }

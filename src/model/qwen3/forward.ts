@@ -184,10 +184,10 @@ export function vocabRows(g: Graph, w: VocabWeight, ids: TokenInputs, columns: b
  * viewed [V_k, D/32, 1]); only the rows read are made float. The same codes and scales are the LM
  * head's MatMulNBits input when the embedding is tied. Zero point 8 is the op's default for uint8.
  */
-function q4Rows(g: Graph, chunk: Q4Weight, ids: Value): Value {
+export function q4Rows(g: Graph, chunk: Q4Weight, ids: Value): Value {
   const [, blocks] = chunk.shape as number[];
   const scales = g.reshape(chunk.scales, [0, blocks!, 1]); // [V_k, D/32, 1]
-  const [rows] = g.custom('GatherBlockQuantized', [chunk, ids, scales], [{ dtype: 'float32', shape: [...ids.shape, blocks!, Q4_BLOCK] }], [
+  const [rows] = g.custom('GatherBlockQuantized', [chunk, ids, scales], [{ dtype: chunk.scales.dtype, shape: [...ids.shape, blocks!, Q4_BLOCK] }], [
     { name: 'gather_axis', type: 'int', value: 0 },
     { name: 'quantize_axis', type: 'int', value: 2 },
     { name: 'block_size', type: 'int', value: Q4_BLOCK },
@@ -196,8 +196,8 @@ function q4Rows(g: Graph, chunk: Q4Weight, ids: Value): Value {
   return g.reshape(rows!, [...ids.shape.map(() => 0), blocks! * Q4_BLOCK]); // [.., D]
 }
 
-/** x·Wᵀ for a q4 weight W [N, K]: MatMulNBits, 4-bit blocks of 32 along K, zero point 8 (its default without a zero_points input), float32 scales and sums. */
-function q4Times(g: Graph, x: Value, w: Q4Weight): Value {
+/** x·Wᵀ for a q4 weight W [N, K]: MatMulNBits, 4-bit blocks of 32 along K, zero point 8 (its default without a zero_points input), in x's type (the scales' too). */
+export function q4Times(g: Graph, x: Value, w: Q4Weight): Value {
   const [n, blocks] = w.shape as number[];
   const attributes = [
     { name: 'K', type: 'int', value: blocks! * Q4_BLOCK },
@@ -205,7 +205,7 @@ function q4Times(g: Graph, x: Value, w: Q4Weight): Value {
     { name: 'bits', type: 'int', value: 4 },
     { name: 'block_size', type: 'int', value: Q4_BLOCK },
   ] as const;
-  return g.custom('MatMulNBits', [x, w, w.scales], [{ dtype: 'float32', shape: [...x.shape.slice(0, -1), n!] }], attributes, 'com.microsoft')[0]!; // [.., N]
+  return g.custom('MatMulNBits', [x, w, w.scales], [{ dtype: x.dtype, shape: [...x.shape.slice(0, -1), n!] }], attributes, 'com.microsoft')[0]!; // [.., N]
 }
 
 /** x / sqrt(mean(x²) + eps) · w over the last axis. */
