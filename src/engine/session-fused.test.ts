@@ -14,6 +14,7 @@ import type { Runtime } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { defaultSampling } from './sampling.ts';
 import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
+import { countingRuntime } from '../testing/counting-runtime.ts';
 
 const config = tinyModelConfig({ hidden: 64, headDim: 16, intermediate: 96 });
 const weights = tinyModelWeights(config, 81);
@@ -38,15 +39,6 @@ async function logitsOf(session: Qwen3Session, tokens: readonly number[]): Promi
   return out;
 }
 
-function countingRuntime() {
-  const counts = { upload: 0, release: 0 };
-  const runtime: Runtime = {
-    ...nodeRuntime,
-    upload: (t) => (counts.upload++, nodeRuntime.upload(t)),
-    release: (t) => (counts.release++, nodeRuntime.release(t)),
-  };
-  return { runtime, counts };
-}
 
 describe('Qwen3Session on the fused graphs', () => {
   it('is the default where head_dim allows it; plain otherwise, and decoder "fused" there names why not', async () => {

@@ -17,6 +17,7 @@ import type { Runtime } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session, type Qwen3SessionOptions, type TensorSource } from './session.ts';
 import { relativeError } from '../testing/numerics.ts';
+import { countingRuntime } from '../testing/counting-runtime.ts';
 
 /** Logits of a prefill of `ids[0..6)`, then of single decode steps over the rest. */
 async function logitsOf(session: Qwen3Session, ids: readonly number[]): Promise<Float32Array[]> {
@@ -172,16 +173,6 @@ describe('Qwen3Session.load from a safetensors file', () => {
   });
 });
 
-/** nodeRuntime counting its uploads and releases. */
-function countingRuntime(): { runtime: Runtime; counts: { upload: number; release: number } } {
-  const counts = { upload: 0, release: 0 };
-  const runtime: Runtime = {
-    ...nodeRuntime,
-    upload: (t) => (counts.upload++, nodeRuntime.upload(t)),
-    release: (t) => (counts.release++, nodeRuntime.release(t)),
-  };
-  return { runtime, counts };
-}
 
 describe('Qwen3Session resident adapters', () => {
   const config = tinyModelConfig({ hidden: 32, headDim: 8, intermediate: 48 });
