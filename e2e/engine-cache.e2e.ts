@@ -245,7 +245,7 @@ test('after a worker crash or a lost GPU the page says so and Reload model loads
       void engine.client.call({ type: 'debug', action: a }).catch(() => {});
     }, action);
     const failure = page.getByTestId('engine-failure');
-    await expect(failure).toHaveAttribute('data-code', code, { timeout: 30_000 });
+    await expect(failure).toHaveAttribute('data-code', code, { timeout: 60_000 });
     await expect(failure).toContainText(code === 'crashed' ? 'crashed' : 'GPU device was lost');
     await expect(page.getByTestId('model-loaded')).toHaveCount(0);
     await openCache(page);

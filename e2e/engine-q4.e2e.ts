@@ -64,7 +64,7 @@ test('q4 weights on WebGPU: the layout’s bytes, onnxruntime-node’s q4 greedy
     );
     expect(run.weightBytes).toBe(layoutBytes(config, weightLayout(config, { weightDtype: 'q4' })));
     expect(run.ids).toEqual(reference);
-    expect(cpuNodes(run.placements).filter((node) => /MatMulNBits|GatherBlockQuantized/.test(node))).toEqual([]);
+    expect(cpuNodes(run.placements).filter((node) => /MatMulNBits|GatherBlockQuantized|GroupQueryAttention/.test(node))).toEqual([]);
     expect(run.refusal).toMatch(/^training needs float32 or float16 base weights, and this model is loaded with 4-bit ones .*model\.embed_tokens\.weight\^q4\.packed/);
     await expect(page.getByTestId('engine-error')).toHaveCount(0);
   } finally {

@@ -115,11 +115,11 @@ test.describe('with a model loaded', () => {
     await expect(page.getByTestId('model-loaded')).toHaveText(TRAIN_REPO, { timeout: 60_000 });
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Train' }).click();
     const estimate = page.getByTestId('train-memory');
-    const bytes = async () => Number(await estimate.getAttribute('data-bytes', { timeout: 30_000 }));
+    const bytes = async () => Number(await estimate.getAttribute('data-bytes', { timeout: 60_000 }));
     const kept = await bytes();
     await page.getByTestId('train-recompute').check();
-    await expect.poll(bytes, { timeout: 30_000 }).toBeLessThan(kept);
+    await expect.poll(bytes, { timeout: 60_000 }).toBeLessThan(kept);
     await page.getByTestId('train-recompute').uncheck();
-    await expect.poll(bytes, { timeout: 30_000 }).toBe(kept);
+    await expect.poll(bytes, { timeout: 60_000 }).toBe(kept);
   });
 });

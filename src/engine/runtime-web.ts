@@ -180,6 +180,7 @@ export function createWebRuntime(): WebRuntime {
 
   return {
     name: 'onnxruntime-web (webgpu)',
+    headNormInAttention: true,
     device,
     memory: () => ({ ...memory }),
     counts: () => ({ ...counts }),

@@ -61,6 +61,12 @@ export interface Session {
 
 export interface Runtime {
   readonly name: string;
+  /**
+   * Whether GroupQueryAttention takes Qwen3's q/k head norms as inputs (onnxruntime-web 1.31's
+   * WebGPU kernel; onnxruntime-node 1.30's CPU kernel refuses them): the fused graphs then run
+   * them inside it (decoder-fused.ts headNorm). Absent: false.
+   */
+  readonly headNormInAttention?: boolean;
   createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
   /** Copies a host tensor to the device (a no-op wrap on CPU). */
   upload(tensor: HostTensor): Promise<DeviceTensor>;

@@ -15,7 +15,8 @@ import { SafetensorsFile } from '../model/safetensors.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Runtime } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
-import { Qwen3Session, type Qwen3SessionOptions, type TensorSource } from './session.ts';
+import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
+import type { TensorSource } from './weight-source.ts';
 import { relativeError } from '../testing/numerics.ts';
 import { countingRuntime } from '../testing/counting-runtime.ts';
 

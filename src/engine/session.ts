@@ -13,18 +13,18 @@
 // (mergeAdapter), and one already on the device (a trainer's, trained-adapter.ts) taken over
 // without an upload.
 import type { Qwen3Config } from '../model/config.ts';
-import type { StoredTensor } from '../model/dtype.ts';
 import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
-import { floatWeights, tensorInputs, tokenInputs, transposeMatrix, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { floatWeights, tokenInputs, transposeMatrix, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
 import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
 import { FusedCache } from './fused-cache.ts';
 import { PlainCache, type KvCache } from './plain-cache.ts';
 import { f32, floats, hostFeeds, hostTensor, tensorBytes, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { weightInputs, type Weights } from './weight-source.ts';
 
 export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
   /**
@@ -41,15 +41,6 @@ export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
    * (fusedDecoderRefusal: head_dim a multiple of 16, as every Qwen3's 128 is), plain otherwise.
    */
   decoder?: 'fused' | 'plain';
-}
-
-/**
- * Where the weights come from, by HF name: float32, or as stored (safetensors' readStored),
- * widened, turned and checked in one pass on the way to the device (layout.ts tensorInputs).
- * Read one tensor at a time, in file order, each once.
- */
-export interface TensorSource {
-  read(name: string): Promise<Float32Array | StoredTensor>;
 }
 
 /** Bytes this session holds on the device, by what they are. */
@@ -114,34 +105,20 @@ export class Qwen3Session implements Decoder {
   }
 
   /**
-   * Uploads the weights from a Map or a TensorSource: each tensor is read, turned into its
-   * graph inputs (layout.ts tensorInputs) and uploaded input by input before the next is read,
-   * so the host holds one tensor and one of its chunks at a time (Qwen3-0.6B: the 622 MB
+   * Uploads the weights (weight-source.ts): each tensor is read, turned into its graph inputs
+   * (layout.ts tensorInputs, unless they come made) and uploaded input by input before the next
+   * is read, so the host holds one tensor and one of its chunks at a time (Qwen3-0.6B: the 622 MB
    * float32 embedding and one chunk of it), not the model.
    */
-  static async load(
-    runtime: Runtime,
-    config: Qwen3Config,
-    weights: ReadonlyMap<string, Float32Array> | TensorSource,
-    options: Qwen3SessionOptions = {},
-  ): Promise<Qwen3Session> {
-    const source: TensorSource =
-      'read' in weights
-        ? weights
-        : {
-            read: async (name) => {
-              const data = weights.get(name);
-              if (!data) throw new Error(`Qwen3Session.load: weight ${name} is missing`);
-              return data;
-            },
-          };
+  static async load(runtime: Runtime, config: Qwen3Config, weights: Weights, options: Qwen3SessionOptions = {}): Promise<Qwen3Session> {
     const refusal = options.decoder === 'fused' ? fusedDecoderRefusal(config) : null;
     if (refusal) throw new Error(`Qwen3Session.load: decoder 'fused' cannot run this model: ${refusal} (use decoder 'plain')`);
     const layout = weightLayout(config, options);
+    const source = weightInputs(config, layout, weights);
     const device = new Map<string, DeviceTensor>();
     try {
       for (const name of qwen3TensorShapes(config).keys()) {
-        for (const [input, dims, data] of tensorInputs(config, layout, name, await source.read(name))) {
+        for await (const [input, dims, data] of source.inputs(name)) {
           device.set(input, await runtime.upload(hostTensor(weightType(data), dims, data)));
         }
       }
@@ -166,7 +143,8 @@ export class Qwen3Session implements Decoder {
 
   /** The serialized graph of `kind` the session runs (fused or plain); the decode one runs per generated token, what a placement check reads. */
   decoderBytes(kind: GraphKind, past: boolean): Uint8Array {
-    return (this.fused ? buildFusedDecoder : buildDecoder)(this.config, { layout: this.layout, past, lora: kind === 'adapter' });
+    const options = { layout: this.layout, past, lora: kind === 'adapter' };
+    return this.fused ? buildFusedDecoder(this.config, { ...options, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' }) : buildDecoder(this.config, options);
   }
 
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */

@@ -206,31 +206,47 @@ export interface TensorToWrite {
   data: Float32Array;
 }
 
-/** Encodes tensors (in the given order) as a safetensors file. */
-export function writeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
+/**
+ * The first bytes of a safetensors file of `tensors` (in the given order, `bytes` each: any dtype
+ * the format names, e.g. U8): length prefix and JSON header, padded with spaces to 8 bytes so tensor
+ * data starts aligned, as the Rust writer does. Also each tensor's absolute byte range and the file's size.
+ */
+export function safetensorsHeader(
+  tensors: readonly { name: string; dtype: string; shape: readonly number[]; bytes: number }[],
+  metadata?: Record<string, string>,
+): { bytes: Uint8Array<ArrayBuffer>; ranges: Map<string, { begin: number; end: number }>; size: number } {
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
-  const blobs: Uint8Array[] = [];
+  const offsets: [string, number, number][] = [];
   let offset = 0;
-  for (const { name, dtype, shape, data } of tensors) {
-    const count = shape.reduce((a, d) => a * d, 1);
-    if (count !== data.length) throw new Error(`tensor ${name}: shape [${shape.join(', ')}] holds ${count} values, data has ${data.length}`);
+  for (const { name, dtype, shape, bytes } of tensors) {
     if (name in header) throw new Error(`tensor ${name} is listed twice`);
-    const bytes = encodeTensor(dtype, data);
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.byteLength] };
-    blobs.push(bytes);
-    offset += bytes.byteLength;
+    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
+    offsets.push([name, offset, offset + bytes]);
+    offset += bytes;
   }
-  // Pad the header with spaces to 8 bytes so tensor data starts aligned, as the Rust writer does.
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + new TextEncoder().encode(json).byteLength) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
-  out.set(headerBytes, 8);
-  let cursor = 8 + headerBytes.byteLength;
-  for (const bytes of blobs) {
-    out.set(bytes, cursor);
-    cursor += bytes.byteLength;
-  }
+  const text = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + text.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(text.byteLength), true);
+  out.set(text, 8);
+  const ranges = new Map(offsets.map(([name, begin, end]) => [name, { begin: out.byteLength + begin, end: out.byteLength + end }]));
+  return { bytes: out, ranges, size: out.byteLength + offset };
+}
+
+/** Encodes tensors (in the given order) as a safetensors file. */
+export function writeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
+  const blobs = tensors.map(({ name, dtype, shape, data }) => {
+    const count = shape.reduce((a, d) => a * d, 1);
+    if (count !== data.length) throw new Error(`tensor ${name}: shape [${shape.join(', ')}] holds ${count} values, data has ${data.length}`);
+    return encodeTensor(dtype, data);
+  });
+  const header = safetensorsHeader(
+    tensors.map(({ name, dtype, shape }, i) => ({ name, dtype, shape, bytes: blobs[i]!.byteLength })),
+    metadata,
+  );
+  const out = new Uint8Array(header.size);
+  out.set(header.bytes, 0);
+  tensors.forEach(({ name }, i) => out.set(blobs[i]!, header.ranges.get(name)!.begin));
   return out;
 }

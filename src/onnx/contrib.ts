@@ -43,6 +43,12 @@ export interface AttentionInputs {
   totalLength: Value;
   /** [positions, hd / 2] each: cos and sin of pos·θ^(−2j/hd), j < hd/2 (rotate-half RoPE). */
   rotary: { cos: Value; sin: Value };
+  /**
+   * [hd] each: RMS-normalize every query and key head by these weights before the rotary (Qwen3's
+   * q_norm / k_norm), inside the node. onnxruntime-web 1.31's WebGPU kernel only (inputs 14 and 15);
+   * onnxruntime-node 1.30's CPU kernel refuses them. Absent: query and key come normed.
+   */
+  headNorm?: { query: Value; key: Value; epsilon: number };
 }
 
 /**
@@ -54,15 +60,18 @@ export interface AttentionInputs {
 export function groupQueryAttention(g: Graph, a: AttentionInputs, heads: number, kvHeads: number, headDim: number, presentLength: Dim) {
   const [batch, length] = a.query.shape;
   const present = { dtype: a.query.dtype, shape: [batch!, kvHeads, presentLength, headDim] };
+  // position_ids, attention_bias, head_sink, k_scale and v_scale (9–13) unset before the norms.
+  const norms = a.headNorm ? [null, null, null, null, null, a.headNorm.query, a.headNorm.key] : [];
   const [out, key, value] = g.custom(
     'GroupQueryAttention',
-    [a.query, a.key, a.value, a.past?.key ?? null, a.past?.value ?? null, a.seqlensK, a.totalLength, a.rotary.cos, a.rotary.sin],
+    [a.query, a.key, a.value, a.past?.key ?? null, a.past?.value ?? null, a.seqlensK, a.totalLength, a.rotary.cos, a.rotary.sin, ...norms],
     [{ dtype: a.query.dtype, shape: [batch!, length!, heads * headDim] }, present, present],
     [
       { name: 'num_heads', type: 'int', value: heads },
       { name: 'kv_num_heads', type: 'int', value: kvHeads },
       { name: 'do_rotary', type: 'int', value: 1 },
       { name: 'rotary_interleaved', type: 'int', value: 0 },
+      ...(a.headNorm ? [{ name: 'qk_norm_epsilon', type: 'float' as const, value: a.headNorm.epsilon }] : []),
     ],
     MS,
   );

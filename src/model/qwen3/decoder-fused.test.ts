@@ -14,7 +14,7 @@ import type { Qwen3Config } from '../config.ts';
 import { newAdapter } from '../peft.ts';
 import { loraTargets } from '../tensors.ts';
 import { buildDecoder } from './decoder.ts';
-import { buildFusedDecoder, fusedDecoderRefusal } from './decoder-fused.ts';
+import { buildFusedDecoder, fusedDecoderGraph, fusedDecoderRefusal } from './decoder-fused.ts';
 import { causalBias, ropeCache, ropeTables } from './inputs.ts';
 import * as names from './names.ts';
 
@@ -129,5 +129,45 @@ describe('fusedDecoderRefusal', () => {
     expect(fusedDecoderRefusal(tinyModelConfig({ headDim: 128 }))).toBeNull();
     expect(fusedDecoderRefusal(tinyModelConfig({ headDim: 8 }))).toMatch(/head_dim 8 is not a multiple of 16/);
     expect(() => buildFusedDecoder(tinyModelConfig({ headDim: 8 }))).toThrow(/buildFusedDecoder: head_dim 8 .* use decoder.ts's buildDecoder/);
+  });
+});
+
+describe("headNorm 'attention'", () => {
+  const config = tinyModelConfig({ layers: 3 });
+  const ops = (headNorm: 'attention' | 'nodes') => fusedDecoderGraph(config, { headNorm }).nodes;
+
+  it('hands each layer’s q_norm / k_norm weights to its GroupQueryAttention (inputs 14 and 15) in place of two norm nodes', () => {
+    const count = (nodes: ReturnType<typeof ops>, op: string) => nodes.filter((n) => n.opType === op).length;
+    const [inside, outside] = [ops('attention'), ops('nodes')];
+    expect(count(outside, 'SimplifiedLayerNormalization') - count(inside, 'SimplifiedLayerNormalization')).toBe(2 * config.numLayers);
+    const attention = inside.filter((n) => n.opType === 'GroupQueryAttention');
+    expect(attention.map((n) => [n.inputs[14]?.name, n.inputs[15]?.name])).toEqual(
+      Array.from({ length: config.numLayers }, (_, l) => [`model.layers.${l}.self_attn.q_norm.weight`, `model.layers.${l}.self_attn.k_norm.weight`]),
+    );
+    expect(attention[0]!.attributes).toContainEqual({ name: 'qk_norm_epsilon', type: 'float', value: config.rmsNormEps });
+    expect(inside.filter((n) => n.opType === 'GroupQueryAttention').every((n) => n.inputs.slice(9, 14).every((v) => v === null))).toBe(true);
+  });
+
+  it('is refused by onnxruntime-node’s CPU kernel at the first run, so a session on it builds the norm nodes', async () => {
+    const decode = await nodeRuntime.createSession(buildFusedDecoder(config, { headNorm: 'attention', past: false, lora: false }));
+    const weights = tinyModelWeights(config, 3);
+    const session = await Qwen3Session.load(nodeRuntime, config, weights, { graphs: 'lazy' });
+    try {
+      const { cos, sin } = ropeCache(8, config.headDim, config.ropeTheta);
+      const feeds = {
+        ...Object.fromEntries(session.weights),
+        [names.INPUT_IDS]: i64([1, 2], [14, 2152]),
+        [names.ROPE_COS_CACHE]: f32([8, config.headDim / 2], cos),
+        [names.ROPE_SIN_CACHE]: f32([8, config.headDim / 2], sin),
+        [names.SEQLENS_K]: i32([1], [1]),
+        [names.TOTAL_SEQUENCE_LENGTH]: i32([], [2]),
+      };
+      await expect(decode.run(feeds, [names.LOGITS])).rejects.toThrow(/q_norm_weight \/ k_norm_weight inputs are not supported/);
+      expect(nodeRuntime.headNormInAttention ?? false).toBe(false);
+      expect(session.decoderBytes('base', true)).toEqual(buildFusedDecoder(config, { past: true, lora: false, headNorm: 'nodes' }));
+    } finally {
+      await decode.release();
+      await session.release();
+    }
   });
 });

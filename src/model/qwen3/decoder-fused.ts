@@ -25,15 +25,28 @@ interface Positions {
   rotary: { cos: Value; sin: Value }; // [positions, hd / 2]
 }
 
+export interface FusedDecoderOptions extends DecoderOptions {
+  /**
+   * Where q_norm / k_norm run: 'attention', inside GroupQueryAttention (its q_norm_weight /
+   * k_norm_weight inputs: two dispatches fewer per layer, onnxruntime-web's WebGPU EP only), or
+   * 'nodes', a SimplifiedLayerNormalization per head before it (every runtime; the default).
+   */
+  headNorm?: 'attention' | 'nodes';
+}
+
 /** a = rms(x)·w_in [B, T, D] → attention's output rows [B, T, H·hd] and this layer's present K/V. */
-function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, at: Positions, past: { key: Value; value: Value } | null) {
+function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, at: Positions, past: { key: Value; value: Value } | null, inAttention: boolean) {
   const { numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
+  const value = proj('v_proj', a); // [B, T, KV·hd]
+  if (inAttention) {
+    const headNorm = { query: asFloat32(g, w.qNorm), key: asFloat32(g, w.kNorm), epsilon: eps };
+    return groupQueryAttention(g, { query: proj('q_proj', a), key: proj('k_proj', a), value, past, ...at, headNorm }, H, KV, hd, past ? 'S' : 'T');
+  }
   // q_norm/k_norm per head before GroupQueryAttention's own RoPE, as Qwen3 orders them.
   const headNorm = (x: Value, n: number, weight: Value) =>
     g.reshape(simplifiedLayerNorm(g, g.reshape(x, [0, 0, n, hd]), asFloat32(g, weight), eps), [0, 0, n * hd]); // [B, T, n·hd]
   const query = headNorm(proj('q_proj', a), H, w.qNorm);
   const key = headNorm(proj('k_proj', a), KV, w.kNorm);
-  const value = proj('v_proj', a); // [B, T, KV·hd]
   return groupQueryAttention(g, { query, key, value, past, ...at }, H, KV, hd, past ? 'S' : 'T');
 }
 
@@ -43,8 +56,10 @@ export function fusedDecoderRefusal(c: Qwen3Config): string | null {
   return c.headDim % 16 === 0 ? null : `head_dim ${c.headDim} is not a multiple of 16, which GroupQueryAttention's rotary needs`;
 }
 
-/** Fused prefill (past false) or decode graph; the same options and inputs' layout as buildDecoder. */
-export function buildFusedDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint8Array {
+/** Fused prefill (past false) or decode graph, serialized; buildDecoder's options and inputs' layout, and where the head norms run. */
+export const buildFusedDecoder = (c: Qwen3Config, options: FusedDecoderOptions = {}): Uint8Array => fusedDecoderGraph(c, options).toBytes();
+
+export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions = {}): Graph {
   const refusal = fusedDecoderRefusal(c);
   if (refusal) throw new Error(`buildFusedDecoder: ${refusal}; use decoder.ts's buildDecoder`);
   const layout = options.layout ?? weightLayout(c);
@@ -65,12 +80,13 @@ export function buildFusedDecoder(c: Qwen3Config, options: DecoderOptions = {}):
   };
   const w = declareWeights(g, c, layout, true);
   const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
-  const hidden = layers(g, c, w, lora, vocabRows(g, w.embed, ids, c.tieWordEmbeddings), at, past, (l, p) => {
+  const inAttention = options.headNorm === 'attention';
+  const hidden = layers(g, c, w, lora, vocabRows(g, w.embed, ids, c.tieWordEmbeddings), { at, past, inAttention }, (l, p) => {
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));
   });
   g.output(lmHead(g, w, hidden), names.LOGITS); // [B, V]
-  return g.toBytes();
+  return g;
 }
 
 /**
@@ -84,8 +100,7 @@ function layers(
   w: Qwen3Weights,
   lora: LoraInputs,
   embedded: Value,
-  at: Positions,
-  past: { key: Value; value: Value }[] | null,
+  { at, past, inAttention }: { at: Positions; past: { key: Value; value: Value }[] | null; inAttention: boolean },
   present: (layer: number, kv: { key: Value; value: Value }) => void,
 ): Value {
   const eps = c.rmsNormEps;
@@ -97,7 +112,7 @@ function layers(
     const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
     const final = l === c.numLayers - 1;
     const out = g.scope(`layer${l}`, () => {
-      const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past?.[l] ?? null));
+      const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past?.[l] ?? null, inAttention));
       present(l, attn.present);
       const post = skipSimplifiedLayerNorm(g, proj('o_proj', attn.out), x, asFloat32(g, layer.postNorm), eps); // mid = x + o
       const m = g.scope('mlp', () => mlp(g, post.normed, proj));

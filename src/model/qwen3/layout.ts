@@ -138,6 +138,36 @@ export function transposeMatrix(data: Float32Array, rows: number, cols: number):
   return out;
 }
 
+/** A checkpoint tensor's parts in the layout: a vocabulary tensor's chunks (rows from `start`), any other tensor whole. */
+const pieces = (layout: WeightLayout, name: string, dims: readonly number[]) =>
+  vocabTensors.has(name)
+    ? layout.chunks.map(({ start, rows }, k) => ({ input: chunkName(name, k, layout), start, dims: [rows, dims[1]!] }))
+    : [{ input: name, start: 0, dims: [...dims] }];
+
+/**
+ * Per checkpoint tensor (HF name, in file order), the graph inputs tensorInputs makes of it under
+ * a q4 layout: each matrix piece's codes (uint8 [rows, cols/32, 16]) and scales (float32
+ * [rows, cols/32]), each norm vector as it is (float32). What a q4 copy (q4-copy.ts) is laid out by.
+ */
+export function q4InputShapes(c: Qwen3Config, layout: WeightLayout): Map<string, [input: string, dims: number[], dtype: 'U8' | 'F32'][]> {
+  if (layout.dtype !== 'q4') throw new Error(`q4InputShapes: the layout is ${layout.dtype}, not q4`);
+  const shapes = new Map<string, [string, number[], 'U8' | 'F32'][]>();
+  for (const [name, dims] of qwen3TensorShapes(c)) {
+    shapes.set(
+      name,
+      pieces(layout, name, dims).flatMap(({ input, dims: [rows, cols] }): [string, number[], 'U8' | 'F32'][] =>
+        cols === undefined
+          ? [[input, [rows!], 'F32']]
+          : [
+              [names.q4(input, 'packed'), [rows!, cols / Q4_BLOCK, Q4_BLOB], 'U8'],
+              [names.q4(input, 'scales'), [rows!, cols / Q4_BLOCK], 'F32'],
+            ],
+      ),
+    );
+  }
+  return shapes;
+}
+
 /**
  * One checkpoint tensor (HF name) as the decoder's weight inputs: a vocabulary tensor cut into
  * the layout's chunks, each matrix the decoder reads transposed turned on the host, once, and
@@ -166,10 +196,7 @@ export function* tensorInputs(
   const half = layout.dtype === 'float16';
   const transpose = layout.dtype !== 'q4' && readsTransposed(c, name);
   const cols = dims.at(-1)!;
-  const pieces = vocabTensors.has(name)
-    ? layout.chunks.map(({ start, rows }, k) => ({ input: chunkName(name, k, layout), start, dims: [rows, cols] }))
-    : [{ input: name, start: 0, dims }];
-  for (const piece of pieces) {
+  for (const piece of pieces(layout, name, dims)) {
     const rows = piece.dims.length === 2 ? piece.dims[0]! : 1;
     const source = sliceStored(stored, piece.start * cols, (piece.start + rows) * cols);
     if (quantized(layout.dtype, piece.dims)) {
