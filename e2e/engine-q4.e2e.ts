@@ -3,7 +3,8 @@
 // the layout says; the page generates, token for token, what onnxruntime-node's q4 session does
 // from the same file (so the WebGPU kernels of MatMulNBits and GatherBlockQuantized compute what
 // the CPU ones do, src/engine/session-q4.test.ts holding those to the dequantized float32 model);
-// neither op falls back to the CPU; and training from the q4 load is refused, naming the weights.
+// neither op falls back to the CPU; training from the q4 load is refused, naming the weights; and
+// the 4-bit weights are kept in the model cache, from which the next q4 load reads them.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import type { EngineClient } from '../src/engine/client.ts';
 import { generate } from '../src/engine/generate.ts';
 import { loadModelTokenizer } from '../src/engine/model-dir.ts';
 import { cpuNodes } from '../src/engine/placement.ts';
+import { q4CopyFile } from '../src/engine/q4-copy.ts';
 import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
@@ -67,6 +69,26 @@ test('q4 weights on WebGPU: the layout’s bytes, onnxruntime-node’s q4 greedy
     expect(cpuNodes(run.placements).filter((node) => /MatMulNBits|GatherBlockQuantized|GroupQueryAttention/.test(node))).toEqual([]);
     expect(run.refusal).toMatch(/^training needs float32 or float16 base weights, and this model is loaded with 4-bit ones .*model\.embed_tokens\.weight\^q4\.packed/);
     await expect(page.getByTestId('engine-error')).toHaveCount(0);
+    await expect(page.getByTestId('model-weights-from')).toHaveCount(0);
+
+    // The load kept its 4-bit weights in the model cache; after a reload the next q4 load reads
+    // them (codes, scales, norms: the layout's bytes and a header) instead of the checkpoint, and generates the same.
+    const copy = page.locator(`[data-testid="cache-entry"][data-file="${q4CopyFile(weightLayout(config, { weightDtype: 'q4' }))}"]`);
+    await page.getByTestId('model-cache').locator('summary').click();
+    await expect(copy).toHaveAttribute('data-complete', 'true');
+    await page.reload();
+    await page.getByTestId('weight-dtype').selectOption('q4');
+    await page.getByTestId('base-repo').fill(REPO);
+    await page.getByTestId('load-model').click();
+    await expect(page.getByTestId('model-weights-from')).toHaveText('from the 4-bit copy kept in this browser', { timeout: 60_000 });
+    const again = await page.evaluate(
+      async ({ query, maxNewTokens }) => {
+        const client = (globalThis as unknown as { qmdEngine: { client: EngineClient } }).qmdEngine.client;
+        return (await client.call({ type: 'generate', query, adapter: null, sampling: { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens } })).ids;
+      },
+      { query: QUERY, maxNewTokens: NEW_TOKENS },
+    );
+    expect(again).toEqual(reference);
   } finally {
     await hub?.close();
     await rm(dir, { recursive: true, force: true });

@@ -134,6 +134,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         bytes: modelBytes,
         seconds: (performance.now() - started) / 1000,
         warnings: model.warnings,
+        weightsFrom: model.weightsFrom,
         promptFormat: format.id,
       };
     }

@@ -5,7 +5,6 @@
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { blobSource, type ByteSource } from '../model/byte-source.ts';
 import { parseQwen3Config, type Qwen3Config } from '../model/config.ts';
-import type { StoredTensor } from '../model/dtype.ts';
 import type { ModelCache } from '../model/hub/cache.ts';
 import { fetchFile, HubError, readJson } from '../model/hub/download.ts';
 import { estimateLoad, layoutDtype, type BufferLimits, type LoadDtype } from '../model/hub/estimate.ts';
@@ -14,10 +13,13 @@ import { ADAPTER_FILES, hubFile, listBaseModelFiles, SHARD_INDEX } from '../mode
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
 import { checkCheckpointTensors, qwen3TensorShapes, resolveTiedHead } from '../model/tensors.ts';
-import { EngineError, type EngineEvent, type LoadBudget, type ModelSource } from './protocol.ts';
+import { weightLayout } from '../model/qwen3/layout.ts';
+import { EngineError, type EngineEvent, type LoadBudget, type ModelSource, type WeightsFrom } from './protocol.ts';
+import { openQ4Copy, recordQ4Copy, type CopyPlace } from './q4-copy.ts';
 import type { Runtime } from './runtime.ts';
 import { Qwen3Session } from './session.ts';
 import { Qwen3Tokenizer } from './tokenizer.ts';
+import { weightInputs, type InputSource } from './weight-source.ts';
 
 type Progress = (event: Extract<EngineEvent, { type: 'progress' | 'estimate' }>) => void;
 
@@ -34,6 +36,8 @@ interface ModelFolder {
    * null for a fresh download or a picked file, whose error is the model's.
    */
   damaged(file: string, error: unknown): EngineError | null;
+  /** Where a 4-bit copy of this model made from `files` is kept (q4-copy.ts); null for picked files, which have no cache folder. */
+  copyPlace(files: readonly string[]): Promise<CopyPlace> | null;
 }
 
 export interface LoadedModel {
@@ -44,6 +48,8 @@ export interface LoadedModel {
   parameters: number;
   /** What the load decided on the user's behalf (e.g. an untied LM head). */
   warnings: string[];
+  /** The checkpoint, or the 4-bit copy a previous q4 load kept in this browser (q4-copy.ts). */
+  weightsFrom: WeightsFrom;
 }
 
 /**
@@ -103,6 +109,16 @@ function hubFolder(source: Extract<ModelSource, { kind: 'hub' }>, cache: ModelCa
       const message = `${source.repo}/${file}: the copy kept in this browser is damaged (${reason}); delete it and download it again`;
       return new EngineError('corrupt_file', message, [{ repo: source.repo, revision: source.revision ?? 'main', file }]);
     },
+    async copyPlace(files) {
+      const revision = source.revision ?? 'main';
+      const ids = await Promise.all(
+        files.map(async (file) => {
+          const stored = await cache.stat({ repo: source.repo, revision, file });
+          return `${file}=${stored?.oid ?? stored?.etag ?? stored?.size}`;
+        }),
+      );
+      return { cache, repo: source.repo, revision, source: ids.join(',') };
+    },
   };
 }
 
@@ -119,6 +135,7 @@ function filesFolder(files: readonly File[], name?: string): ModelFolder {
       return blobSource(picked, file);
     },
     damaged: () => null,
+    copyPlace: () => null,
   };
 }
 
@@ -138,14 +155,16 @@ async function parsed<T>(folder: ModelFolder, file: string, parse: (source: Byte
 
 const json = (folder: ModelFolder, file: string): Promise<unknown> => parsed(folder, file, readJson);
 
-async function openWeights(folder: ModelFolder): Promise<TensorReader> {
+/** The checkpoint's reader and the files it reads. */
+async function openWeights(folder: ModelFolder): Promise<{ reader: TensorReader; files: string[] }> {
   if (await folder.has(SHARD_INDEX)) {
     // Each shard's header is checked here first, so that a damaged shard is named; openShardedCheckpoint
     // then reads the header again (kilobytes, not the weights).
-    const shard = (file: string) => parsed(folder, file, async (source) => (await SafetensorsFile.open(source), source));
-    return openShardedCheckpoint(await json(folder, SHARD_INDEX), shard, `${folder.name}/${SHARD_INDEX}`);
+    const files: string[] = [];
+    const shard = (file: string) => parsed(folder, file, async (source) => (await SafetensorsFile.open(source), files.push(file), source));
+    return { reader: await openShardedCheckpoint(await json(folder, SHARD_INDEX), shard, `${folder.name}/${SHARD_INDEX}`), files };
   }
-  return parsed(folder, 'model.safetensors', (source) => SafetensorsFile.open(source));
+  return { reader: await parsed(folder, 'model.safetensors', (source) => SafetensorsFile.open(source)), files: ['model.safetensors'] };
 }
 
 /** Refuses a folder of the other kind with where to load it, before "file not found" could say it less clearly. */
@@ -224,7 +243,7 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   progress({ type: 'estimate', budget });
   if (refusal) throw new EngineError('too_large', `${folder.name} cannot run on this GPU: ${refusal}`);
   const tokenizer = await loadTokenizer(folder);
-  const reader = await openWeights(folder);
+  const { reader, files } = await openWeights(folder);
   try {
     checkCheckpointTensors(config, reader, folder.name);
   } catch (error) {
@@ -233,20 +252,34 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   const tied = await resolveTiedHead(config, reader, folder.name);
   config = tied.config;
   const shapes = qwen3TensorShapes(config);
+  const layoutOptions = { maxBindingBytes: Math.min(options.limits.maxBufferSize, options.limits.maxStorageBufferBindingSize), weightDtype: layoutDtype[dtype] };
+  const layout = weightLayout(config, layoutOptions);
+  const checkpoint = weightInputs(config, layout, { read: (name) => reader.readStored(name) });
+  const place = dtype === 'q4' ? await folder.copyPlace(files) : null;
+  const kept = place && (await openQ4Copy(place, config, layout));
+  const copy = place && !kept ? recordQ4Copy(place, config, layout, checkpoint) : null;
   let loaded = 0;
   // Qwen3Session.load reads, converts and uploads one tensor at a time: the host never holds the model.
-  const tensors = {
-    async read(name: string): Promise<StoredTensor> {
-      const data = await reader.readStored(name);
+  const source = kept ?? copy?.source ?? checkpoint;
+  const weights: InputSource = {
+    async *inputs(name) {
+      yield* source.inputs(name);
       progress({ type: 'progress', phase: 'weights', file: name, loaded: ++loaded, total: shapes.size });
       if (loaded === shapes.size) progress({ type: 'progress', phase: 'compile', loaded: 0, total: null });
-      return data;
     },
   };
-  const maxBindingBytes = Math.min(options.limits.maxBufferSize, options.limits.maxStorageBufferBindingSize);
-  const session = await Qwen3Session.load(runtime, config, tensors, { maxBindingBytes, weightDtype: layoutDtype[dtype] });
+  let session: Qwen3Session;
+  try {
+    session = await Qwen3Session.load(runtime, config, weights, layoutOptions);
+  } catch (error) {
+    await copy?.abandon();
+    throw error;
+  }
+  const dropped = await copy?.finish();
+  const warnings = [tied.warning, dropped && `the 4-bit weights could not be kept in this browser for the next load (${dropped}); this load is not affected`];
   const parameters = [...shapes.values()].reduce((sum, dims) => sum + dims.reduce((a, d) => a * d, 1), 0);
-  return { name: folder.name, config, tokenizer, session, parameters, warnings: tied.warning ? [tied.warning] : [] };
+  const weightsFrom = kept ? 'q4-copy' : 'checkpoint';
+  return { name: folder.name, config, tokenizer, session, parameters, weightsFrom, warnings: warnings.filter((w): w is string => !!w) };
 }
 
 export async function loadAdapter(

@@ -104,6 +104,9 @@ export const ENGINE_TEST_NAME = 'qmd-engine-test';
 
 export type RequestType = Request['type'];
 
+/** Where a load read the weights: the checkpoint, or the 4-bit copy an earlier q4 load kept in this browser (q4-copy.ts). */
+export type WeightsFrom = 'checkpoint' | 'q4-copy';
+
 export interface ModelInfo {
   name: string;
   layers: number;
@@ -115,6 +118,7 @@ export interface ModelInfo {
   seconds: number;
   /** What the load decided on the user's behalf (e.g. an untied LM head). */
   warnings: string[];
+  weightsFrom: WeightsFrom;
   /** The prompt format id generation asks this model in. */
   promptFormat: string;
 }
