@@ -12,7 +12,7 @@ const fixture = useTrainFixture(
 );
 
 test('a row whose prompt fills max length is skipped and listed by line; the run trains on the rest', async ({ page }) => {
-  test.setTimeout(150_000);
+  test.setTimeout(300_000);
   await openTrainWithModel(page, fixture());
 
   await page.getByTestId('train-max-length').fill('48');
@@ -20,7 +20,7 @@ test('a row whose prompt fills max length is skipped and listed by line; the run
   await page.getByTestId('train-loss-completion').check();
   await page.getByTestId('train-max-steps').fill('1');
   await page.getByTestId('train-start').click();
-  await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 240_000 });
   await expect(page.getByTestId('train-error')).toHaveCount(0);
   await expect(page.getByTestId('train-step-row')).toHaveCount(1);
   await expect(page.getByTestId('train-skipped')).toHaveText(

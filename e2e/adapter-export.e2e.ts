@@ -69,7 +69,7 @@ async function downloadZip(page: Page, row: ReturnType<Page['getByTestId']>): Pr
 }
 
 test('a trained adapter is saved once, and downloads as one zip with every PEFT field and its base model', async ({ page }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(480_000);
   await page.goto(`./?hub=${encodeURIComponent(hub!.url)}#/datasets`);
   await page.getByTestId('dataset-file').setInputFiles(dataFile);
   await expect(page.getByTestId('report-rows')).toHaveText('4');
@@ -90,7 +90,7 @@ test('a trained adapter is saved once, and downloads as one zip with every PEFT 
   // No warmup: the one step runs at the full rate, so the adapter differs from the base.
   await page.getByLabel('warmup ratio', { exact: true }).fill('0');
   await page.getByTestId('train-start').click();
-  await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 150_000 });
+  await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 300_000 });
   await expect(page.getByTestId('train-unsaved')).toBeVisible();
   await page.getByTestId('train-use').click();
   await expect(page.getByTestId('train-used')).toBeVisible({ timeout: 60_000 });

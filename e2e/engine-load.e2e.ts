@@ -51,7 +51,7 @@ interface Outcome {
 }
 
 test('200 generate requests, most cancelled at random moments: all answered, nothing leaked, greedy results exact', async ({ page }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(480_000);
   expect(reference.length).toBe(2); // a stop token in the first two would make the length checks below meaningless
   await page.goto(`./?hub=${encodeURIComponent(hub.url)}#/playground`);
   await page.getByTestId('base-repo').fill(REPO);

@@ -29,7 +29,7 @@ const NEW_TOKENS = 2;
 const REPO = 'test/tiny-qwen3-q4';
 
 test('q4 weights on WebGPU: the layout’s bytes, onnxruntime-node’s q4 greedy tokens, no CPU fallback, training refused', async ({ page }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(300_000);
   const dir = await mkdtemp(join(tmpdir(), 'qmd-engine-q4-'));
   let hub: HubServer | null = null;
   try {

@@ -127,7 +127,7 @@ async function storedResult(page: Page, id: string): Promise<Stored> {
 }
 
 test('an eval run over an uploaded set is saved, survives a reload, matches onnxruntime-node, repeats with its seed and cancels', async ({ page }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(480_000);
   const errors: string[] = [];
   const probe = /Failed to load resource: the server responded with a status of 404/;
   page.on('console', (m) => m.type() === 'error' && !probe.test(m.text()) && errors.push(m.text()));

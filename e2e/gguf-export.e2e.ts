@@ -109,7 +109,7 @@ function trackExportWorkers(page: Page): { started: Worker[]; closed: string[] }
 }
 
 test('without a save dialog: merged f32 and GGUF LoRA download as the bytes qmd export writes, off the page thread', async ({ page }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   await page.addInitScript(() => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined }));
   const workers = trackExportWorkers(page);
   await openExport(page);

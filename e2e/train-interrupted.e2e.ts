@@ -8,7 +8,7 @@ import { openTrainWithModel, TRAIN_REPO, TRAIN_ROWS, useTrainFixture } from './s
 const fixture = useTrainFixture('train-interrupted', TRAIN_ROWS, 'four.jsonl');
 
 test('a reload during step 1 asks first; the run is then listed as interrupted, without a checkpoint to resume from, and is deleted', async ({ page }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(300_000);
   const dialogs: string[] = [];
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.type());

@@ -70,7 +70,7 @@ test.afterAll(async () => {
 });
 
 test('a LoRA run in the page: 2 steps charted, step 1 loss as onnxruntime-node computes it, the adapter saved and listed', async ({ page }) => {
-  test.setTimeout(150_000);
+  test.setTimeout(300_000);
   const errors: string[] = [];
   // ORT logs its placement warning (shape ops kept on the CPU, by design) at console.error level.
   const expected = /Failed to load resource: the server responded with a status of 404|\[W:onnxruntime:, session_state\.cc/;
@@ -107,12 +107,12 @@ test('a LoRA run in the page: 2 steps charted, step 1 loss as onnxruntime-node c
   await page.getByTestId('train-loss-completion').check();
   await page.getByTestId('train-start').click();
   // While the validation pass runs after the last step, the pace of step 2 (step 1 built the graphs) gives the time left.
-  await expect(page.getByTestId('train-phase')).toHaveText(/^Computing the validation loss/, { timeout: 120_000 });
+  await expect(page.getByTestId('train-phase')).toHaveText(/^Computing the validation loss/, { timeout: 240_000 });
   await expect(page.getByTestId('train-pace-steps')).toHaveText(`${STEPS} of ${STEPS} steps`);
   await expect(page.getByTestId('train-pace-step-seconds')).toHaveText(/^\d.* s\/step$/);
   await expect(page.getByTestId('train-pace-tokens')).toHaveText(/^\d+\.\d scored tokens\/s$/);
   await expect(page.getByTestId('train-eta')).toHaveText(/^about \d.* left$/);
-  await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 240_000 });
   const points = page.getByTestId('loss-point');
   await expect(points).toHaveCount(STEPS);
   await expect(page.getByTestId('train-step-row')).toHaveCount(STEPS);
