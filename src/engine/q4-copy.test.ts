@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
 import { MemoryCache, type CacheKey, type ModelCache } from '../model/hub/cache.ts';
 import { layoutBytes, weightLayout } from '../model/qwen3/layout.ts';
-import { openQ4Copy, q4CopyFile, recordQ4Copy, type CopyPlace } from './q4-copy.ts';
+import { isQ4Copy, openQ4Copy, q4CopyFile, recordQ4Copy, type CopyPlace } from './q4-copy.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
 import { weightInputs, type InputSource } from './weight-source.ts';
@@ -55,6 +55,7 @@ describe('a q4 copy in the model cache', () => {
     expect(await copy.finish()).toBeNull();
     expect(layout.chunks.length).toBe(3);
     expect(q4CopyFile(layout)).toBe(`qmd-lab.q4.${layout.chunks.map((c) => c.rows).join('-')}.safetensors`);
+    expect([q4CopyFile(layout), 'model.safetensors', 'qmd-lab.q4.txt'].map(isQ4Copy)).toEqual([true, false, false]);
 
     const stored = (await p.cache.get(keyOf(p)))!;
     const headerLength = Number(new DataView((await stored.read(0, 8)).buffer).getBigUint64(0, true));

@@ -28,8 +28,13 @@ export interface CopyPlace {
   source: string;
 }
 
+const PREFIX = 'qmd-lab.q4.';
+
 /** The copy's file name in the cache folder (the vocabulary chunks' rows: a device with other binding limits makes its own). */
-export const q4CopyFile = (layout: WeightLayout): string => `qmd-lab.q4.${layout.chunks.map((c) => c.rows).join('-')}.safetensors`;
+export const q4CopyFile = (layout: WeightLayout): string => `${PREFIX}${layout.chunks.map((c) => c.rows).join('-')}.safetensors`;
+
+/** Whether a cached file is such a copy, not a file of the repo. */
+export const isQ4Copy = (file: string): boolean => file.startsWith(PREFIX) && file.endsWith('.safetensors');
 
 const keyOf = (place: CopyPlace, layout: WeightLayout): CacheKey => ({ repo: place.repo, revision: place.revision, file: q4CopyFile(layout) });
 
