@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTransformersModel } from '../../../scripts/export-transformersjs.ts';
-import { makeTinyModel, tinyModelConfig, type TinyModelOptions } from '../../../scripts/make-tiny-model.ts';
+import { makeTinyModel, tinyModelConfig } from '../../../scripts/make-tiny-model.ts';
 import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { argmax } from '../../engine/sampling.ts';
 import { Qwen3Session } from '../../engine/session.ts';
+import { caseFolder, EXPORT_CASES } from '../../testing/export-cases.ts';
 import { relativeError } from '../../testing/numerics.ts';
 import { buildTransformersFusedDecoder } from './export-transformers-fused.ts';
 
@@ -62,11 +63,8 @@ async function ours(session: Qwen3Session): Promise<{ ids: number[]; logits: Flo
 
 const worst = (got: Float32Array[], want: Float32Array[]) => Math.max(...want.map((w, i) => relativeError(got[i]!, w)));
 
-describe.each([
-  ['tied, GQA 2:1', { seed: 31 }],
-  ['untied, GQA 3:1, heads·head_dim ≠ hidden', { seed: 32, heads: 6, kvHeads: 2, headDim: 16, intermediate: 96, untied: true }],
-] satisfies Array<[string, TinyModelOptions]>)('transformers.js q4 / q4f16 export: %s', (name, options) => {
-  const folder = name.split(',')[0]!.replace(/\W+/g, '-');
+describe.each(EXPORT_CASES)('transformers.js q4 / q4f16 export: %s', (name, options) => {
+  const folder = caseFolder(name);
   let session: Qwen3Session;
   let mine: { ids: number[]; logits: Float32Array[] };
 

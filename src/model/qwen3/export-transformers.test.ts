@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTransformersModel } from '../../../scripts/export-transformersjs.ts';
-import { makeTinyModel, type TinyModelOptions } from '../../../scripts/make-tiny-model.ts';
+import { makeTinyModel } from '../../../scripts/make-tiny-model.ts';
 import { generate } from '../../engine/generate.ts';
 import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { defaultSampling } from '../../engine/sampling.ts';
 import { Qwen3Session } from '../../engine/session.ts';
+import { caseFolder, EXPORT_CASES } from '../../testing/export-cases.ts';
 import { relativeError } from '../../testing/numerics.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'qwen3-tjs-'));
@@ -29,11 +30,8 @@ async function lastLogits(model: PreTrainedModel, inputIds: number[][], mask: nu
   return inputIds.map((_, b) => data.subarray(b * vocab, (b + 1) * vocab));
 }
 
-describe.each([
-  ['tied, GQA 2:1', { seed: 31 }],
-  ['untied, GQA 3:1, heads·head_dim ≠ hidden', { seed: 32, heads: 6, kvHeads: 2, headDim: 16, intermediate: 96, untied: true }],
-] satisfies Array<[string, TinyModelOptions]>)('transformers.js export: %s', (name, options) => {
-  const folder = name.split(',')[0]!.replace(/\W+/g, '-');
+describe.each(EXPORT_CASES)('transformers.js export: %s', (name, options) => {
+  const folder = caseFolder(name);
   let ours: Qwen3Session;
   let model: PreTrainedModel;
 
