@@ -8,15 +8,17 @@
 //   python3 -m venv /tmp/venv-bench && /tmp/venv-bench/bin/pip install torch transformers peft
 //   npx tsx bench/train-memory.ts --model /tmp/q06b [--python /tmp/venv-bench/bin/python]
 //     [--shapes 1x256,4x512] [--steps 2] [--rounds 1] [--cap-gb 14] [--engines ours,before,torch]
-//     [--no-generate]
+//     [--no-generate] [--recompute]
 //
 // Engines: "ours" as the CLI loads now (streamed, no host copy, ORT's CPU arena off); "before"
 // as it loaded until issue 9 (loadCheckpoint's float32 map kept, arena on, both decoder graphs
-// built); "torch": bench/train_memory_torch.py (fp32, PEFT LoRA, AdamW, no gradient
-// checkpointing, as our step does no recomputation). Steps: LoRA r 16, alpha 32, all seven
-// projections, dropout 0, loss on every token (configs/sft.yaml, the v4 run), synthetic rows.
+// built); "torch": bench/train_memory_torch.py (fp32, PEFT LoRA, AdamW). Steps: LoRA r 16,
+// alpha 32, all seven projections, dropout 0, loss on every token (configs/sft.yaml, the v4 run),
+// synthetic rows; with --recompute ours recomputes each layer in the backward
+// (`training.recompute: true`) and torch runs gradient checkpointing (TRL's SFTConfig default,
+// which the v4 run used), without it neither does.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -43,6 +45,8 @@ interface Measurement {
   /** RSS after the load and after each step, bytes. */
   rss: number[];
   peakRss: number;
+  /** Peak RSS within each step (VmHWM, reset before it), bytes: a later step's is the steady state, the first step's includes graph building. */
+  stepPeaks?: number[];
   /** Bytes of float32 weights the host still held at the end ("before": loadCheckpoint's map). */
   hostCopyBytes: number;
   prefillMs?: number;
@@ -63,9 +67,13 @@ const problem = (m: Outcome): string | null => ('overCap' in m ? `killed at ${gb
 
 const rss = () => process.memoryUsage().rss;
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
+/** The process's peak RSS since the last resetPeak (Linux VmHWM). */
+const highWater = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
+const resetPeak = () => writeFileSync('/proc/self/clear_refs', '5');
 
 /** A child run of ours or before: one measurement, printed. */
-async function child(engine: 'ours' | 'before', dir: string, shape: string, steps: number): Promise<Measurement> {
+async function child(engine: 'ours' | 'before', dir: string, shape: string, steps: number, recompute: boolean): Promise<Measurement> {
   const runtime = createNodeRuntime({ cpuMemArena: engine === 'before' });
   let t = performance.now();
   // "before" keeps the map referenced to the end, as the CLI did while the session ran.
@@ -83,20 +91,27 @@ async function child(engine: 'ours' | 'before', dir: string, shape: string, step
     for (let i = 1; i < GENERATE_TOKENS; i++) logits = await session.forward([argmax(logits)]);
     out.decodeMsPerToken = (performance.now() - t) / (GENERATE_TOKENS - 1);
     rssAfter.push(rss());
+    out.peakRss = peakRss();
   } else {
     const [batch, length] = shape.split('x').map(Number) as [number, number];
-    const config = parseTrainConfig(readFileSync(join(here, '../configs/sft.yaml'), 'utf8'), 'configs/sft.yaml');
+    const preset = parseTrainConfig(readFileSync(join(here, '../configs/sft.yaml'), 'utf8'), 'configs/sft.yaml');
+    const config = { ...preset, training: { ...preset.training, recompute } };
     const trainer = await sftTrainer(runtime, session.config, sessionWeights(session), config);
     const trainBatch = makeBatch(syntheticExamples(batch, length, length), { maxLength: length, lossOn: 'all' });
+    out.stepPeaks = [];
+    // resetPeak resets getrusage's maxRSS too: the load's peak is read before the first.
+    const loadPeak = highWater();
     for (let i = 0; i < steps + 1; i++) {
+      resetPeak();
       t = performance.now();
       await trainer.step([trainBatch], config.optimizer.lr);
       stepMs.push(performance.now() - t);
+      out.stepPeaks.push(highWater());
       rssAfter.push(rss());
     }
     await trainer.release();
+    out.peakRss = Math.max(peakRss(), loadPeak, ...out.stepPeaks);
   }
-  out.peakRss = peakRss();
   // Read here, at the end, so that the map stays alive through the run as it did in the CLI.
   out.hostCopyBytes = held ? [...held.weights.values()].reduce((n, w) => n + w.byteLength, 0) : 0;
   await session.release();
@@ -148,14 +163,15 @@ async function main(): Promise<void> {
       'cap-gb': { type: 'string', default: '14' },
       engines: { type: 'string', default: ENGINES.join(',') },
       'no-generate': { type: 'boolean', default: false },
+      recompute: { type: 'boolean', default: false },
       child: { type: 'string' },
       shape: { type: 'string' },
     },
   });
-  if (!values.model) throw new Error('usage: bench/train-memory.ts --model DIR [--python PY] [--shapes 1x256,4x512] [--steps 2] [--rounds 1] [--cap-gb 14] [--engines ours,before,torch] [--no-generate]');
+  if (!values.model) throw new Error('usage: bench/train-memory.ts --model DIR [--python PY] [--shapes 1x256,4x512] [--steps 2] [--rounds 1] [--cap-gb 14] [--engines ours,before,torch] [--no-generate] [--recompute]');
   const steps = Number(values.steps);
   if (values.child) {
-    console.log(JSON.stringify(await child(values.child as 'ours' | 'before', values.model, values.shape!, steps)));
+    console.log(JSON.stringify(await child(values.child as 'ours' | 'before', values.model, values.shape!, steps, values.recompute)));
     return;
   }
   const engines = values.engines.split(',') as Engine[];
@@ -170,9 +186,9 @@ async function main(): Promise<void> {
       for (const engine of engines) {
         const args =
           engine === 'torch'
-            ? [values.python, [join(here, 'train_memory_torch.py'), '--model', values.model, '--shape', shape, '--steps', String(steps), '--generate-ids', GENERATE_IDS.join(','), '--generate-tokens', String(GENERATE_TOKENS)]] as const
+            ? [values.python, [join(here, 'train_memory_torch.py'), '--model', values.model, '--shape', shape, '--steps', String(steps), '--generate-ids', GENERATE_IDS.join(','), '--generate-tokens', String(GENERATE_TOKENS), ...(values.recompute ? ['--checkpointing'] : [])]] as const
             : // node itself with tsx's loader, not the tsx binary: that one runs the script in a child, whose RSS the watchdog would not see.
-              [process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', engine, '--model', values.model, '--shape', shape, '--steps', String(steps)]] as const;
+              [process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', engine, '--model', values.model, '--shape', shape, '--steps', String(steps), ...(values.recompute ? ['--recompute'] : [])]] as const;
         loads.push(loadavg()[0]!);
         const m = await measure(args[0], [...args[1]], cap);
         process.stderr.write(`round ${round + 1} ${shape} ${engine}: ${JSON.stringify(m)}\n`);
@@ -181,15 +197,15 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; load average at each start ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}; ${values.rounds} round(s), medians`);
-  console.log('| shape | engine | load s | first step s (generate: first token) | step s (median of the rest) | RSS after load GB | RSS after each step GB | peak RSS GB |');
-  console.log('|---|---|---:|---:|---:|---:|---|---:|');
+  console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; load average at each start ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}; ${values.rounds} round(s), medians${values.recompute ? '; ours with recompute, torch with gradient checkpointing' : ''}`);
+  console.log('| shape | engine | load s | first step s (generate: first token) | step s (median of the rest) | RSS after load GB | RSS after each step GB | peak RSS GB | peak RSS in a later step GB |');
+  console.log('|---|---|---:|---:|---:|---:|---|---:|---:|');
   for (const [key, runs] of results) {
     const [shape, engine] = key.split(' ');
     const ok = runs.filter((m): m is Measurement => problem(m) === null);
     const fails = runs.map(problem).filter((p) => p !== null);
     if (ok.length === 0) {
-      console.log(`| ${shape} | ${engine} | ${fails.join('; ')} | | | | | |`);
+      console.log(`| ${shape} | ${engine} | ${fails.join('; ')} | | | | | | |`);
       continue;
     }
     const last = ok.at(-1)!;
@@ -197,7 +213,7 @@ async function main(): Promise<void> {
     // For generation: load + prefill, the time to the first token (ours builds its graphs in the prefill).
     const first = s(median(ok.map((m) => (shape === 'generate' ? m.loadMs + m.prefillMs! : m.stepMs[0]!))));
     const rssSteps = last.rss.slice(1, shape === 'generate' ? 2 : steps + 2).map(gb).join(' → ');
-    console.log(`| ${shape} | ${engine} | ${s(median(ok.map((m) => m.loadMs)))} | ${first} | ${step} | ${gb(median(ok.map((m) => m.rss[0]!)))} | ${rssSteps} | ${gb(median(ok.map((m) => m.peakRss)))}${fails.length ? ` (${fails.join('; ')})` : ''} |`);
+    console.log(`| ${shape} | ${engine} | ${s(median(ok.map((m) => m.loadMs)))} | ${first} | ${step} | ${gb(median(ok.map((m) => m.rss[0]!)))} | ${rssSteps} | ${gb(median(ok.map((m) => m.peakRss)))}${fails.length ? ` (${fails.join('; ')})` : ''} | ${ok[0]!.stepPeaks ? gb(median(ok.flatMap((m) => m.stepPeaks!.slice(1)))) : '—'} |`);
   }
 }
 

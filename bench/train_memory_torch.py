@@ -1,8 +1,8 @@
 # PyTorch + PEFT side of bench/train-memory.ts: one measurement per process, one JSON line out
 # (the fields of train-memory.ts's Measurement). float32 weights, LoRA r 16 / alpha 32 / dropout 0
 # on all seven projections, AdamW (lr 2e-4, betas 0.9/0.999, eps 1e-8, no weight decay), grad
-# norm clipped at 1, loss on every token, no gradient checkpointing (our step recomputes nothing),
-# the synthetic rows of bench/train.ts syntheticExamples. Needs torch, transformers and peft.
+# norm clipped at 1, loss on every token, gradient checkpointing only with --checkpointing (ours:
+# --recompute), the synthetic rows of bench/train.ts syntheticExamples. Needs torch, transformers and peft.
 import argparse
 import json
 import resource
@@ -23,6 +23,21 @@ def rss() -> int:
     return 0
 
 
+def high_water() -> int:
+    """Peak RSS since the last reset_peak (Linux VmHWM), bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak() -> None:
+    # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0).
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
@@ -30,6 +45,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--generate-ids", default="")
     parser.add_argument("--generate-tokens", type=int, default=32)
+    parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing, as TRL's SFTConfig default")
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -37,6 +53,7 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     out = {"loadMs": (time.perf_counter() - start) * 1000, "stepMs": [], "rss": [rss()], "hostCopyBytes": 0}
 
+    load_peak = 0
     if args.shape == "generate":
         model.eval()
         ids = torch.tensor([[int(i) for i in args.generate_ids.split(",")]])
@@ -53,12 +70,18 @@ def main() -> None:
         out["rss"].append(rss())
     else:
         batch, length = (int(n) for n in args.shape.split("x"))
+        if args.checkpointing:
+            # What TRL's SFTTrainer does for a PEFT model with gradient_checkpointing on (its default).
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"))
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=2e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
         ids = torch.tensor([[(b * 7919 + t * 104729) % 151000 for t in range(length)] for b in range(batch)])
+        out["stepPeaks"] = []
+        load_peak = high_water()  # reset_peak resets ru_maxrss too: the load's peak is read first
         for _ in range(args.steps + 1):
+            reset_peak()
             start = time.perf_counter()
             loss = model(input_ids=ids, labels=ids).loss
             loss.backward()
@@ -66,9 +89,10 @@ def main() -> None:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             out["stepMs"].append((time.perf_counter() - start) * 1000)
+            out["stepPeaks"].append(high_water())
             out["rss"].append(rss())
 
-    out["peakRss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["peakRss"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, load_peak, *out.get("stepPeaks", []))
     print(json.dumps(out))
 
 

@@ -3,7 +3,8 @@
 // the layout says; the page generates, token for token, what onnxruntime-node's q4 session does
 // from the same file (so the WebGPU kernels of MatMulNBits and GatherBlockQuantized compute what
 // the CPU ones do, src/engine/session-q4.test.ts holding those to the dequantized float32 model);
-// neither op falls back to the CPU; training from the q4 load is refused, naming the weights; and
+// neither op falls back to the CPU; training from the q4 load is refused, naming the weights, and the
+// Train and GRPO pages hold Start with that refusal; and
 // the 4-bit weights are kept in the model cache, from which the next q4 load reads them.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -70,6 +71,15 @@ test('q4 weights on WebGPU: the layout’s bytes, onnxruntime-node’s q4 greedy
     expect(run.refusal).toMatch(/^training needs float32 or float16 base weights, and this model is loaded with 4-bit ones .*model\.embed_tokens\.weight\^q4\.packed/);
     await expect(page.getByTestId('engine-error')).toHaveCount(0);
     await expect(page.getByTestId('model-weights-from')).toHaveCount(0);
+    // Both training pages say so before a click, as a refusal that holds Start (not as a failed estimate).
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    for (const [link, id, what] of [['Train', 'train', 'training'], ['GRPO', 'grpo', 'GRPO']] as const) {
+      await nav.getByRole('link', { name: link }).click();
+      await expect(page.getByTestId(`${id}-memory-refusal`)).toContainText(`This model cannot be trained as loaded: ${what} needs float32 or float16 base weights`);
+      await expect(page.getByTestId(`${id}-memory-failed`)).toHaveCount(0);
+      await expect(page.getByTestId(`${id}-start`)).toBeDisabled();
+    }
+    await nav.getByRole('link', { name: 'Playground' }).click();
 
     // The load kept its 4-bit weights in the model cache; after a reload the next q4 load reads
     // them (codes, scales, norms: the layout's bytes and a header) instead of the checkpoint, and generates the same.

@@ -142,7 +142,8 @@ describe('TrainConfig → QMD trainer config', () => {
     const { text, warnings } = formatQmdTrainerConfig(config, { base: 'Qwen/Qwen3-0.6B' });
     expect(warnings).toEqual([]);
     const back = parseQmdTrainerConfig(text, 'export.yaml');
-    expect(back.config).toEqual(config);
+    // QMD's trainer always runs TRL's gradient checkpointing: read back, recompute is on (the same gradients).
+    expect(back.config).toEqual({ ...config, training: { ...config.training, recompute: true } });
     expect(back.base).toBe('Qwen/Qwen3-0.6B');
     // Every number is one PyYAML reads as a number: no warning but the unused-keys line.
     expect(back.warnings).toHaveLength(1);
@@ -198,6 +199,6 @@ describe('readTrainConfig: either kind, told apart by its sections', () => {
 
   it("refuses a file that mixes the two kinds, at the first foreign section", () => {
     const mixed = `${readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8')}model:\n  base: "Qwen/Qwen3-0.6B"\n`;
-    expect(() => readTrainConfig(mixed, 'm.yaml')).toThrow(/^m\.yaml:28: model: a section of QMD's own trainer config, which is read from a file without optimizer, eval and prompt_format/);
+    expect(() => readTrainConfig(mixed, 'm.yaml')).toThrow(/^m\.yaml:29: model: a section of QMD's own trainer config, which is read from a file without optimizer, eval and prompt_format/);
   });
 });

@@ -46,13 +46,15 @@ export const QMD_TRAINER_FIXED = {
   splitSeed: 42,
   rslora: false,
   lossOn: 'all',
+  // TRL's gradient checkpointing: training.recompute.
+  recompute: true,
 } as const;
 
 /** What QMD's train.py does that no setting of either file changes: said with every import and export. */
 export const QMD_TRAINER_DIFFERENCES: readonly string[] = [
   "QMD's train.py (v2.8.3) also trains the embedding and LM head in full (PEFT modules_to_save: embed_tokens, lm_head); qmd-lab trains the LoRA matrices only.",
   "TRL tokenizes a row that has `messages` through the chat template (which keeps the empty <think></think> block prepare_data.py strips from `text`) and ignores `text`.",
-  'TRL trains in bf16 with gradient checkpointing; qmd-lab keeps float32 LoRA parameters, loss and optimizer state.',
+  'TRL trains in bf16; qmd-lab keeps float32 LoRA parameters, loss and optimizer state (its training.recompute is TRL\'s gradient checkpointing).',
 ];
 
 /** QMD's number keys and the TrainConfig number each sets (whose range applies). */
@@ -209,6 +211,7 @@ export function parseQmdTrainerConfig(text: string, source = 'config'): { config
       batchSize: n('training.batch_size'),
       gradAccum: n('training.grad_accum'),
       maxLength: n('training.max_length'),
+      recompute: QMD_TRAINER_FIXED.recompute,
       lossOn: QMD_TRAINER_FIXED.lossOn,
       seed: QMD_TRAINER_FIXED.seed,
     },

@@ -45,13 +45,13 @@ describe('numbers are finite and in range', () => {
 describe('every key is one the parser reads', () => {
   it.each([
     ['batch_size: 4', 'bacth_size: 4', 'x.yaml:19: training.bacth_size: unknown key; the closest known one is batch_size (known keys under training: epochs, batch_size, grad_accum, max_length, micro_batch_tokens, recompute, loss_on, seed)'],
-    ['seed: 42\neval', 'seed: 42\n  gradient_checkpointing: true\neval', "x.yaml:24: training.gradient_checkpointing: not read: this file calls that setting training.recompute"],
+    ['seed: 42\neval', 'seed: 42\n  gradient_checkpointing: true\neval', "x.yaml:25: training.gradient_checkpointing: not read: this file calls that setting training.recompute"],
     ['seed: 42\neval', 'seed: 42\n  learning_rate: 1e-4\neval', 'training.learning_rate: not read: this file calls that setting optimizer.lr'],
     ['r: 16', 'rank: 16', 'x.yaml:4: lora.rank: not read: this file calls that setting lora.r'],
     ['seed: 42\neval', 'seed: 42\n  warmup_ratio: 0.1\neval', 'training.warmup_ratio: not read here: it belongs under optimizer (optimizer.warmup_ratio)'],
-    ['prompt_format: qmd-v4', 'prompt_format: qmd-v4\nmodel:\n  base: Qwen/Qwen3-0.6B', "x.yaml:28: model: a section of QMD's own trainer config, which is read from a file without optimizer, eval and prompt_format: keep the two kinds in separate files (known keys at the top level: lora, optimizer, training, eval, prompt_format)"],
-    ['prompt_format: qmd-v4', 'prompt_formt: qmd-v4', 'x.yaml:27: prompt_formt: unknown key; the closest known one is prompt_format'],
-    ['eval:\n  split: 0.1\n  seed: 42', 'eval: 0.1', 'x.yaml:24: eval: expected a mapping with the keys split, seed'],
+    ['prompt_format: qmd-v4', 'prompt_format: qmd-v4\nmodel:\n  base: Qwen/Qwen3-0.6B', "x.yaml:29: model: a section of QMD's own trainer config, which is read from a file without optimizer, eval and prompt_format: keep the two kinds in separate files (known keys at the top level: lora, optimizer, training, eval, prompt_format)"],
+    ['prompt_format: qmd-v4', 'prompt_formt: qmd-v4', 'x.yaml:28: prompt_formt: unknown key; the closest known one is prompt_format'],
+    ['eval:\n  split: 0.1\n  seed: 42', 'eval: 0.1', 'x.yaml:25: eval: expected a mapping with the keys split, seed'],
   ])('%s → %s', (from, to, message) => {
     expect(() => parseTrainConfig(with_(from, to), 'x.yaml')).toThrow(message);
   });

@@ -277,6 +277,32 @@ describe('train-step graph recomputing each layer in the backward', () => {
     expect(recomputed).toBeLessThan((config.numLayers + 4) * stream);
     expect(kept(false).reduce((n, v) => n + v.bytes, 0)).toBeGreaterThan(5 * recomputed);
   });
+
+  it("holds each layer's recompute until the layer above has its LoRA gradients, so no runtime can leave those to the end", () => {
+    // A runtime orders the nodes its own way (onnxruntime 1.30 on CPU ran every layer's LoRA
+    // gradients after the whole dx chain, each layer's recomputed activations alive until then):
+    // only a dependency keeps them layer by layer. Here every LoRA gradient of layer l + 1 must be
+    // an ancestor of every one of layer l.
+    const deep = tinyModelConfig({ layers: 4, heads: 4, kvHeads: 2, hidden: 32, headDim: 8, intermediate: 48 });
+    const { graph, params } = trainStepGraph(deep, { batch: 1, length: 8, positions: 7, rank: 2, targets, dropout: false, recomputeLayers: true });
+    const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((v) => [v.name, n] as const)));
+    const ancestors = (name: string): Set<string> => {
+      const seen = new Set<string>();
+      const todo = [name];
+      while (todo.length) {
+        for (const v of producer.get(todo.pop()!)?.inputs ?? []) if (v && !seen.has(v.name)) (seen.add(v.name), todo.push(v.name));
+      }
+      return seen;
+    };
+    const layerGrads = (l: number) => params.filter((p) => p.startsWith(`lora.${l}.`)).map(names.gradName);
+    for (let l = 0; l < deep.numLayers - 1; l++) {
+      expect(layerGrads(l + 1)).toHaveLength(2 * targets.length);
+      for (const below of layerGrads(l)) {
+        const before = ancestors(below);
+        expect(layerGrads(l + 1).filter((above) => !before.has(above)), `layer ${l}: ${below}`).toEqual([]);
+      }
+    }
+  });
 });
 
 describe('vocabularyInputs', () => {

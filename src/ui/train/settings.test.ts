@@ -64,10 +64,20 @@ describe('the form fields', () => {
 });
 
 describe('the recompute checkbox', () => {
-  it('is off in both presets, and ticked survives a reload and a qmd-lab YAML round trip; unticked gives back the preset', () => {
-    for (const id of ['v4', 'quick'] as const) expect(RECOMPUTE_FIELD.get(presetSettings(id).config)).toBe(false);
+  it('is on in the v4 preset (TRL\'s gradient checkpointing) and off in the quick one; each way survives a reload and a qmd-lab YAML round trip, and turning it back gives back the preset', () => {
+    expect(RECOMPUTE_FIELD.get(presetSettings('v4').config)).toBe(true);
+    expect(RECOMPUTE_FIELD.get(presetSettings('quick').config)).toBe(false);
     expect(RECOMPUTE_FIELD.help).toMatch(/one more forward per step .* far less activation memory/);
-    const settings = defaultSettings();
+    const v4 = defaultSettings();
+    RECOMPUTE_FIELD.set(v4.config, false);
+    expect(v4.config.training.recompute).toBeUndefined();
+    const v4Yaml = exportSettings(v4, 'qmd-lab', null).text;
+    expect(v4Yaml).not.toContain('recompute');
+    expect(RECOMPUTE_FIELD.get(importSettings(v4Yaml, 'ours.yaml', v4).settings.config)).toBe(false);
+    RECOMPUTE_FIELD.set(v4.config, true);
+    expect(v4.config).toEqual(defaultSettings().config);
+
+    const settings = presetSettings('quick');
     RECOMPUTE_FIELD.set(settings.config, true);
     expect(settings.config.training.recompute).toBe(true);
     const saved = new Map<string, string>();
@@ -80,7 +90,7 @@ describe('the recompute checkbox', () => {
 
     RECOMPUTE_FIELD.set(loaded.config, false);
     // No key rather than false: the config is the preset's again, and so is its YAML.
-    expect(loaded.config).toEqual(defaultSettings().config);
+    expect(loaded.config).toEqual(presetSettings('quick').config);
     expect(exportSettings(loaded, 'qmd-lab', null).text).not.toContain('recompute');
   });
 });
