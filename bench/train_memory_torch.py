@@ -15,21 +15,21 @@ from transformers import AutoModelForCausalLM
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def rss() -> int:
+def status_bytes(field: str) -> int:
+    """A size line of /proc/self/status (VmRSS, VmHWM: the peak since the last reset_peak), bytes."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def rss() -> int:
+    return status_bytes("VmRSS")
 
 
 def high_water() -> int:
-    """Peak RSS since the last reset_peak (Linux VmHWM), bytes."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return status_bytes("VmHWM")
 
 
 def reset_peak() -> None:
