@@ -5,12 +5,15 @@
 // from. Capacity grows by doubling when a sequence outgrows it (one copy of the cache then) and
 // is kept across sequences: a session reaches its longest generation's size once. B is the rows
 // of a batch (all of one length: seqlens_k is the same for each); a batch of another size
-// re-makes the buffers, so a caller that alternates sizes pays an allocation per switch.
+// re-makes the buffers, so a caller that alternates sizes pays an allocation per switch. A decode
+// step's small per-step inputs (token ids, seqlens_k) are device tensors kept from step to step and
+// written in place: each host input cost onnxruntime-web a staging buffer and a queue submit per
+// token (bench/decode-capture: 8 submits a token → 4 on the tiny model).
 import type { Qwen3Config } from '../model/config.ts';
 import { ropeCache } from '../model/qwen3/inputs.ts';
 import * as names from '../model/qwen3/names.ts';
 import { batchFits, type DecoderGraph, type KvCache } from './plain-cache.ts';
-import { f32, i32, type DeviceTensor, type Runtime, type Tensor } from './runtime.ts';
+import { f32, i32, type DeviceTensor, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
 
 /**
  * Positions a fresh cache holds: a QMD prompt (~30 tokens) and the eval's 200 new tokens fit, so
@@ -35,6 +38,8 @@ export class FusedCache implements KvCache {
   private buffers: Buffers | null = null;
   /** Positions filled per row: the cached sequences' length. */
   private filled = 0;
+  /** A decode step's per-step inputs on the device, by input name: written each step, re-made when their shape changes. */
+  private readonly stepInputs = new Map<string, DeviceTensor>();
 
   constructor(
     private readonly runtime: Runtime,
@@ -53,9 +58,26 @@ export class FusedCache implements KvCache {
   async run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number, rows = 1): Promise<Record<string, Tensor>> {
     batchFits(this, rows);
     const { inputs, into } = await this.feeds(rows, count);
-    const out = await (await graph(true)).run({ ...feeds, ...inputs }, [names.LOGITS], into);
+    const all: Record<string, Tensor> = { ...feeds, ...inputs };
+    // total_sequence_length stays on the host: GroupQueryAttention reads it on the CPU.
+    if (count === 1) for (const [name, t] of Object.entries(all)) if (t.kind === 'host' && name !== names.TOTAL_SEQUENCE_LENGTH) all[name] = await this.resident(name, t);
+    const out = await (await graph(true)).run(all, [names.LOGITS], into);
     this.filled += count;
     return out;
+  }
+
+  /** `t` in the device tensor kept for input `name`: written over when it has t's type and dims, else made anew. */
+  private async resident(name: string, t: HostTensor): Promise<DeviceTensor> {
+    const kept = this.stepInputs.get(name);
+    if (kept && kept.type === t.type && kept.dims.length === t.dims.length && kept.dims.every((d, i) => d === t.dims[i])) {
+      await this.runtime.write(kept, t.data);
+      return kept;
+    }
+    if (kept) this.runtime.release(kept);
+    this.stepInputs.delete(name);
+    const made = await this.runtime.upload(t);
+    this.stepInputs.set(name, made);
+    return made;
   }
 
   /** Forgets the sequences; the buffers stay for the next batch of as many rows. */
@@ -156,6 +178,8 @@ export class FusedCache implements KvCache {
 
   release(): void {
     this.releaseBuffers();
+    for (const t of this.stepInputs.values()) this.runtime.release(t);
+    this.stepInputs.clear();
     this.filled = 0;
   }
 }

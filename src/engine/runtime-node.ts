@@ -1,7 +1,7 @@
 // onnxruntime-node behind the Runtime interface: CPU execution for tests and the CLI.
 // "Device" tensors are ORT's own CPU tensors, so upload/download only wrap and unwrap.
 import * as ort from 'onnxruntime-node';
-import { ortConfigEntries, pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { ortConfigEntries, pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor, type TensorData } from './runtime.ts';
 
 function toOrt(t: Tensor): ort.Tensor {
   if (t.kind === 'device') return t.handle as ort.Tensor;
@@ -75,6 +75,11 @@ export function createNodeRuntime(settings: NodeRuntimeSettings = {}): Runtime {
     },
 
     upload: async (tensor) => wrap(toOrt(tensor)),
+    async write(tensor, data) {
+      const into = (tensor.handle as ort.Tensor).data as TensorData;
+      if (into.length !== data.length) throw new Error(`write: ${tensor.type} [${tensor.dims.join(', ')}] holds ${into.length} elements, got ${data.length}`);
+      into.set(data as never);
+    },
     download: async (tensor) => (tensor.kind === 'host' ? tensor : unwrap(tensor.handle as ort.Tensor)),
     release(tensor) {
       if (tensor.kind === 'device') (tensor.handle as ort.Tensor).dispose();

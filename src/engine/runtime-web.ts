@@ -229,6 +229,13 @@ export function createWebRuntime(): WebRuntime {
       return track(ort.Tensor.fromGpuBuffer(buffer, { dataType, dims: tensor.dims, dispose, download }));
     },
 
+    async write(tensor: DeviceTensor, data: HostTensor['data']): Promise<void> {
+      const buffer = (tensor.handle as ort.Tensor).gpuBuffer as GPUBuffer;
+      const bytes = data.length * ELEMENT_BYTES[tensor.type];
+      if (bytes !== tensor.dims.reduce((n, d) => n * d, ELEMENT_BYTES[tensor.type])) throw new Error(`write: ${tensor.type} [${tensor.dims.join(', ')}] does not hold ${data.length} elements`);
+      (await device()).queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, bytes);
+    },
+
     async download(tensor: Tensor): Promise<HostTensor> {
       return tensor.kind === 'host' ? tensor : toHost(tensor.handle as ort.Tensor, false);
     },

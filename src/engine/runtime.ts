@@ -70,6 +70,8 @@ export interface Runtime {
   createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
   /** Copies a host tensor to the device (a no-op wrap on CPU). */
   upload(tensor: HostTensor): Promise<DeviceTensor>;
+  /** Overwrites a device tensor's elements with `data` (as many, of its type): a queued write, no new buffer. */
+  write(tensor: DeviceTensor, data: TensorData): Promise<void>;
   /** Reads a tensor back; host tensors are returned as they are. */
   download(tensor: Tensor): Promise<HostTensor>;
   /** Frees a device tensor's memory; host tensors are left to the garbage collector. */

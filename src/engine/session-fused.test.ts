@@ -81,7 +81,7 @@ describe('Qwen3Session on the fused graphs', () => {
     }
   });
 
-  it('allocates the KV cache once: nothing uploaded or released per step, one regrowth past the capacity, kept by reset', async () => {
+  it('allocates the KV cache and a decode step\'s inputs once: nothing uploaded or released per step, one regrowth past the capacity, kept by reset', async () => {
     const { runtime, counts } = countingRuntime();
     const fused = await load({}, runtime);
     const plain = await load({ decoder: 'plain' });
@@ -93,9 +93,15 @@ describe('Qwen3Session on the fused graphs', () => {
     // K and V per layer and the two RoPE tables.
     expect(counts.upload - before.upload).toBe(2 * config.numLayers + 2);
     expect(fused.memory().kvCache).toBe(FIRST_CAPACITY * perPosition);
+    const firstStep = { ...counts };
+    await fused.forward([tokens[prefill]!]);
+    // The decode step's token ids and seqlens_k, kept on the device from now on.
+    expect(counts).toEqual({ ...firstStep, upload: firstStep.upload + 2 });
     const steady = { ...counts };
-    for (const id of tokens.slice(prefill, FIRST_CAPACITY)) await fused.forward([id]);
-    expect(counts).toEqual(steady);
+    const steps = tokens.slice(prefill + 1, FIRST_CAPACITY);
+    for (const id of steps) await fused.forward([id]);
+    // Each step writes the two over; nothing is made or freed.
+    expect(counts).toEqual({ ...steady, write: steady.write + 2 * steps.length });
     let last = await fused.forward([tokens[FIRST_CAPACITY]!]); // outgrows the capacity: one regrowth
     expect(counts.upload - steady.upload).toBe(2 * config.numLayers + 2);
     expect(counts.release - steady.release).toBe(2 * config.numLayers + 2);
