@@ -3,7 +3,6 @@
 // with greedy tokens and logits checked against the session's own decode. Headless Debian
 // Chromium (SwiftShader where no GPU is lent, so the times are the CPU's; the submits hold).
 //   npx tsx bench/decode-capture/run.ts [--steps 24] [--port 4361]
-import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +10,7 @@ import { chromium } from 'playwright-core';
 import { build } from 'vite';
 import { CHROMIUM_ARGS } from '../../playwright.config.ts';
 import { makeTinyModel } from '../../scripts/make-tiny-model.ts';
+import { serveSite } from '../serve-site.ts';
 import type { WayResult } from './main.ts';
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { steps: { type: 'string', default: '24' }, port: { type: 'string', default: '4361' } } });
@@ -20,15 +20,7 @@ const models = join(work, 'models');
 await makeTinyModel(join(models, 'tiny'), { seed: 7 });
 const site = join(work, 'site');
 await build({ configFile: false, root: resolve('bench/decode-capture'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-const server = spawn(process.execPath, ['scripts/serve.mjs', site, '--port', values.port, '--mount', `/models=${models}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((done, fail) => {
-  server.once('exit', (code) => fail(new Error(`scripts/serve.mjs exited with ${code}`)));
-  server.stdout!.once('data', (line: Buffer) => {
-    const found = /http:\/\/\S+/.exec(line.toString());
-    if (found) done(found[0]);
-    else fail(new Error(`scripts/serve.mjs printed no URL: ${line.toString()}`));
-  });
-});
+const { server, url } = await serveSite(site, Number(values.port), models);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
 try {
   const page = await browser.newPage();

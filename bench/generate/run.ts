@@ -5,7 +5,6 @@
 // them the weight bytes each decode step binds and (WebGPU) the dispatches and transfers per token.
 //   npx tsx bench/generate/run.ts [--models tiny,mid] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node] [--port 4327]
 import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +18,7 @@ import { nodeRuntime } from '../../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
 import { loadBundledTokenizer } from '../../src/engine/tokenizer-node.ts';
 import { tjsModelFiles, type TjsDtype } from '../../src/model/qwen3/export-transformers.ts';
+import { serveSite } from '../serve-site.ts';
 import type { GpuCounts } from './gpu-counter.ts';
 import type { PageRequest, PageResult } from './main.ts';
 import { onnxInitializers } from './onnx-initializers.ts';
@@ -168,24 +168,11 @@ async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
   return results;
 }
 
-/** scripts/serve.mjs on the built page, with the models under /models/; resolves with its URL. */
-async function startServer(site: string, port: number): Promise<{ server: ChildProcess; url: string }> {
-  const server = spawn(process.execPath, ['scripts/serve.mjs', site, '--port', String(port), '--mount', `/models=${models}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((done, fail) => {
-    server.once('exit', (code) => fail(new Error(`scripts/serve.mjs exited with ${code}`)));
-    server.stdout!.once('data', (line: Buffer) => {
-      const found = /http:\/\/\S+/.exec(line.toString());
-      if (found) done(found[0]);
-      else fail(new Error(`scripts/serve.mjs printed no URL: ${line.toString()}`));
-    });
-  });
-  return { server, url };
-}
 
 async function benchWeb(names: string[], specs: Map<string, Spec>, port: number): Promise<{ browser: string; adapter: string; results: Map<string, (EngineResult | EngineFailure)[]> }> {
   const site = join(work, 'site');
   await build({ configFile: false, root: resolve('bench/generate'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-  const { server, url } = await startServer(site, port);
+  const { server, url } = await serveSite(site, port, models);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     const results = new Map<string, (EngineResult | EngineFailure)[]>();

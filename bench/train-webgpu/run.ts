@@ -6,7 +6,6 @@
 // 124.1 MiB both); its time includes building the sessions and compiling the shaders. Memory
 // figures do not depend on the machine's load; times do.
 //   npx tsx bench/train-webgpu/run.ts [--cases tiny:1x64,tiny:1x256,mid:1x64,mid:2x256:r4,tiny:2x256:recompute] [--steps 1]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +17,7 @@ import { makeTinyModel, type TinyModelOptions } from '../../scripts/make-tiny-mo
 import { makeBatch } from '../../src/engine/batches.ts';
 import { parseTrainConfig, type TrainConfig } from '../../src/engine/train-config.ts';
 import { syntheticExamples } from '../train.ts';
+import { serveSite } from '../serve-site.ts';
 import type { CaseRequest, CaseResult } from './main.ts';
 
 const PORT = 4349;
@@ -71,14 +71,6 @@ function trainConfig(c: Case): TrainConfig {
   };
 }
 
-async function startServer(): Promise<ChildProcess> {
-  const server = spawn(process.execPath, ['scripts/serve.mjs', site, '--port', String(PORT), '--mount', `/models=${models}`], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PORT: String(PORT) } });
-  await new Promise<void>((done, fail) => {
-    server.once('exit', (code) => fail(new Error(`scripts/serve.mjs exited with ${code}`)));
-    server.stdout!.once('data', () => done());
-  });
-  return server;
-}
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
@@ -106,7 +98,7 @@ async function main(): Promise<void> {
   const picked = [...new Set(cases.map((c) => c.model))];
   for (const m of picked) await makeTinyModel(join(models, m), sizes[m]!.options);
   await build({ configFile: false, root: resolve('bench/train-webgpu'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-  const server = await startServer();
+  const { server, url } = await serveSite(site, PORT, models);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   const version = browser.version();
   const loads = [loadavg()[0]!];
@@ -117,7 +109,7 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const page = await browser.newPage();
       page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-      await page.goto(`http://127.0.0.1:${PORT}/`);
+      await page.goto(url);
       await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', undefined, { timeout: 60_000 });
       const config = trainConfig(c);
       const batch = makeBatch(syntheticExamples(c.rows, c.length, c.length), { maxLength: c.length, lossOn: 'all' });
