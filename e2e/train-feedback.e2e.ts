@@ -52,13 +52,13 @@ test('a run reports graph building, locks its settings, shows its pace, and Esca
   await expect(page.getByTestId('train-pace-step-seconds')).toHaveText(/^step 1 took .+, building the graphs included$/);
   await expect(page.getByTestId('train-eta')).toHaveText('time left: known after step 2');
   const seen = await phases();
-  // Micro-batches of 2 rows and 1 row (15–17 scored tokens each): loss positions bucketed to 32 or 64, and 16 or 32 (batches.ts).
-  expect(seen).toContainEqual(expect.stringMatching(/^Step 1: building graph 1 of \d \(train step for batch 2 × length 48 \((32|64) loss positions\)\)…$/));
+  // Micro-batches of 2 rows and 1 row (15–17 scored tokens each): loss positions bucketed to 32 or 64, and 16 or 32 (batches.ts); the v4 preset recomputes.
+  expect(seen).toContainEqual(expect.stringMatching(/^Step 1: building graph 1 of \d \(train step for batch 2 × length 48 \((32|64) loss positions\), layers recomputed\)…$/));
   expect(seen).toContainEqual(expect.stringMatching(/^Step 1: creating the onnxruntime session for graph \d of \d \(AdamW update\); the graph took .+ to build…$/));
   expect(seen).toContain('Step 1 of 3: micro-batch 1 of 2 (the first run compiles the GPU shaders)…');
   expect(seen).toContain('Step 1 of 3: micro-batch 2 of 2 (the first run compiles the GPU shaders)…');
   const graphs = page.getByTestId('train-graph');
-  await expect(graphs.filter({ hasText: /^train step for batch 1 × length 48 \((16|32) loss positions\)/ })).toHaveCount(1);
+  await expect(graphs.filter({ hasText: /^train step for batch 1 × length 48 \((16|32) loss positions\), layers recomputed/ })).toHaveCount(1);
   await expect(graphs.filter({ hasText: 'gradient accumulation (first micro-batch)' })).toHaveCount(1);
   await expect(graphs.filter({ hasText: /^gradient accumulation \(step/ })).toHaveCount(1);
   await expect(graphs.filter({ hasText: 'AdamW update' })).toContainText(/\(step 1\): graph .+ s, onnxruntime session .+ s/);
