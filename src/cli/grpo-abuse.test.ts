@@ -75,11 +75,11 @@ describe('configs/grpo.yaml', () => {
   });
 
   it('errors name the file, line and key, in the grpo section and after it', () => {
-    expect(() => parseGrpoConfig(grpoYaml.replace('  beta: 0.04', '  betta: 0.04'), 'g.yaml')).toThrow(/g\.yaml:34: grpo\.betta: unknown key; the closest known one is beta/);
-    expect(() => parseGrpoConfig(grpoYaml.replace('loss_type: dapo', 'loss_type: ppo'), 'g.yaml')).toThrow(/g\.yaml:39: grpo\.loss_type: expected one of grpo, bnpo, dr_grpo, dapo, got "ppo"/);
+    expect(() => parseGrpoConfig(grpoYaml.replace('  beta: 0.04', '  betta: 0.04'), 'g.yaml')).toThrow(/g\.yaml:35: grpo\.betta: unknown key; the closest known one is beta/);
+    expect(() => parseGrpoConfig(grpoYaml.replace('loss_type: dapo', 'loss_type: ppo'), 'g.yaml')).toThrow(/g\.yaml:40: grpo\.loss_type: expected one of grpo, bnpo, dr_grpo, dapo, got "ppo"/);
     expect(() => parseGrpoConfig(grpoYaml.replace('temperature: 0.7', 'temperature: 0'), 'g.yaml')).toThrow(/grpo\.temperature: expected a number in \(0, 100\], got 0/);
     // A key of the training sections after the blanked grpo section keeps its own line.
-    expect(() => parseGrpoConfig(`${grpoYaml}extra: 1\n`, 'g.yaml')).toThrow(/g\.yaml:48: extra: unknown key/);
+    expect(() => parseGrpoConfig(`${grpoYaml}extra: 1\n`, 'g.yaml')).toThrow(/g\.yaml:49: extra: unknown key/);
     expect(() => parseGrpoConfig(grpoYaml.replace(/^grpo:[\s\S]*$/m, ''), 'g.yaml')).toThrow(/g\.yaml: no grpo section/);
   });
 });
