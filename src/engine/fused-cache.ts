@@ -74,7 +74,6 @@ export class FusedCache implements KvCache {
       return kept;
     }
     if (kept) this.runtime.release(kept);
-    this.stepInputs.delete(name);
     const made = await this.runtime.upload(t);
     this.stepInputs.set(name, made);
     return made;

@@ -5,7 +5,7 @@
 // bundle holds one ORT.
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import { ELEMENT_BYTES, ortConfigEntries, pickFeeds, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { ELEMENT_BYTES, ortConfigEntries, pickFeeds, tensorBytes, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import { Graph } from '../onnx/index.ts';
 import { parsePlacements, type Placements } from './placement.ts';
 
@@ -232,7 +232,7 @@ export function createWebRuntime(): WebRuntime {
     async write(tensor: DeviceTensor, data: HostTensor['data']): Promise<void> {
       const buffer = (tensor.handle as ort.Tensor).gpuBuffer as GPUBuffer;
       const bytes = data.length * ELEMENT_BYTES[tensor.type];
-      if (bytes !== tensor.dims.reduce((n, d) => n * d, ELEMENT_BYTES[tensor.type])) throw new Error(`write: ${tensor.type} [${tensor.dims.join(', ')}] does not hold ${data.length} elements`);
+      if (bytes !== tensorBytes([tensor])) throw new Error(`write: ${tensor.type} [${tensor.dims.join(', ')}] does not hold ${data.length} elements`);
       (await device()).queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, bytes);
     },
 

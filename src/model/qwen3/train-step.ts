@@ -139,8 +139,8 @@ function layerByLayer(
     // tie on the plain backward changed nothing (its peak is the forward's end). A non-finite
     // term makes the copy NaN, but then a gradient is non-finite anyway and the step is refused.
     const anchored = g.scope('recompute', () => {
-      const tie = above.length ? g.add(g.mul(dx, 0), g.mul(pairwiseSum(g, above.map((d) => g.reduceSum(d, [0, 1]))), 0)) : g.mul(dx, 0);
-      return g.add(f.stream[l]!, g.stopGradient(tie));
+      const tied = above.length ? g.add(dx, pairwiseSum(g, above.map((d) => g.reduceSum(d, [0, 1])))) : dx;
+      return g.add(f.stream[l]!, g.stopGradient(g.mul(tied, 0)));
     });
     const again = g.scope('recompute', () => decoderLayer(g, c, f.weights, f.lora, anchored, f.ctx, l).x);
     const own = Object.values(f.lora.layers[l]!).flatMap((b) => [b.a, b.b]);

@@ -105,7 +105,7 @@ export const SCHEDULE_FIELDS: readonly NumberField[] = [
  */
 export const RECOMPUTE_FIELD = {
   label: 'recompute layers',
-  help: "Keeps only each layer's input for the backward and runs that layer's forward again there: one more forward per step (measured at Qwen3-0.6B on a CPU: 1.2× the step time; PyTorch's checkpointing 1.3×) for far less activation memory, the same gradient. TRL's gradient_checkpointing, on by default there and in the v4 preset.",
+  help: "Keeps only each layer's input for the backward and runs its forward again there: one more forward per step (1.2× the step time at Qwen3-0.6B on a CPU) for far less activation memory, the same gradient. TRL's gradient_checkpointing, on in the v4 run.",
   get: (c: TrainConfig): boolean => c.training.recompute ?? false,
   set(c: TrainConfig, on: boolean): void {
     if (on) c.training.recompute = true;
