@@ -3,7 +3,7 @@
 // value and what was expected; random mutations give that or a config inside every range.
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../model/random.ts';
-import { QMD_SFT_V2_8_3 } from './qmd-trainer-config.test.ts';
+import { QMD_SFT_V2_8_3 } from '../testing/qmd-configs.ts';
 import { parseQmdTrainerConfig, QMD_TRAINER_KEYS, readTrainConfig } from './qmd-trainer-config.ts';
 import { trainConfigProblem } from './train-config.ts';
 

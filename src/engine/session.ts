@@ -143,8 +143,9 @@ export class Qwen3Session implements Decoder {
 
   /** The serialized graph of `kind` the session runs (fused or plain); the decode one runs per generated token, what a placement check reads. */
   decoderBytes(kind: GraphKind, past: boolean): Uint8Array {
-    const options = { layout: this.layout, past, lora: kind === 'adapter' };
-    return this.fused ? buildFusedDecoder(this.config, { ...options, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' }) : buildDecoder(this.config, options);
+    const options = { layout: this.layout, lora: kind === 'adapter' };
+    // The fused cache runs its one graph for a prompt too: the fused graphs have no prefill.
+    return this.fused ? buildFusedDecoder(this.config, { ...options, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' }) : buildDecoder(this.config, { ...options, past });
   }
 
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */

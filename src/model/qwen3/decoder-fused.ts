@@ -6,10 +6,9 @@
 // scoring read the plain graphs (standard ops, grad() rules).
 //
 // Per run the graph takes seqlens_k and total_sequence_length instead of RoPE rows and a causal
-// bias; the RoPE tables cover all positions and are uploaded once. Prefill has no past inputs
-// (no zero-length tensor is bound). Decode takes past K/V [B, KV, P, hd]: P is the cached length
-// (present [B, KV, P + T, hd]) or, with a preallocated cache fed as its own present, the
-// capacity (GroupQueryAttention then writes the new rows in place).
+// bias; the RoPE tables cover all positions and are uploaded once. One graph serves a prompt and
+// each new token: it takes past K/V [B, KV, P, hd], a preallocated cache fed as its own present
+// (P its capacity), and GroupQueryAttention writes the new rows in place (fused-cache.ts).
 import { groupQueryAttention, simplifiedLayerNorm, skipSimplifiedLayerNorm } from '../../onnx/contrib.ts';
 import { Graph, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
@@ -25,7 +24,8 @@ interface Positions {
   rotary: { cos: Value; sin: Value }; // [positions, hd / 2]
 }
 
-export interface FusedDecoderOptions extends DecoderOptions {
+/** The decode graph only: the fused cache runs every step, a prompt's too, on it (fused-cache.ts). */
+export interface FusedDecoderOptions extends Omit<DecoderOptions, 'past'> {
   /**
    * Where q_norm / k_norm run: 'attention', inside GroupQueryAttention (its q_norm_weight /
    * k_norm_weight inputs: two dispatches fewer per layer, onnxruntime-web's WebGPU EP only), or
@@ -35,19 +35,19 @@ export interface FusedDecoderOptions extends DecoderOptions {
 }
 
 /** a = rms(x)·w_in [B, T, D] → attention's output rows [B, T, H·hd] and this layer's present K/V. */
-function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, at: Positions, past: { key: Value; value: Value } | null, inAttention: boolean) {
+function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, at: Positions, past: { key: Value; value: Value }, inAttention: boolean) {
   const { numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
   const value = proj('v_proj', a); // [B, T, KV·hd]
   if (inAttention) {
     const headNorm = { query: asFloat32(g, w.qNorm), key: asFloat32(g, w.kNorm), epsilon: eps };
-    return groupQueryAttention(g, { query: proj('q_proj', a), key: proj('k_proj', a), value, past, ...at, headNorm }, H, KV, hd, past ? 'S' : 'T');
+    return groupQueryAttention(g, { query: proj('q_proj', a), key: proj('k_proj', a), value, past, ...at, headNorm }, H, KV, hd, 'S');
   }
   // q_norm/k_norm per head before GroupQueryAttention's own RoPE, as Qwen3 orders them.
   const headNorm = (x: Value, n: number, weight: Value) =>
     g.reshape(simplifiedLayerNorm(g, g.reshape(x, [0, 0, n, hd]), asFloat32(g, weight), eps), [0, 0, n * hd]); // [B, T, n·hd]
   const query = headNorm(proj('q_proj', a), H, w.qNorm);
   const key = headNorm(proj('k_proj', a), KV, w.kNorm);
-  return groupQueryAttention(g, { query, key, value, past, ...at }, H, KV, hd, past ? 'S' : 'T');
+  return groupQueryAttention(g, { query, key, value, past, ...at }, H, KV, hd, 'S');
 }
 
 /** Why `c` cannot run the fused graphs (null: it can). ORT checks it at the first run; this says it at load. */
@@ -56,20 +56,17 @@ export function fusedDecoderRefusal(c: Qwen3Config): string | null {
   return c.headDim % 16 === 0 ? null : `head_dim ${c.headDim} is not a multiple of 16, which GroupQueryAttention's rotary needs`;
 }
 
-/** Fused prefill (past false) or decode graph, serialized; buildDecoder's options and inputs' layout, and where the head norms run. */
+/** The fused decode graph, serialized; buildDecoder's options and inputs' layout, and where the head norms run. */
 export const buildFusedDecoder = (c: Qwen3Config, options: FusedDecoderOptions = {}): Uint8Array => fusedDecoderGraph(c, options).toBytes();
 
 export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions = {}): Graph {
   const refusal = fusedDecoderRefusal(c);
   if (refusal) throw new Error(`buildFusedDecoder: ${refusal}; use decoder.ts's buildDecoder`);
   const layout = options.layout ?? weightLayout(c);
-  const prefill = options.past === false;
-  const g = new Graph(prefill ? 'qwen3-fused-prefill' : 'qwen3-fused-decode');
+  const g = new Graph('qwen3-fused-decode');
   const ids = declareTokens(g, layout, 'B', 'T');
   const kv = ['B', c.numKvHeads, 'P', c.headDim];
-  const past = prefill
-    ? null
-    : Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) }));
+  const past = Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) }));
   const at: Positions = {
     seqlensK: g.input(names.SEQLENS_K, 'int32', ['B']),
     totalLength: g.input(names.TOTAL_SEQUENCE_LENGTH, 'int32', []),
@@ -100,7 +97,7 @@ function layers(
   w: Qwen3Weights,
   lora: LoraInputs,
   embedded: Value,
-  { at, past, inAttention }: { at: Positions; past: { key: Value; value: Value }[] | null; inAttention: boolean },
+  { at, past, inAttention }: { at: Positions; past: { key: Value; value: Value }[]; inAttention: boolean },
   present: (layer: number, kv: { key: Value; value: Value }) => void,
 ): Value {
   const eps = c.rmsNormEps;
@@ -112,7 +109,7 @@ function layers(
     const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
     const final = l === c.numLayers - 1;
     const out = g.scope(`layer${l}`, () => {
-      const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past?.[l] ?? null, inAttention));
+      const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past[l]!, inAttention));
       present(l, attn.present);
       const post = skipSimplifiedLayerNorm(g, proj('o_proj', attn.out), x, asFloat32(g, layer.postNorm), eps); // mid = x + o
       const m = g.scope('mlp', () => mlp(g, post.normed, proj));

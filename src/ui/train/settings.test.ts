@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QMD_SFT_V2_8_3 } from '../../engine/qmd-trainer-config.test.ts';
+import { QMD_SFT_V2_8_3 } from '../../testing/qmd-configs.ts';
 import { parseQmdTrainerConfig } from '../../engine/qmd-trainer-config.ts';
 import { parseTrainConfig } from '../../engine/train-config.ts';
 import {
