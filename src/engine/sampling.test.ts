@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../random.ts';
-import { argmax, candidates, defaultSampling, sampleToken, stripThink, validateSampling } from './sampling.ts';
+import { argmax, candidates, defaultSampling, sampleToken, stripThink, topIds, validateSampling, type SamplingOptions } from './sampling.ts';
 
 const logits = Float32Array.from([1.0, 3.0, 2.5, -1.0, 0.5]);
 
@@ -56,6 +56,39 @@ describe('sampling', () => {
     expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     const rng = mulberry32(3);
     for (let i = 0; i < 2000; i++) expect([1, 2, 0]).toContain(sampleToken(logits, { ...defaultSampling, topP: p }, rng));
+  });
+
+  it('keeps the candidates of a stable sort of the whole vocabulary: top-k bit for bit, top-p the same ids', () => {
+    // The definition: every id sorted by logit (ties by id), cut at k, then at the mass p; neither cutting, every id in id order.
+    const bySort = (z: Float32Array, o: SamplingOptions) => {
+      let ids = Array.from({ length: z.length }, (_, i) => i);
+      if (o.topK > 0 || o.topP < 1) ids.sort((a, b) => z[b]! - z[a]!);
+      if (o.topK > 0) ids = ids.slice(0, o.topK);
+      const top = z[argmax(z)]!;
+      const w = ids.map((i) => Math.exp((z[i]! - top) / o.temperature));
+      const total = w.reduce((a, b) => a + b, 0);
+      const probs = w.map((p) => p / total);
+      if (o.topP === 1) return { ids, probs };
+      let mass = 0;
+      let keep = 0;
+      while (keep < probs.length && mass < o.topP) mass += probs[keep++]!;
+      return { ids: ids.slice(0, keep), probs: probs.slice(0, keep).map((p) => p / mass) };
+    };
+    const rng = mulberry32(11);
+    for (let trial = 0; trial < 40; trial++) {
+      // Logits on a coarse grid: many ties, which the order must break by id.
+      const z = Float32Array.from({ length: 2000 + trial * 97 }, () => Math.round((rng() - 0.5) * 24 * 4) / 4);
+      const topK = [1, 2, 5, 50, 0][trial % 5]!;
+      const topP = [1, 0.9, 0.5, 0.99][trial % 4]!;
+      const o = { ...defaultSampling, topK, topP, temperature: 0.5 + (trial % 3) * 0.3 };
+      const got = candidates(z, o);
+      const want = bySort(z, o);
+      expect(got.ids, `trial ${trial}`).toEqual(want.ids);
+      if (topK > 0) expect(got.probs).toEqual(want.probs);
+      else got.probs.forEach((p, i) => expect(Math.abs(p - want.probs[i]!)).toBeLessThan(1e-12));
+    }
+    expect(topIds(Float32Array.from([2, 5, 5, 1, 5]), 2)).toEqual([1, 2]);
+    expect(topIds(Float32Array.from([2, 5]), 5)).toEqual([1, 0]);
   });
 
   it('rejects settings that cannot sample', () => {
