@@ -171,6 +171,10 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
           return loaded.session.forward(ids);
         },
         reset: () => loaded.session.reset(),
+        forwardGreedy: (ids) => {
+          checkCancel();
+          return loaded.session.forwardGreedy(ids);
+        },
       };
       const stream = new TokenStream(loaded.tokenizer);
       const result = await generate(decoder, promptIds, { ...sampling, stopTokens: STOP_TOKENS }, (token) =>

@@ -11,6 +11,8 @@ export interface Decoder {
   forward(ids: readonly number[]): Promise<Float32Array>;
   /** Forgets the cached sequence. */
   reset(): Promise<void>;
+  /** Where the decoder can: forward's argmax without the logits (Qwen3Session: on the device). Greedy generation uses it. */
+  forwardGreedy?(ids: readonly number[]): Promise<number>;
 }
 
 export interface Generation {
@@ -35,7 +37,11 @@ export class Continuation {
 
   /** Samples the next token from `logits` and returns it: a stop token ends the sequence ('stop', not kept), the budget's last token too ('length'). */
   take(logits: Float32Array): number {
-    const next = sampleToken(logits, this.options, this.rng);
+    return this.took(sampleToken(logits, this.options, this.rng));
+  }
+
+  /** Records `next`, a token chosen elsewhere (a greedy argmax made on the device), as take does. */
+  took(next: number): number {
     if (this.options.stopTokens.includes(next)) this.finish = 'stop';
     else if (this.ids.push(next) === this.options.maxNewTokens) this.finish = 'length';
     return next;
@@ -51,12 +57,14 @@ export async function generate(
   const sequence = new Continuation(options);
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens');
   await decoder.reset();
-  let logits = await decoder.forward(promptIds);
+  // Greedy needs only each step's argmax: where the decoder gives it, no logits are read back.
+  const greedy = options.greedy && decoder.forwardGreedy ? decoder.forwardGreedy.bind(decoder) : null;
+  const step = async (ids: readonly number[]) => (greedy ? sequence.took(await greedy(ids)) : sequence.take(await decoder.forward(ids)));
+  let next = await step(promptIds);
   for (;;) {
-    const next = sequence.take(logits);
     if (sequence.finish !== 'stop') onToken?.(next);
     if (sequence.finish) return { ids: sequence.ids, finish: sequence.finish };
-    logits = await decoder.forward([next]);
+    next = await step([next]);
   }
 }
 

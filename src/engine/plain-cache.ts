@@ -18,8 +18,12 @@ export interface KvCache {
   readonly length: number;
   /** Rows cached (0 when empty): fixed from a sequence's first run until reset. */
   readonly rows: number;
-  /** Runs the decoder on `feeds` (weights, adapter, tokens [rows, count]; rows 1 by default) for `count` new tokens per row after the cached ones, and caches them. */
-  run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number, rows?: number): Promise<Record<string, Tensor>>;
+  /**
+   * Runs the decoder on `feeds` (weights, adapter, tokens [rows, count]; rows 1 by default) for
+   * `count` new tokens per row after the cached ones, and caches them; `output` is the graph's
+   * LOGITS (default) or NEXT_TOKEN (a greedy graph: decoder.ts `pick`).
+   */
+  run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number, rows?: number, output?: string): Promise<Record<string, Tensor>>;
   /** Forgets the cached sequences. */
   reset(): void;
   /** Bytes held on the device: keys and values, and RoPE tables. */
@@ -48,7 +52,7 @@ export class PlainCache implements KvCache {
     return this.cached?.rows ?? 0;
   }
 
-  async run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number, rows = 1): Promise<Record<string, Tensor>> {
+  async run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number, rows = 1, output = names.LOGITS): Promise<Record<string, Tensor>> {
     const { numLayers, headDim, ropeTheta } = this.config;
     batchFits(this, rows);
     const past = this.length;
@@ -67,7 +71,7 @@ export class PlainCache implements KvCache {
         inputs[names.pastValue(l)] = c.values[l]!;
       }
     }
-    const out = await (await graph(c !== null)).run(inputs, [names.LOGITS]);
+    const out = await (await graph(c !== null)).run(inputs, [output]);
     this.reset();
     this.cached = {
       keys: Array.from({ length: numLayers }, (_, l) => out[names.presentKey(l)]!),

@@ -12,7 +12,7 @@ import { FIRST_CAPACITY } from './fused-cache.ts';
 import { generate } from './generate.ts';
 import type { Runtime } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
-import { defaultSampling } from './sampling.ts';
+import { argmax, defaultSampling } from './sampling.ts';
 import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
 import { countingRuntime } from '../testing/counting-runtime.ts';
 
@@ -78,6 +78,30 @@ describe('Qwen3Session on the fused graphs', () => {
       const want = await generate(plain, ids, greedy);
       expect(want.ids).toHaveLength(20);
       expect((await generate(fused, ids, greedy)).ids).toEqual(want.ids);
+    }
+  });
+
+  it.each([
+    ['fused, float32', {}],
+    ['fused, float16 in 5 vocabulary chunks', { weightDtype: 'float16', maxBindingBytes: Math.ceil(config.vocabSize / 5) * config.hiddenSize * 4 }],
+    ['plain', { decoder: 'plain' }],
+  ] satisfies Array<[string, Qwen3SessionOptions]>)('%s: the argmax made on the device is the argmax of the logits at every step, and greedy generate uses it', async (_, options) => {
+    const session = await load(options);
+    const greedy = { ...defaultSampling, greedy: true, maxNewTokens: 12, stopTokens: [] };
+    for (const a of [null, adapter]) {
+      await session.setAdapter(a);
+      const want = (await logitsOf(session, ids)).map((logits) => argmax(logits));
+      await session.reset();
+      const got = [await session.forwardGreedy(ids.slice(0, 5))];
+      for (const id of ids.slice(5)) got.push(await session.forwardGreedy([id]));
+      expect(got).toEqual(want);
+      // The logits alone (forward, sampleToken's argmax) pick what generate picks through forwardGreedy.
+      const viaLogits = await generate({ forward: (t) => session.forward(t), reset: () => session.reset() }, ids, greedy);
+      let onDevice = 0;
+      const counted = { forward: () => Promise.reject(new Error('greedy read the logits')), reset: () => session.reset(), forwardGreedy: (t: readonly number[]) => (onDevice++, session.forwardGreedy(t)) };
+      expect((await generate(counted, ids, greedy)).ids).toEqual(viaLogits.ids);
+      expect(onDevice).toBe(greedy.maxNewTokens);
+      expect(new Set(viaLogits.ids).size).toBeGreaterThan(1);
     }
   });
 

@@ -14,6 +14,7 @@
 // without an upload.
 import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
+import type { DecoderPick } from '../model/qwen3/forward.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
@@ -136,14 +137,14 @@ export class Qwen3Session implements Decoder {
     return s;
   }
 
-  /** The prefill (past false) or decode graph of `kind`, built and kept on first call. */
-  private graph(kind: GraphKind, past: boolean): Promise<Session> {
-    return this.graphFor(`${kind} ${past ? 'decode' : 'prefill'}`, () => this.decoderBytes(kind, past));
+  /** The prefill (past false) or decode graph of `kind`, built and kept on first call; `pick` 'argmax' is its greedy variant. */
+  private graph(kind: GraphKind, past: boolean, pick: DecoderPick = 'logits'): Promise<Session> {
+    return this.graphFor(`${kind} ${past ? 'decode' : 'prefill'}${pick === 'argmax' ? ' argmax' : ''}`, () => this.decoderBytes(kind, past, pick));
   }
 
   /** The serialized graph of `kind` the session runs (fused or plain); the decode one runs per generated token, what a placement check reads. */
-  decoderBytes(kind: GraphKind, past: boolean): Uint8Array {
-    const options = { layout: this.layout, lora: kind === 'adapter' };
+  decoderBytes(kind: GraphKind, past: boolean, pick: DecoderPick = 'logits'): Uint8Array {
+    const options = { layout: this.layout, lora: kind === 'adapter', pick };
     // The fused cache runs its one graph for a prompt too: the fused graphs have no prefill.
     return this.fused ? buildFusedDecoder(this.config, { ...options, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' }) : buildDecoder(this.config, { ...options, past });
   }
@@ -341,15 +342,29 @@ export class Qwen3Session implements Decoder {
    * float rounding (kernels may sum in another order at another batch size).
    */
   async forwardRows(rows: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    const logits = floats((await this.runRows(rows, 'logits'))[names.LOGITS], names.LOGITS); // [rows, vocab]
+    const V = logits.length / rows.length;
+    return rows.map((_, b) => logits.subarray(b * V, (b + 1) * V));
+  }
+
+  /**
+   * forward for greedy decoding: appends `ids` and returns the last position's argmax, computed on
+   * the device (the logits are not read back: decoder.ts `pick`). The same token as
+   * argmax(forward(ids)) on the same runtime.
+   */
+  async forwardGreedy(ids: readonly number[]): Promise<number> {
+    const next = (await this.runRows([ids], 'argmax'))[names.NEXT_TOKEN];
+    if (next?.kind !== 'host' || !(next.data instanceof BigInt64Array)) throw new Error(`output ${names.NEXT_TOKEN}: expected an int64 host tensor, got ${next ? `${next.kind} ${next.type}` : 'nothing'}`);
+    return Number(next.data[0]!);
+  }
+
+  private async runRows(rows: readonly (readonly number[])[], pick: DecoderPick): Promise<Record<string, Tensor>> {
     const T = rows[0]?.length ?? 0;
     if (T === 0) throw new Error('Qwen3Session.forward: no token ids');
     const uneven = rows.findIndex((r) => r.length !== T);
     if (uneven >= 0) throw new Error(`Qwen3Session.forwardRows: row ${uneven} has ${rows[uneven]!.length} token ids, row 0 has ${T} (a batch's rows are of one length)`);
     const feeds: Record<string, Tensor> = { ...this.lora, ...this.tokenFeeds(rows, T), ...Object.fromEntries(this.weights) };
-    const out = await this.cache.run((past) => this.graph(this.kind, past), feeds, T, rows.length);
-    const logits = floats(out[names.LOGITS], names.LOGITS); // [rows, vocab]
-    const V = logits.length / rows.length;
-    return rows.map((_, b) => logits.subarray(b * V, (b + 1) * V));
+    return this.cache.run((past) => this.graph(this.kind, past, pick), feeds, T, rows.length, pick === 'argmax' ? names.NEXT_TOKEN : names.LOGITS);
   }
 
   /** Tokens in the KV cache, per row. */

@@ -65,11 +65,13 @@ export interface SampleOptions {
 export async function sampleAdapter(session: Qwen3Session, tokenizer: Qwen3Tokenizer, adapter: LoraAdapter, rows: readonly TrainRow[], options: SampleOptions): Promise<StepSamples> {
   const format = promptFormat(options.format, 'the training settings (prompt_format)');
   const stop = options.stop ?? (() => false);
+  const check = () => {
+    if (stop()) throw new SamplingCancelled();
+  };
+  // Samples are greedy (SAMPLE_SAMPLING): each step's argmax is made on the device.
   const decoder: Decoder = {
-    forward: (ids) => {
-      if (stop()) throw new SamplingCancelled();
-      return session.forward(ids);
-    },
+    forward: (ids) => (check(), session.forward(ids)),
+    forwardGreedy: (ids) => (check(), session.forwardGreedy(ids)),
     reset: () => session.reset(),
   };
   await session.setAdapter(adapter);

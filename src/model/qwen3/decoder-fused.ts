@@ -14,7 +14,7 @@ import { Graph, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets } from '../tensors.ts';
 import type { DecoderOptions } from './decoder.ts';
-import { asFloat32, declareLora, declareTokens, declareWeights, lmHead, mlp, noLora, project, vocabRows, type LayerWeights, type LoraInputs, type Projector, type Qwen3Weights } from './forward.ts';
+import { asFloat32, declareLora, declareTokens, declareWeights, lmHead, mlp, noLora, outputLogits, project, vocabRows, type LayerWeights, type LoraInputs, type Projector, type Qwen3Weights } from './forward.ts';
 import { weightLayout } from './layout.ts';
 import * as names from './names.ts';
 
@@ -82,7 +82,7 @@ export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions =
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));
   });
-  g.output(lmHead(g, w, hidden), names.LOGITS); // [B, V]
+  outputLogits(g, lmHead(g, w, hidden), options.pick); // [B, V] or [B]
   return g;
 }
 

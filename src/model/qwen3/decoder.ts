@@ -10,7 +10,7 @@
 import { Graph } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets } from '../tensors.ts';
-import { declareLora, declareTokens, declareWeights, lmHead, noLora, qwen3Forward } from './forward.ts';
+import { declareLora, declareTokens, declareWeights, lmHead, noLora, outputLogits, qwen3Forward, type DecoderPick } from './forward.ts';
 import { weightLayout, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
@@ -21,6 +21,8 @@ export interface DecoderOptions {
   past?: boolean;
   /** false: the base model only, no LoRA inputs (default true: any adapter, rank-1 zeros for none). */
   lora?: boolean;
+  /** The logits (default) or only their argmax (forward.ts outputLogits). */
+  pick?: DecoderPick;
 }
 
 export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint8Array {
@@ -41,7 +43,7 @@ export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint
   const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
   const { hidden, present } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
   const last = g.squeeze(g.slice(hidden, [-1], [2 ** 31 - 1], [1]), [1]); // [B, D]
-  g.output(lmHead(g, weights, last), names.LOGITS); // [B, V]
+  outputLogits(g, lmHead(g, weights, last), options.pick); // [B, V] or [B]
   present.forEach((p, l) => {
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));

@@ -29,6 +29,7 @@ export const SEQLENS_K = 'seqlens_k'; // int32 [B] keys per row − 1 after this
 export const TOTAL_SEQUENCE_LENGTH = 'total_sequence_length'; // int32 [] P + T
 export const LORA_SCALE = 'lora_scale'; // [] alpha / r; 0 runs the base model
 export const LOGITS = 'logits'; // [B, V] last position
+export const NEXT_TOKEN = 'next_token'; // int64 [B]: the last position's argmax (a greedy decode graph's output instead of LOGITS)
 
 export const pastKey = (layer: number) => `past_key.${layer}`; // [B, KV, P, hd]
 export const pastValue = (layer: number) => `past_value.${layer}`;
