@@ -21,6 +21,8 @@ export interface PageRequest extends Spec {
   hfModel: string;
   /** Folder under /models/ of the transformers.js export. */
   tjsModel: string;
+  /** The engines to load and time (run.ts ENGINES' values); all when absent. */
+  engines?: string[];
 }
 
 export interface PageResult {
@@ -95,29 +97,34 @@ window.runGenerationBench = async (request) => {
       return null;
     }
   };
-  const fused = await oursOf(OURS, 'fused');
+  const wanted = (engine: string) => !request.engines || request.engines.includes(engine);
+  const fused = wanted(OURS) ? await oursOf(OURS, 'fused') : null;
   if (fused) contenders.push(fused);
 
-  status('loading transformers.js');
-  const start = performance.now();
-  const model = await loadTransformers(request.tjsModel);
-  contenders.push({ engine: TJS, loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, request, counter) });
-  const plain = await oursOf(OURS_PLAIN, 'plain');
+  const models: PreTrainedModel[] = [];
+  if (wanted(TJS)) {
+    status('loading transformers.js');
+    const start = performance.now();
+    const model = await loadTransformers(request.tjsModel);
+    models.push(model);
+    contenders.push({ engine: TJS, loadMs: performance.now() - start, once: () => timeTransformers(model, Tensor, request, counter) });
+  }
+  const plain = wanted(OURS_PLAIN) ? await oursOf(OURS_PLAIN, 'plain') : null;
   if (plain) contenders.push(plain);
-  const q4 = await oursOf(OURS_Q4, 'fused', 'q4');
+  const q4 = wanted(OURS_Q4) ? await oursOf(OURS_Q4, 'fused', 'q4') : null;
   if (q4) contenders.push(q4);
   // transformers.js on the onnx-community layout (contrib ops, 4-bit). q4f16's kernels need shader-f16:
   // without it ORT loads the model and fails at the first run, so it is not timed there (listed last,
   // after the timed rows: run.ts reads its ratios from the first two).
-  const quantized: PreTrainedModel[] = [];
   const f16 = (await runtime.device()).features.has('shader-f16');
-  const skipped: EngineFailure[] = f16 ? [] : [{ engine: TJS_Q4F16, error: 'not run: the device has no shader-f16' }];
-  for (const [engine, dtype] of f16 ? ([[TJS_Q4, 'q4'], [TJS_Q4F16, 'q4f16']] as const) : ([[TJS_Q4, 'q4']] as const)) {
+  const skipped: EngineFailure[] = f16 || !wanted(TJS_Q4F16) ? [] : [{ engine: TJS_Q4F16, error: 'not run: the device has no shader-f16' }];
+  const quantizedEngines = f16 ? ([[TJS_Q4, 'q4'], [TJS_Q4F16, 'q4f16']] as const) : ([[TJS_Q4, 'q4']] as const);
+  for (const [engine, dtype] of quantizedEngines.filter(([engine]) => wanted(engine))) {
     status(`loading transformers.js ${dtype}`);
     const start = performance.now();
     try {
       const m = await loadTransformers(request.tjsModel, dtype);
-      quantized.push(m);
+      models.push(m);
       contenders.push({ engine, loadMs: performance.now() - start, once: () => timeTransformers(m, Tensor, request, counter) });
     } catch (error) {
       failures.push({ engine, error: (error as Error).stack ?? (error as Error).message });
@@ -127,8 +134,7 @@ window.runGenerationBench = async (request) => {
   status('timing');
   const results: (EngineResult | EngineFailure)[] = [...failures, ...(await measure(contenders, request)), ...skipped];
   for (const session of ours) await session.release();
-  await model.dispose();
-  for (const m of quantized) await m.dispose();
+  for (const m of models) await m.dispose();
 
   status('done');
   return { adapter: await adapterName(), results };

@@ -3,7 +3,11 @@
 // CPU in Node (onnxruntime-node for both). Writes seeded tiny models, exports them for
 // transformers.js, builds and serves the bench page, and prints prefill/decode tokens/s, and beside
 // them the weight bytes each decode step binds and (WebGPU) the dispatches and transfers per token.
-//   npx tsx bench/generate/run.ts [--models tiny,mid] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node] [--port 4327]
+//   npx tsx bench/generate/run.ts [--models tiny,mid,0.6b] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node]
+//     [--engines ours,tjs,plain,q4,tjs-q4,tjs-q4f16 (the page's; all by default)] [--port 4327]
+// The 0.6b model (Qwen3-0.6B's shape, seeded, stored bfloat16) is too big for a float32 transformers.js
+// file (ONNX's 2 GiB limit) and SwiftShader's matrix products are slow: give it
+// --engines q4,tjs-q4 --web-tokens 2 there. Only the exports the engines load are written.
 import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { mkdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -27,14 +31,22 @@ import { measure, OURS, OURS_PLAIN, OURS_Q4, timeOurs, timeTransformers, TJS, TJ
 const sizes: Record<string, { label: string; options: TinyModelOptions }> = {
   tiny: { label: 'hidden 64, 2 layers, 4/2 heads × 16, ffn 128', options: { seed: 7 } },
   mid: { label: 'hidden 512, 4 layers, 8/4 heads × 64, ffn 1536', options: { seed: 8, hidden: 512, layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 1536 } },
+  '0.6b': { label: 'Qwen3-0.6B shape: hidden 1024, 28 layers, 16/8 heads × 128, ffn 3072', options: { seed: 9, hidden: 1024, layers: 28, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072, dtype: 'BF16' } },
 };
+
+/** --engines' names for the page's engines. */
+const ENGINES: Record<string, string> = { ours: OURS, tjs: TJS, plain: OURS_PLAIN, q4: OURS_Q4, 'tjs-q4': TJS_Q4, 'tjs-q4f16': TJS_Q4F16 };
 
 const QUERY = 'how to configure authentication in nginx';
 const work = resolve('.tmp/bench-generate');
 const models = join(work, 'models');
 
+function fail(message: string): never {
+  throw new Error(message);
+}
+
 function parseArgs(args: string[]) {
-  const o = { models: ['tiny', 'mid'], runs: 3, webTokens: 16, nodeTokens: 64, web: true, node: true, port: 4327 };
+  const o = { models: ['tiny', 'mid'], runs: 3, webTokens: 16, nodeTokens: 64, web: true, node: true, port: 4327, engines: undefined as string[] | undefined };
   for (let i = 0; i < args.length; i++) {
     // Token counts are 2 at least: decode is timed from the first new token to the last.
     const number = (least: number) => {
@@ -47,10 +59,12 @@ function parseArgs(args: string[]) {
     else if (args[i] === '--web-tokens') o.webTokens = number(2);
     else if (args[i] === '--node-tokens') o.nodeTokens = number(2);
     else if (args[i] === '--port') o.port = number(1);
+    else if (args[i] === '--engines') o.engines = args[++i]!.split(',').map((e) => ENGINES[e] ?? fail(`--engines: unknown engine ${e} (known: ${Object.keys(ENGINES).join(', ')})`));
     else if (args[i] === '--no-web') o.web = false;
     else if (args[i] === '--no-node') o.node = false;
     else throw new Error(`unknown argument ${args[i]}`);
   }
+  if (o.engines && o.node) throw new Error('--engines chooses the page\'s engines: add --no-node');
   for (const m of o.models) if (!sizes[m]) throw new Error(`--models: unknown model ${m} (known: ${Object.keys(sizes).join(', ')})`);
   return o;
 }
@@ -110,6 +124,7 @@ function reportWork(spec: Spec, results: (EngineResult | EngineFailure)[]): void
 
 /** Each transformers.js engine's `dtype`: the file of the export it loads. */
 const tjsDtypes: Record<string, TjsDtype> = { [TJS]: 'fp32', [TJS_Q4]: 'q4', [TJS_Q4F16]: 'q4f16' };
+const exported = (engines: string[] | undefined) => Object.entries(tjsDtypes).filter(([engine]) => !engines || engines.includes(engine));
 
 /** transformers.js binds every initializer of its onnx/ file on each run: the model's weights and the baked tables. */
 async function initializerBytes(name: string, dtype: TjsDtype): Promise<{ total: number; weights: number }> {
@@ -121,7 +136,7 @@ async function initializerBytes(name: string, dtype: TjsDtype): Promise<{ total:
 
 async function withTransformersBytes(name: string, results: (EngineResult | EngineFailure)[]): Promise<(EngineResult | EngineFailure)[]> {
   const bytes = new Map<string, number>();
-  for (const [engine, dtype] of Object.entries(tjsDtypes)) {
+  for (const [engine, dtype] of exported(options.engines)) {
     const b = await initializerBytes(name, dtype);
     console.log(`transformers.js ${dtype} ${name}: initializers ${MB(b.total)} MB, of which the model's weights ${MB(b.weights)} MB (the rest: RoPE and mask tables)`);
     bytes.set(engine, b.total);
@@ -169,7 +184,7 @@ async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
 }
 
 
-async function benchWeb(names: string[], specs: Map<string, Spec>, port: number): Promise<{ browser: string; adapter: string; results: Map<string, (EngineResult | EngineFailure)[]> }> {
+async function benchWeb(names: string[], specs: Map<string, Spec>, port: number, engines: string[] | undefined): Promise<{ browser: string; adapter: string; results: Map<string, (EngineResult | EngineFailure)[]> }> {
   const site = join(work, 'site');
   await build({ configFile: false, root: resolve('bench/generate'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
   const { server, url } = await serveSite(site, port, models);
@@ -183,7 +198,7 @@ async function benchWeb(names: string[], specs: Map<string, Spec>, port: number)
       page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
       await page.goto(url);
       await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', undefined, { timeout: 60_000 });
-      const request: PageRequest = { ...specs.get(name)!, hfModel: `/models/${name}-hf`, tjsModel: name };
+      const request: PageRequest = { ...specs.get(name)!, hfModel: `/models/${name}-hf`, tjsModel: name, engines };
       const out: PageResult = await page.evaluate((r) => window.runGenerationBench(r), request);
       adapter = out.adapter;
       results.set(name, out.results);
@@ -201,7 +216,8 @@ const promptIds = (await loadBundledTokenizer()).promptIds(QUERY);
 await mkdir(models, { recursive: true });
 for (const name of options.models) {
   await makeTinyModel(join(models, `${name}-hf`), sizes[name]!.options);
-  await exportTransformersModel(join(models, `${name}-hf`), join(models, name), { dtypes: ['fp32', 'q4', 'q4f16'] });
+  const dtypes = exported(options.engines).map(([, dtype]) => dtype);
+  if (dtypes.length) await exportTransformersModel(join(models, `${name}-hf`), join(models, name), { dtypes });
 }
 console.log(`Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
 console.log(`Prompt: QMD v4 prompt for "${QUERY}" (${promptIds.length} tokens); greedy; no stop tokens`);
@@ -216,7 +232,7 @@ if (options.node) {
 }
 if (options.web) {
   const specs = new Map(options.models.map((name) => [name, { promptIds, newTokens: options.webTokens, runs: options.runs }]));
-  const web = await benchWeb(options.models, specs, options.port);
+  const web = await benchWeb(options.models, specs, options.port, options.engines);
   for (const name of options.models) {
     const label = /swiftshader/i.test(web.adapter) ? 'SwiftShader (CPU) WebGPU — not GPU performance; ratio only' : 'WebGPU';
     const results = await withTransformersBytes(name, web.results.get(name)!);
