@@ -1,10 +1,11 @@
 // float16 weights on WebGPU. Where the adapter has shader-f16 the worker loads every weight in
-// float16 (browser-model.ts) and the graph casts each to float32 where it is used. Checked here:
-// the upload really is half size; WebGPU generates, token for token, what onnxruntime-node
-// generates from the same float16 weights; and those weights move the logits by at most 1e-2 of
-// the largest float32 logit. SwiftShader (CI) has no shader-f16, so there the test is skipped;
-// the worker protocol returns no logits, so the float16 ↔ float32 bound is measured on node with
-// the weights the page uploads, and the page is held to that model's tokens.
+// float16 (browser-model.ts) and the inference graphs multiply by each as stored, in float16
+// (forward.ts MatrixUse.half). Checked here: the upload really is half size; the page's greedy
+// tokens are, token by token, ones onnxruntime-node's float16-weight session rates within 1e-2
+// of its best (node's CPU EP multiplies in float32, the page's in float16, so a near tie may go
+// either way); and float16 weights move node's logits by at most 1e-2 of the largest float32
+// logit. SwiftShader (CI) has no shader-f16, so there the test is skipped; the worker protocol
+// returns no logits, so both bounds are measured on node, the page's tokens held to them.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +13,9 @@ import { test, expect } from '@playwright/test';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { qwen3TensorShapes } from '../src/model/tensors.ts';
 import type { EngineClient } from '../src/engine/client.ts';
-import { generate } from '../src/engine/generate.ts';
 import { loadModelTokenizer } from '../src/engine/model-dir.ts';
 import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
-import { STOP_TOKENS } from '../src/engine/tokenizer.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'postgres connection pooling';
@@ -25,7 +24,7 @@ const REPO = 'test/tiny-qwen3-f16';
 /** max |f16 − f32| / max |f32| over the prompt's logits. */
 const TOLERANCE = 1e-2;
 
-test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy tokens, logits within 1e-2 of float32; float32 on request', async ({ page }) => {
+test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within 1e-2 of its best, logits within 1e-2 of float32; float32 on request', async ({ page }) => {
   test.setTimeout(300_000);
   await page.goto('./');
   const shaderF16 = await page.evaluate(async () => (await navigator.gpu?.requestAdapter())?.features.has('shader-f16') ?? false);
@@ -45,10 +44,7 @@ test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy to
     const diff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0);
     expect(diff / scale).toBeLessThanOrEqual(TOLERANCE);
     expect(diff / scale).toBeGreaterThan(1e-6); // the weights really were rounded
-    const greedy = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: NEW_TOKENS, stopTokens: STOP_TOKENS };
-    const reference = (await generate(half, prompt, greedy)).ids;
     await full.release();
-    await half.release();
     const parameters = [...qwen3TensorShapes(config).values()].reduce((n, dims) => n + dims.reduce((a, d) => a * d, 1), 0);
 
     await page.goto(`./?hub=${encodeURIComponent(hub.url)}#/playground`);
@@ -66,7 +62,16 @@ test('float16 weights on WebGPU: half the bytes, the float16 model’s greedy to
       { query: QUERY, maxNewTokens: NEW_TOKENS },
     );
     expect(run.weightBytes).toBe(2 * parameters);
-    expect(run.ids).toEqual(reference);
+    expect(run.ids.length).toBeGreaterThan(0);
+    // Each page token under node's logits for the page's own prefix: at most TOLERANCE of the largest logit below the best.
+    for (const [i, id] of run.ids.entries()) {
+      await half.reset();
+      const logits = await half.forward([...prompt, ...run.ids.slice(0, i)]);
+      const best = logits.reduce((m, v) => Math.max(m, v), -Infinity);
+      const scale = logits.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      expect((best - logits[id]!) / scale, `token ${i} (${id})`).toBeLessThanOrEqual(TOLERANCE);
+    }
+    await half.release();
     await expect(page.getByTestId('engine-error')).toHaveCount(0);
 
     // Choosing f32 weights loads full precision on the same GPU: twice the bytes.

@@ -8,29 +8,11 @@ import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { test, expect } from '@playwright/test';
 import { parseQmdTrainerConfig } from '../src/engine/qmd-trainer-config.ts';
+import { QMD_SFT_V4 } from '../src/testing/qmd-configs.ts';
 import { TRAIN_REPO, useTrainFixture } from './support/train.ts';
 
-// tobi/qmd@32706a7 finetune/configs/sft_v4.yaml, trimmed to the keys its train.py reads.
-const QMD_V4 = `model:
-  base: "Qwen/Qwen3-0.6B"
-  output: "outputs/sft"
-dataset:
-  name: "data/train/"
-  eval_split: 0.1
-training:
-  epochs: 3
-  batch_size: 4
-  gradient_accumulation_steps: 4
-  learning_rate: 2e-4
-  max_length: 512
-  warmup_ratio: 0.03
-  lr_scheduler: "cosine"
-lora:
-  rank: 16
-  alpha: 32
-  dropout: 0.0
-  target_modules: ["q_proj", "v_proj"]
-`;
+// The v4 run's config with two LoRA targets, so that the export shows the imported ones.
+const QMD_V4 = QMD_SFT_V4.replace(/target_modules:\n(    - .*\n)+/, 'target_modules: ["q_proj", "v_proj"]\n');
 
 test('presets, per-field help and validation, loss scope, QMD config import and export', async ({ page }) => {
   const dir = await mkdtemp(join(tmpdir(), 'qmd-train-settings-'));
@@ -61,10 +43,11 @@ test('presets, per-field help and validation, loss scope, QMD config import and 
     await expect(page.getByTestId('train-loss-completion')).toBeChecked();
 
     const file = join(dir, 'sft_v4.yaml');
+    expect(QMD_V4).not.toBe(QMD_SFT_V4);
     await writeFile(file, QMD_V4);
     await page.getByTestId('train-import-yaml').setInputFiles(file);
     await expect(page.getByTestId('train-file-note')).toContainText("Imported sft_v4.yaml as QMD's trainer config.");
-    await expect(page.getByTestId('train-file-warnings')).toContainText('sft_v4.yaml:11: training.learning_rate: PyYAML');
+    await expect(page.getByTestId('train-file-warnings')).toContainText('sft_v4.yaml:18: training.learning_rate: PyYAML');
     await expect(page.getByTestId('train-preset')).toHaveValue('imported');
     await expect(rank).toHaveValue('16');
     await expect(page.getByTestId('train-loss-all')).toBeChecked();

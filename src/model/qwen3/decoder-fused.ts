@@ -75,7 +75,7 @@ export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions =
       sin: g.input(names.ROPE_SIN_CACHE, 'float32', ['R', c.headDim / 2]),
     },
   };
-  const w = declareWeights(g, c, layout, true);
+  const w = declareWeights(g, c, layout, { transposed: true, half: true });
   const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
   const inAttention = options.headNorm === 'attention';
   const hidden = layers(g, c, w, lora, vocabRows(g, w.embed, ids, c.tieWordEmbeddings), { at, past, inAttention }, (l, p) => {
@@ -106,7 +106,7 @@ function layers(
   const last = (v: Value) => g.slice(v, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
   for (let l = 0; l < c.numLayers; l++) {
     const layer = w.layers[l]!;
-    const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
+    const proj: Projector = (t, input) => project(g, input, layer.proj[t], w, lora.layers[l]![t], lora);
     const final = l === c.numLayers - 1;
     const out = g.scope(`layer${l}`, () => {
       const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past[l]!, inAttention));

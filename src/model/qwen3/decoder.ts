@@ -6,7 +6,8 @@
 // changes every step. Inference runs decoder-fused.ts's graphs where the model allows (same
 // inputs, contrib ops, a preallocated cache); these are the reference and the fallback.
 // Weights and LoRA matrices are inputs in the transposed device layout (layout.ts
-// decoderWeights): every x·Wᵀ is one MatMul on W as uploaded, nothing copies a weight per step.
+// decoderWeights): every x·Wᵀ is one MatMul on W as uploaded (float16 ones in float16,
+// forward.ts MatrixUse.half), nothing copies a weight per step.
 import { Graph } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets } from '../tensors.ts';
@@ -25,7 +26,9 @@ export interface DecoderOptions {
   pick?: DecoderPick;
 }
 
-export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint8Array {
+export const buildDecoder = (c: Qwen3Config, options: DecoderOptions = {}): Uint8Array => decoderGraph(c, options).toBytes();
+
+export function decoderGraph(c: Qwen3Config, options: DecoderOptions = {}): Graph {
   const layout = options.layout ?? weightLayout(c);
   const g = new Graph(options.past === false ? 'qwen3-prefill' : 'qwen3-decode');
   const ids = declareTokens(g, layout, 'B', 'T');
@@ -39,7 +42,7 @@ export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint
         ? null
         : Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) })),
   };
-  const weights = declareWeights(g, c, layout, true);
+  const weights = declareWeights(g, c, layout, { transposed: true, half: true });
   const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
   const { hidden, present } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
   const last = g.squeeze(g.slice(hidden, [-1], [2 ** 31 - 1], [1]), [1]); // [B, D]
@@ -48,5 +51,5 @@ export function buildDecoder(c: Qwen3Config, options: DecoderOptions = {}): Uint
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));
   });
-  return g.toBytes();
+  return g;
 }

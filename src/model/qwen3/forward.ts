@@ -37,14 +37,26 @@ export interface LayerWeights {
 /** A vocabulary tensor [V, D], whole or as row chunks [V_k, D] (layout.ts). */
 export type VocabWeight = Value | readonly Value[];
 
-/** Weights may be float16 inputs: each is cast to float32 where it is used (asFloat32). */
-export interface Qwen3Weights {
+/** How a graph multiplies by the weight matrices (declareWeights). */
+export interface MatrixUse {
+  /** Matrices as MatMul's right operand (layout.ts readsTransposed); absent: HF's [out, in]. */
+  transposed?: boolean;
+  /**
+   * float16 matrices multiplied in float16 (the inference graphs): the input cast down, the product
+   * cast back to float32, so each weight is read as stored, 2 bytes — casting the weight instead
+   * writes and reads a float32 copy of it every run (10 bytes a weight). onnxruntime-web's WebGPU
+   * MatMul then sums in float16; onnxruntime's CPU EP has no float16 MatMul and runs it in float32
+   * (it casts around the node itself). Absent: float32 products, every sum in float32 (training).
+   */
+  half?: boolean;
+}
+
+/** Weights may be float16 inputs: each is cast to float32 where it is used (asFloat32), or multiplied as stored (MatrixUse.half). */
+export interface Qwen3Weights extends MatrixUse {
   embed: VocabWeight; // [V, D]; transposed and tied: [D, V] (it is the LM head)
   layers: LayerWeights[];
   norm: Value; // [D]
   lmHead: VocabWeight; // [V, D] (= embed when tied); transposed [D, V]
-  /** Matrices as MatMul's right operand (layout.ts readsTransposed); absent: HF's [out, in]. */
-  transposed?: boolean;
 }
 
 /**
@@ -76,8 +88,9 @@ export interface Context {
   past: { key: Value; value: Value }[] | null; // per layer [B, KV, P, hd]
 }
 
-/** The checkpoint's weights as inputs; `transposed`: the decoder's device layout (layout.ts decoderWeights). */
-export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = weightLayout(c), transposed = false): Qwen3Weights {
+/** The checkpoint's weights as inputs; `use.transposed`: the decoder's device layout (layout.ts decoderWeights). */
+export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = weightLayout(c), use: MatrixUse = {}): Qwen3Weights {
+  const transposed = use.transposed ?? false;
   const q4 = (input: string, [n, k]: number[]): Q4Weight => ({
     ...g.input(names.q4(input, 'packed'), 'uint8', [n!, k! / Q4_BLOCK, Q4_BLOB]),
     scales: g.input(names.q4(input, 'scales'), 'float32', [n!, k! / Q4_BLOCK]),
@@ -102,7 +115,7 @@ export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = 
   });
   const norm = w('model.norm.weight', [c.hiddenSize]);
   const lmHead = c.tieWordEmbeddings ? embed : vocab(LM_HEAD);
-  return { embed, layers, norm, lmHead, transposed };
+  return { embed, layers, norm, lmHead, transposed, half: (use.half ?? false) && layout.dtype === 'float16' };
 }
 
 /** The token inputs of a `layout`: input_ids alone when the vocabulary is one chunk. */
@@ -219,12 +232,25 @@ function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
 /** x·m for m [K, N], or x·mᵀ for m [N, K] when not `transposed`: [.., K] → [.., N]. */
 export const times = (g: Graph, x: Value, m: Value, transposed: boolean | undefined): Value => g.matMul(x, transposed ? m : g.transpose(m));
 
+/** x cast to float16, once per graph however many projections read it (q/k/v, gate/up). */
+const halves = new WeakMap<Value, Value>();
+function asFloat16(g: Graph, x: Value): Value {
+  const half = halves.get(x) ?? g.cast(x, 'float16');
+  halves.set(x, half);
+  return half;
+}
+
 /**
  * x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out]; without `lora`, x·Wᵀ alone (the LM head). The one
- * projection of every graph builder: W float (MatMul, `transposed` as uploaded) or q4 (MatMulNBits).
+ * projection of every graph builder: W float (MatMul, as `use` says) or q4 (MatMulNBits). The
+ * LoRA branch runs in float32 on x whatever W's type.
  */
-export function project(g: Graph, x: Value, w: Value, transposed: boolean | undefined, lora?: LoraBranch, l?: LoraInputs): Value {
-  const base = isQ4(w) ? q4Times(g, x, w) : times(g, x, asFloat32(g, w), transposed); // [.., out]
+export function project(g: Graph, x: Value, w: Value, use: MatrixUse, lora?: LoraBranch, l?: LoraInputs): Value {
+  const base = isQ4(w)
+    ? q4Times(g, x, w)
+    : use.half && w.dtype === 'float16'
+      ? g.cast(times(g, asFloat16(g, x), w, use.transposed), 'float32')
+      : times(g, x, asFloat32(g, w), use.transposed); // [.., out]
   if (!lora || !l?.scale) return base;
   const dropped = lora.drop && l.dropout ? applyDropout(g, x, lora.drop, l.dropout) : x;
   const down = times(g, dropped, lora.a, l.transposed); // [.., r]
@@ -279,7 +305,7 @@ export function mlp(g: Graph, b: Value, proj: Projector): Value {
 export function decoderLayer(g: Graph, c: Qwen3Config, w: Qwen3Weights, lora: LoraInputs, x: Value, ctx: Context, l: number) {
   const layer = w.layers[l]!;
   return g.scope(`layer${l}`, () => {
-    const proj: Projector = (t, input) => project(g, input, layer.proj[t], w.transposed, lora.layers[l]![t], lora);
+    const proj: Projector = (t, input) => project(g, input, layer.proj[t], w, lora.layers[l]![t], lora);
     const attn = g.scope('attn', () => attention(g, c, rmsNorm(g, x, layer.inputNorm, c.rmsNormEps), layer, proj, ctx, l));
     const mid = g.add(x, attn.out);
     return { x: g.add(mid, g.scope('mlp', () => mlp(g, rmsNorm(g, mid, layer.postNorm, c.rmsNormEps), proj))), key: attn.key, value: attn.value };
@@ -324,6 +350,6 @@ export function outputLogits(g: Graph, logits: Value, pick: DecoderPick = 'logit
 
 /** Logits of the rows of `h` [.., D] → [.., V], concatenated over vocabulary chunks. */
 export function lmHead(g: Graph, w: Qwen3Weights, h: Value): Value {
-  const logits = chunksOf(w.lmHead).map((chunk) => project(g, h, chunk, w.transposed)); // each [.., V_k]
+  const logits = chunksOf(w.lmHead).map((chunk) => project(g, h, chunk, w)); // each [.., V_k]
   return logits.length === 1 ? logits[0]! : g.concat(logits, -1);
 }

@@ -25,7 +25,7 @@ export interface WeightLayout {
 export interface LayoutOptions {
   /** The largest buffer the device binds (min of maxStorageBufferBindingSize and maxBufferSize); default: no limit. */
   maxBindingBytes?: number;
-  /** 'float16' halves weight memory, the graph casting each weight to float32 where it is used; 'q4' takes ~1/6 of float32's. */
+  /** 'float16' halves weight memory (inference multiplies by it as stored, training casts it to float32 where used: forward.ts MatrixUse); 'q4' takes ~1/6 of float32's. */
   weightDtype?: LayoutDtype;
 }
 

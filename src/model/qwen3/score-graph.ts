@@ -40,7 +40,7 @@ export function sequenceScorerGraph(c: Qwen3Config, options: SequenceScorerOptio
   const positions = g.input(names.SCORE_POSITIONS, 'int64', [N]);
   const target = declareTargets(g, layout, N);
   const inverseTemperature = g.input(names.INVERSE_TEMPERATURE, 'float32', []);
-  const weights = declareWeights(g, c, layout, true);
+  const weights = declareWeights(g, c, layout, { transposed: true }); // float32 products: the train step's numbers
   const lora = options.lora ? declareLora(g, c, loraTargets, null, null, true) : noLora(c);
   const { hidden } = qwen3Forward(g, c, weights, lora, ids, ctx); // [1, T, D]
   // (h / T)·E = logits / T: the temperature scales D numbers per row, not V.

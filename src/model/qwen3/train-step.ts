@@ -216,7 +216,7 @@ export function trainStepGraph(c: Qwen3Config, s: TrainStepShape): { graph: Grap
   const select = g.input(names.LOSS_SELECT, 'float32', [N, B * T]);
   const target = declareTargets(g, layout, N);
   const weight = g.input(names.LOSS_WEIGHT, 'float32', [N]);
-  const weights = declareWeights(g, c, layout, s.transposed);
+  const weights = declareWeights(g, c, layout, { transposed: s.transposed });
   const lora = declareLora(g, c, s.targets, s.rank, s.dropout ? { batch: B, length: T } : null);
 
   const { hidden, stream } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
