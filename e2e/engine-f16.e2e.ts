@@ -1,11 +1,12 @@
-// float16 weights on WebGPU. Where the adapter has shader-f16 the worker loads every weight in
-// float16 (browser-model.ts) and the inference graphs multiply by each as stored, in float16
-// (forward.ts MatrixUse.half). Checked here: the upload really is half size; the page's greedy
-// tokens are, token by token, ones onnxruntime-node's float16-weight session rates within 1e-2
-// of its best (node's CPU EP multiplies in float32, the page's in float16, so a near tie may go
-// either way); and float16 weights move node's logits by at most 1e-2 of the largest float32
-// logit. SwiftShader (CI) has no shader-f16, so there the test is skipped; the worker protocol
-// returns no logits, so both bounds are measured on node, the page's tokens held to them.
+// float16 weights on WebGPU. Where the adapter has shader-f16 the worker loads every matrix in
+// float16 (browser-model.ts; norm vectors stay float32) and the inference graphs multiply by each
+// as stored, in float16 (forward.ts MatrixUse.half). Checked here: the upload really is half size
+// (but for the norms); the page's greedy tokens are, token by token, ones onnxruntime-node's
+// float16-weight session rates within 1e-2 of its best (node's CPU EP multiplies in float32, the
+// page's in float16, so a near tie may go either way); and float16 weights move node's logits by
+// at most 1e-2 of the largest float32 logit. SwiftShader (CI) has no shader-f16, so there the test
+// is skipped; the worker protocol returns no logits, so both bounds are measured on node, the
+// page's tokens held to them.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +46,8 @@ test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within
     expect(diff / scale).toBeLessThanOrEqual(TOLERANCE);
     expect(diff / scale).toBeGreaterThan(1e-6); // the weights really were rounded
     await full.release();
-    const parameters = [...qwen3TensorShapes(config).values()].reduce((n, dims) => n + dims.reduce((a, d) => a * d, 1), 0);
+    const count = (vectors: boolean) => [...qwen3TensorShapes(config).values()].filter((dims) => (dims.length === 1) === vectors).reduce((n, dims) => n + dims.reduce((a, d) => a * d, 1), 0);
+    const [matrices, norms] = [count(false), count(true)];
 
     await page.goto(`./?hub=${encodeURIComponent(hub.url)}#/playground`);
     await page.getByTestId('base-repo').fill(REPO);
@@ -61,7 +63,7 @@ test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within
       },
       { query: QUERY, maxNewTokens: NEW_TOKENS },
     );
-    expect(run.weightBytes).toBe(2 * parameters);
+    expect(run.weightBytes).toBe(2 * matrices + 4 * norms); // norm vectors stay float32
     expect(run.ids.length).toBeGreaterThan(0);
     // Each page token under node's logits for the page's own prefix: at most TOLERANCE of the largest logit below the best.
     for (const [i, id] of run.ids.entries()) {
@@ -82,7 +84,7 @@ test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within
       const client = (globalThis as unknown as { qmdEngine: { client: EngineClient } }).qmdEngine.client;
       return (await client.call({ type: 'memory' })).session?.weights ?? null;
     });
-    expect(full32).toBe(4 * parameters);
+    expect(full32).toBe(4 * (matrices + norms));
   } finally {
     await hub?.close();
     await rm(dir, { recursive: true, force: true });

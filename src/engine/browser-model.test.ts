@@ -10,9 +10,10 @@ const GiB = 2 ** 30;
 describe('loadBudget', () => {
   it('counts the weights and KV cache from the config and allows them up to four maxBufferSize', () => {
     const { budget, refusal } = loadBudget(qwen3_06b, 'f16', { maxBufferSize: 2 * GiB, maxStorageBufferBindingSize: 2 * GiB });
-    // Per layer: q 2048·1024, k and v 1024·1024 each, o 1024·2048, MLP 3·3072·1024, norms 2·1024 + 2·128.
-    const layer = 2048 * 1024 * 2 + 1024 * 1024 * 2 + 3 * 3072 * 1024 + 2 * 1024 + 2 * 128;
-    expect(budget.weightBytes).toBe(2 * (151936 * 1024 + 28 * layer + 1024));
+    // Per layer: q 2048·1024, k and v 1024·1024 each, o 1024·2048, MLP 3·3072·1024 in float16; norms 2·1024 + 2·128 in float32.
+    const matrices = 2048 * 1024 * 2 + 1024 * 1024 * 2 + 3 * 3072 * 1024;
+    const norms = 2 * 1024 + 2 * 128;
+    expect(budget.weightBytes).toBe(2 * (151936 * 1024 + 28 * matrices) + 4 * (28 * norms + 1024));
     // The KV cache is float32 with float16 weights too (the decoder's past/present are float32).
     expect(budget.kvCacheBytesPer1kTokens).toBe(2 * 4 * 28 * 8 * 128 * 1024);
     expect(budget.budgetBytes).toBe(BUDGET_BUFFERS * 2 * GiB);

@@ -13,7 +13,6 @@
 // - TRL takes log-probabilities of logits / temperature. logits = (rms(x)·w_norm)·E, so feeding
 //   the final norm weight divided by the temperature makes the graph's CE that of logits / T.
 import type { Qwen3Config } from '../model/config.ts';
-import { f16ToF32, f32ToF16 } from '../model/dtype.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import type { PromptFormat } from '../model/prompt.ts';
 import * as names from '../model/qwen3/names.ts';
@@ -22,7 +21,7 @@ import { loraSites } from '../model/tensors.ts';
 import { lossPositions, makeBatch, type TrainBatch } from './batches.ts';
 import { advantages, grpoTerms, type GrpoObjective, type GrpoSequence, type GrpoTerms } from './grpo.ts';
 import type { GrpoSettings } from './grpo-config.ts';
-import { f32, floats, hostTensor, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
+import { f32, floats, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
 import { sequenceLogps } from './sequence-logps.ts';
 import type { Qwen3Session } from './session.ts';
 import { IM_END, type Qwen3Tokenizer, type TokenizedExample } from './tokenizer.ts';
@@ -133,12 +132,11 @@ export function grpoUpdate(trainer: LoraTrainer, scored: ScoredGrpoBatch, traini
   return trainer.step(batches, lr, { ...options, gradWeights: batches.map(() => 1) });
 }
 
-/** The final norm weight divided by `temperature`, in the session's dtype. */
+/** The final norm weight divided by `temperature` (float32 in every layout: layout.ts). */
 async function scaledFinalNorm(runtime: Runtime, session: Qwen3Session, temperature: number): Promise<HostTensor> {
   const norm = await runtime.download(session.weights.get(FINAL_NORM)!);
   if (norm.type === 'float32') return f32(norm.dims, (norm.data as Float32Array).map((v) => v / temperature));
-  if (norm.type === 'float16') return hostTensor('float16', norm.dims, (norm.data as Uint16Array).map((h) => f32ToF16(f16ToF32(h) / temperature)));
-  throw new Error(`grpo: ${FINAL_NORM} is ${norm.type} on the device; float32 or float16 expected`);
+  throw new Error(`grpo: ${FINAL_NORM} is ${norm.type} on the device; float32 expected`);
 }
 
 /** The session's weights as the train step reads them for GRPO: the same tensors, the final norm / temperature (release() frees that one). */

@@ -4,9 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
-import { roundTo } from '../model/dtype.ts';
 import { newAdapter } from '../model/peft.ts';
-import { relativeError } from '../testing/numerics.ts';
+import { float16Layout, relativeError } from '../testing/numerics.ts';
 import { makeBatch } from './batches.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
@@ -31,7 +30,7 @@ describe('LoRA training on float16 weights in vocabulary chunks', () => {
     );
     const maxBindingBytes = Math.ceil(config.vocabSize / 4) * config.hiddenSize * 4;
     const half = await Qwen3Session.load(nodeRuntime, config, weights, { weightDtype: 'float16', maxBindingBytes, graphs: 'lazy' });
-    const full = await Qwen3Session.load(nodeRuntime, config, new Map([...weights].map(([name, data]) => [name, roundTo('F16', data)])), { graphs: 'lazy' });
+    const full = await Qwen3Session.load(nodeRuntime, config, float16Layout(weights), { graphs: 'lazy' });
     sessions.push(half, full);
     expect(half.layout).toMatchObject({ dtype: 'float16', chunks: { length: 4 } });
     expect(full.layout).toMatchObject({ dtype: 'float32', chunks: { length: 1 } });

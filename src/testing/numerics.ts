@@ -1,4 +1,5 @@
 // How far one vector of model outputs is from another, the measure every logits check uses.
+import { roundTo } from '../model/dtype.ts';
 
 /** max |got − want| / max |want|: an error relative to the largest value, so tiny logits don't inflate it. */
 export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -10,4 +11,9 @@ export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): 
     scale = Math.max(scale, Math.abs(want[i]!));
   }
   return diff / scale;
+}
+
+/** The float32 weights a float16 layout holds: each matrix rounded to float16, each norm vector as it is (layout.ts). */
+export function float16Layout(weights: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+  return new Map([...weights].map(([name, data]) => [name, name.endsWith('norm.weight') ? data : roundTo('F16', data)]));
 }

@@ -40,9 +40,11 @@ describe('estimateLoad', () => {
     expect(estimate.refusal).toBeNull();
   });
 
-  it('f16 halves the weights but not the chunks (they bind the float32 cast) nor the float32 KV cache', () => {
+  it('f16 halves the matrices but not the norm vectors, the chunks (they bind the float32 cast) nor the float32 KV cache', () => {
     const f16 = estimateLoad(qwen3_06b, 'f16', defaultLimits);
-    expect(f16.totalBytes).toBe(2_384_199_680 / 2);
+    // 595,984,384 matrix weights (as q4's case below counts them) and 65,536 norm weights.
+    expect(f16.totalBytes).toBe(595_984_384 * 2 + 65_536 * 4);
+    expect(2_384_199_680).toBe((595_984_384 + 65_536) * 4); // the f32 total
     expect(f16.largestTensor.bytes).toBe(311_164_928);
     expect(f16.kvCacheBytesPer1kTokens).toBe(234_881_024);
     // What the session builds: the estimate once said 3 here (rows sized in f16).
@@ -77,7 +79,8 @@ describe('estimateLoad', () => {
     ];
     let compared = 0;
     for (const config of configs) {
-      const elements = [...qwen3TensorShapes(config).values()].reduce((sum, dims) => sum + dims.reduce((a, d) => a * d, 1), 0);
+      const count = (vectors: boolean) => [...qwen3TensorShapes(config).values()].filter((dims) => (dims.length === 1) === vectors).reduce((sum, dims) => sum + dims.reduce((a, d) => a * d, 1), 0);
+      const [matrices, vectors] = [count(false), count(true)];
       for (const limit of limits) {
         for (const [dtype, weightDtype, bytes] of [['f32', 'float32', 4], ['f16', 'float16', 2]] as const) {
           const estimate = estimateLoad(config, dtype, limit);
@@ -87,7 +90,7 @@ describe('estimateLoad', () => {
             continue;
           }
           expect(estimate.vocabChunks).toBe(weightLayout(config, { maxBindingBytes, weightDtype }).chunks.length);
-          expect(estimate.totalBytes).toBe(elements * bytes);
+          expect(estimate.totalBytes).toBe(matrices * bytes + vectors * 4);
           compared++;
         }
       }

@@ -1,7 +1,7 @@
 // How each graph multiplies by float16 weights (forward.ts MatrixUse): the inference graphs read
 // every matrix as stored — a Cast of a whole weight each run would write and read a float32 copy
-// of it (10 bytes a weight a token against 2) — while the train step and the sequence scorer
-// keep float32 products, every sum in float32. Checked on the graphs themselves: what the WebGPU
+// of it (10 bytes a weight a token against 2) — and cast no weight at all (norm vectors are
+// float32), while the train step and the sequence scorer keep float32 products, every sum in float32. Checked on the graphs themselves: what the WebGPU
 // EP runs of them needs shader-f16, which CI's SwiftShader lacks (e2e/engine-f16 runs where it is).
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig } from '../../../scripts/make-tiny-model.ts';
@@ -42,6 +42,10 @@ describe('float16 weights', () => {
     }
     // q/k/v share one cast of their input, gate/up another; o and down one each; the LM head one for all chunks.
     expect(castsTo(g, 'float16')).toHaveLength(4 * config.numLayers + 1);
+    // Nor is any other weight cast each run: the norm vectors are float32 inputs (layout.ts).
+    const inputs = new Set(g.inputs.map((v) => v.name));
+    expect(g.nodes.filter((n) => n.opType === 'Cast' && inputs.has(n.inputs[0]!.name)).map((n) => n.inputs[0]!.name)).toEqual([]);
+    expect(g.inputs.filter((v) => v.name.endsWith('norm.weight')).every((v) => v.dtype === 'float32')).toBe(true);
     // LoRA branches stay float32: every LoRA input is float32 and read by float32 MatMuls.
     const lora = g.inputs.filter((v) => v.name.includes('lora') && v.shape.length === 2);
     expect(lora.length).toBe(2 * loraTargets.length * config.numLayers);

@@ -96,7 +96,8 @@ export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = 
     scales: g.input(names.q4(input, 'scales'), 'float32', [n!, k! / Q4_BLOCK]),
   });
   const w = (name: string, dims: number[], input = name): Value => {
-    if (layout.dtype === 'q4') return dims.length === 2 ? q4(input, dims) : g.input(input, 'float32', dims);
+    if (dims.length === 1) return g.input(input, 'float32', dims); // norm vectors: float32 in every layout (layout.ts)
+    if (layout.dtype === 'q4') return q4(input, dims);
     return transposed && readsTransposed(c, name) ? g.input(names.transposed(input), layout.dtype, [dims[1]!, dims[0]!]) : g.input(input, layout.dtype, dims);
   };
   const vocab = (name: string) => layout.chunks.map(({ rows }, k) => w(name, [rows, c.hiddenSize], chunkName(name, k, layout)));

@@ -1,5 +1,6 @@
-// How a Qwen3 checkpoint becomes graph inputs on a device: the weights' element type (float32,
-// float16, or 4-bit blocks for the matrices: q4.ts), and the vocabulary tensors (embedding, LM
+// How a Qwen3 checkpoint becomes graph inputs on a device: the matrices' element type (float32,
+// float16, or 4-bit blocks: q4.ts; the norm vectors stay float32 in every layout, read where a cast
+// of each would be one more dispatch per norm and step), and the vocabulary tensors (embedding, LM
 // head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut into row chunks that each fit one
 // storage-buffer binding (design.md "Models on the hub").
 import type { Qwen3Config } from '../config.ts';
@@ -90,8 +91,8 @@ export function layoutShapes(c: Qwen3Config, layout: WeightLayout): Map<string, 
 
 /**
  * Bytes the weight inputs of `layout` take on the device (what Qwen3Session.memory().weights
- * reports): float32 or float16 elements, or per q4 matrix [N, K] its codes (N·K/2 bytes) and
- * float32 scales (N·K/32 · 4), its norm vectors float32.
+ * reports): float32 or float16 matrix elements, or per q4 matrix [N, K] its codes (N·K/2 bytes)
+ * and float32 scales (N·K/32 · 4); norm vectors float32.
  */
 export function layoutBytes(c: Qwen3Config, layout: WeightLayout): number {
   return [...layoutShapes(c, layout).values()].reduce((sum, dims) => sum + tensorBytes(layout.dtype, dims), 0);
@@ -100,7 +101,7 @@ export function layoutBytes(c: Qwen3Config, layout: WeightLayout): number {
 /** Bytes of one tensor (or chunk) of `dims` on the device under a layout of `dtype`. */
 export function tensorBytes(dtype: LayoutDtype, dims: readonly number[]): number {
   const count = bytesOf(dims, 1);
-  return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * 4 : count * (dtype === 'float16' ? 2 : 4);
+  return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * 4 : count * (dtype === 'float16' && dims.length === 2 ? 2 : 4);
 }
 
 /**
@@ -115,7 +116,7 @@ export function floatWeights(layout: WeightLayout, what: string): WeightDtype {
   );
 }
 
-/** float32 data, float16 bits (Uint16Array) under a float16 layout, or a q4 matrix's codes (Uint8Array). */
+/** float32 data, a matrix's float16 bits (Uint16Array) under a float16 layout, or a q4 matrix's codes (Uint8Array). */
 export type WeightData = Float32Array | Uint16Array | Uint8Array;
 
 /** The element type a weight input's data is uploaded as. */
@@ -193,7 +194,7 @@ export function* tensorInputs(
   const stored: StoredValues = tensor instanceof Float32Array ? { dtype: 'F32', data: tensor } : tensor;
   if (stored.data.length !== bytesOf(dims, 1)) throw new Error(`tensorInputs: ${name} has ${stored.data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
   const checked = tensor instanceof Float32Array ? null : tensor;
-  const half = layout.dtype === 'float16';
+  const half = layout.dtype === 'float16' && dims.length === 2;
   const transpose = layout.dtype !== 'q4' && readsTransposed(c, name);
   const cols = dims.at(-1)!;
   for (const piece of pieces(layout, name, dims)) {

@@ -4,11 +4,10 @@
 // held twice, and a bad adapter merges nothing.
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../../scripts/make-tiny-model.ts';
-import { relativeError } from '../../testing/numerics.ts';
+import { float16Layout, relativeError } from '../../testing/numerics.ts';
 import type { DeviceTensor, Runtime, Tensor } from '../../engine/runtime.ts';
 import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { Qwen3Session, type Qwen3SessionOptions } from '../../engine/session.ts';
-import { roundTo } from '../dtype.ts';
 import { mergedReader } from '../merge.ts';
 import { newAdapter, type LoraAdapter } from '../peft.ts';
 import { loraTargets, projectionShape } from '../tensors.ts';
@@ -167,7 +166,7 @@ describe('Qwen3Session.mergeAdapter (float32 weights)', () => {
 
 describe('Qwen3Session.mergeAdapter (float16 weights)', () => {
   it('merges in float32 and rounds once: the host merge of the float16-rounded weights, loaded as float16', async () => {
-    const rounded = new Map([...weights].map(([name, data]) => [name, roundTo('F16', data)]));
+    const rounded = float16Layout(weights);
     const half = { weightDtype: 'float16' } as const;
     const want = await run(logitsOf, await hostMerged(rounded, sft), half);
     const fromOriginal = await run(logitsOf, await hostMerged(weights, sft), half);
