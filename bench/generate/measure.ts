@@ -15,6 +15,8 @@ export const OURS_PLAIN = 'ours, plain graphs';
 export const TJS = 'transformers.js generate';
 /** Ours with 4-bit base weights (weightDtype 'q4'): the same codes as TJS_Q4's file. */
 export const OURS_Q4 = 'ours, q4 weights';
+/** Ours with float16 weights (weightDtype 'float16', the page's default where the GPU has shader-f16): float16 products. */
+export const OURS_F16 = 'ours, f16 weights';
 /** transformers.js on the onnx-community layout (export-transformers-fused.ts: contrib ops, MatMulNBits); q4f16: float16 activations. */
 export const TJS_Q4 = 'transformers.js generate, q4';
 export const TJS_Q4F16 = 'transformers.js generate, q4f16';
