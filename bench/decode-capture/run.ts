@@ -6,11 +6,8 @@
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { build } from 'vite';
-import { CHROMIUM_ARGS } from '../../playwright.config.ts';
 import { makeTinyModel } from '../../scripts/make-tiny-model.ts';
-import { serveSite } from '../serve-site.ts';
+import { openBench } from '../serve-site.ts';
 import type { WayResult } from './main.ts';
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { steps: { type: 'string', default: '24' }, port: { type: 'string', default: '4361' } } });
@@ -19,9 +16,7 @@ const models = join(work, 'models');
 // The tests' tiny model: hidden 64, 2 layers, Qwen3's vocabulary.
 await makeTinyModel(join(models, 'tiny'), { seed: 7 });
 const site = join(work, 'site');
-await build({ configFile: false, root: resolve('bench/decode-capture'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-const { server, url } = await serveSite(site, Number(values.port), models);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const { browser, url, close } = await openBench('decode-capture', site, Number(values.port), models);
 try {
   const page = await browser.newPage();
   await page.goto(url);
@@ -37,6 +32,5 @@ try {
     console.log(`| ${r.way} | ${r.submitsPerToken.toFixed(2)} | ${r.msPerToken.toFixed(0)} | ${same ? 'yes' : 'NO'} | ${r.maxLogitDiff} |`);
   }
 } finally {
-  await browser.close();
-  server.kill();
+  await close();
 }

@@ -12,9 +12,6 @@ import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggin
 import { mkdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import { build } from 'vite';
-import { CHROMIUM_ARGS } from '../../playwright.config.ts';
 import { exportTransformersModel } from '../../scripts/export-transformersjs.ts';
 import { makeTinyModel, type TinyModelOptions } from '../../scripts/make-tiny-model.ts';
 import { loadCheckpoint } from '../../src/engine/model-dir.ts';
@@ -22,7 +19,7 @@ import { nodeRuntime } from '../../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
 import { loadBundledTokenizer } from '../../src/engine/tokenizer-node.ts';
 import { tjsModelFiles, type TjsDtype } from '../../src/model/qwen3/export-transformers.ts';
-import { serveSite } from '../serve-site.ts';
+import { openBench } from '../serve-site.ts';
 import type { GpuCounts } from './gpu-counter.ts';
 import type { PageRequest, PageResult } from './main.ts';
 import { onnxInitializers } from './onnx-initializers.ts';
@@ -186,9 +183,7 @@ async function benchNode(name: string, spec: Spec): Promise<EngineResult[]> {
 
 async function benchWeb(names: string[], specs: Map<string, Spec>, port: number, engines: string[] | undefined): Promise<{ browser: string; adapter: string; results: Map<string, (EngineResult | EngineFailure)[]> }> {
   const site = join(work, 'site');
-  await build({ configFile: false, root: resolve('bench/generate'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-  const { server, url } = await serveSite(site, port, models);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const { browser, url, close } = await openBench('generate', site, port, models);
   try {
     const results = new Map<string, (EngineResult | EngineFailure)[]>();
     let adapter = '';
@@ -206,8 +201,7 @@ async function benchWeb(names: string[], specs: Map<string, Spec>, port: number,
     }
     return { browser: `Chromium ${browser.version()}`, adapter, results };
   } finally {
-    await browser.close();
-    server.kill();
+    await close();
   }
 }
 

@@ -5,16 +5,11 @@
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { build } from 'vite';
-import { CHROMIUM_ARGS } from '../../playwright.config.ts';
-import { serveSite } from '../serve-site.ts';
+import { openBench } from '../serve-site.ts';
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { hidden: { type: 'string', default: '64' }, runs: { type: 'string', default: '5' }, port: { type: 'string', default: '4371' } } });
 const site = resolve('.tmp/bench-lm-head');
-await build({ configFile: false, root: resolve('bench/lm-head'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-const { server, url } = await serveSite(site, Number(values.port), site);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const { browser, url, close } = await openBench('lm-head', site, Number(values.port), site);
 try {
   const page = await browser.newPage();
   await page.goto(url);
@@ -31,6 +26,5 @@ try {
   const picks = new Set(timings.filter((t) => t.rows === 1).map((t) => t.argmax));
   if (picks.size !== 1) throw new Error(`the ways picked different tokens: ${[...picks].join(', ')}`);
 } finally {
-  await browser.close();
-  server.kill();
+  await close();
 }

@@ -10,14 +10,11 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { build } from 'vite';
-import { CHROMIUM_ARGS } from '../../playwright.config.ts';
 import { makeTinyModel, type TinyModelOptions } from '../../scripts/make-tiny-model.ts';
 import { makeBatch } from '../../src/engine/batches.ts';
 import { parseTrainConfig, type TrainConfig } from '../../src/engine/train-config.ts';
 import { syntheticExamples } from '../train.ts';
-import { serveSite } from '../serve-site.ts';
+import { openBench } from '../serve-site.ts';
 import type { CaseRequest, CaseResult } from './main.ts';
 
 const PORT = 4349;
@@ -97,9 +94,7 @@ async function main(): Promise<void> {
   const cases = values.cases.split(',').map(parseCase);
   const picked = [...new Set(cases.map((c) => c.model))];
   for (const m of picked) await makeTinyModel(join(models, m), sizes[m]!.options);
-  await build({ configFile: false, root: resolve('bench/train-webgpu'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 8192 } });
-  const { server, url } = await serveSite(site, PORT, models);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const { browser, url, close } = await openBench('train-webgpu', site, PORT, models);
   const version = browser.version();
   const loads = [loadavg()[0]!];
   const started = performance.now();
@@ -122,8 +117,7 @@ async function main(): Promise<void> {
       await page.close();
     }
   } finally {
-    await browser.close();
-    server.kill();
+    await close();
   }
   console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; Chromium ${version}`);
   console.log(`adapter: ${first?.adapter}; maxBufferSize ${first?.limits.maxBufferSize}, maxStorageBufferBindingSize ${first?.limits.maxStorageBufferBindingSize}`);
