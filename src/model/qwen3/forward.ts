@@ -11,7 +11,7 @@ import type { Graph, Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets, projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
 import { Q4_BLOB, Q4_BLOCK } from '../q4.ts';
-import { chunkName, EMBED, LM_HEAD, readsTransposed, weightLayout, type WeightLayout } from './layout.ts';
+import { chunkName, EMBED, inputDtype, LM_HEAD, readsTransposed, weightLayout, type WeightLayout } from './layout.ts';
 import { applyDropout, declareDropout, dropMask as branchDropMask, type DropoutInputs } from './dropout.ts';
 import * as names from './names.ts';
 
@@ -96,9 +96,9 @@ export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = 
     scales: g.input(names.q4(input, 'scales'), 'float32', [n!, k! / Q4_BLOCK]),
   });
   const w = (name: string, dims: number[], input = name): Value => {
-    if (dims.length === 1) return g.input(input, 'float32', dims); // norm vectors: float32 in every layout (layout.ts)
-    if (layout.dtype === 'q4') return q4(input, dims);
-    return transposed && readsTransposed(c, name) ? g.input(names.transposed(input), layout.dtype, [dims[1]!, dims[0]!]) : g.input(input, layout.dtype, dims);
+    const dtype = inputDtype(layout.dtype, dims);
+    if (dtype === 'q4') return q4(input, dims);
+    return transposed && readsTransposed(c, name) ? g.input(names.transposed(input), dtype, [dims[1]!, dims[0]!]) : g.input(input, dtype, dims);
   };
   const vocab = (name: string) => layout.chunks.map(({ rows }, k) => w(name, [rows, c.hiddenSize], chunkName(name, k, layout)));
   const embed = vocab(EMBED);

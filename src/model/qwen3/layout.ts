@@ -1,8 +1,7 @@
 // How a Qwen3 checkpoint becomes graph inputs on a device: the matrices' element type (float32,
-// float16, or 4-bit blocks: q4.ts; the norm vectors stay float32 in every layout, read where a cast
-// of each would be one more dispatch per norm and step), and the vocabulary tensors (embedding, LM
-// head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut into row chunks that each fit one
-// storage-buffer binding (design.md "Models on the hub").
+// float16, or 4-bit blocks: q4.ts; the norm vectors float32 in every layout: inputDtype), and the
+// vocabulary tensors (embedding, LM head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut into
+// row chunks that each fit one storage-buffer binding (design.md "Models on the hub").
 import type { Qwen3Config } from '../config.ts';
 import { convertInto, firstNonFinite, nonFiniteError, sliceStored, type StoredTensor, type StoredValues } from '../dtype.ts';
 import { Q4_BLOB, Q4_BLOCK, q4Refusal, quantizeQ4Into } from '../q4.ts';
@@ -39,8 +38,15 @@ export const chunkName = (name: string, k: number, layout: WeightLayout): string
 
 const bytesOf = (dims: readonly number[], bytes: number) => dims.reduce((a, d) => a * d, bytes);
 
+/**
+ * The element type of a weight input of `dims` under a layout of `dtype`: a matrix has the
+ * layout's (q4: codes and scales), a norm vector float32 in every layout — 0.26 MB at Qwen3-0.6B,
+ * where casting each where it is read would be one more dispatch per norm and step.
+ */
+export const inputDtype = (dtype: LayoutDtype, dims: readonly number[]): LayoutDtype => (dims.length === 1 ? 'float32' : dtype);
+
 /** Whether `dims` are stored as 4-bit blocks under a layout of `dtype`: every matrix of a q4 layout. */
-const quantized = (dtype: LayoutDtype, dims: readonly number[]) => dtype === 'q4' && dims.length === 2;
+const quantized = (dtype: LayoutDtype, dims: readonly number[]) => inputDtype(dtype, dims) === 'q4';
 
 /**
  * The largest buffer the device binds for a tensor of `dims`: float32 whatever the stored float
@@ -101,7 +107,7 @@ export function layoutBytes(c: Qwen3Config, layout: WeightLayout): number {
 /** Bytes of one tensor (or chunk) of `dims` on the device under a layout of `dtype`. */
 export function tensorBytes(dtype: LayoutDtype, dims: readonly number[]): number {
   const count = bytesOf(dims, 1);
-  return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * 4 : count * (dtype === 'float16' && dims.length === 2 ? 2 : 4);
+  return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * 4 : count * (inputDtype(dtype, dims) === 'float16' ? 2 : 4);
 }
 
 /**
@@ -194,7 +200,7 @@ export function* tensorInputs(
   const stored: StoredValues = tensor instanceof Float32Array ? { dtype: 'F32', data: tensor } : tensor;
   if (stored.data.length !== bytesOf(dims, 1)) throw new Error(`tensorInputs: ${name} has ${stored.data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
   const checked = tensor instanceof Float32Array ? null : tensor;
-  const half = layout.dtype === 'float16' && dims.length === 2;
+  const half = inputDtype(layout.dtype, dims) === 'float16';
   const transpose = layout.dtype !== 'q4' && readsTransposed(c, name);
   const cols = dims.at(-1)!;
   for (const piece of pieces(layout, name, dims)) {
