@@ -2,7 +2,7 @@
 // float16 (browser-model.ts; norm vectors stay float32) and the inference graphs multiply by each
 // as stored, in float16 (forward.ts MatrixUse.half). Checked here: the upload really is half size
 // (but for the norms); the page's greedy tokens are, token by token, ones onnxruntime-node's
-// float16-weight session rates within 1e-2 of its best (node's CPU EP multiplies in float32, the
+// float16-weight session rates within 2e-2 of its best (node's CPU EP multiplies in float32, the
 // page's in float16, so a near tie may go either way); and float16 weights move node's logits by
 // at most 1e-2 of the largest float32 logit. SwiftShader (CI) has no shader-f16, so there the test
 // is skipped; the worker protocol returns no logits, so both bounds are measured on node, the
@@ -24,8 +24,14 @@ const NEW_TOKENS = 8;
 const REPO = 'test/tiny-qwen3-f16';
 /** max |f16 − f32| / max |f32| over the prompt's logits. */
 const TOLERANCE = 1e-2;
+/**
+ * How far below node's best logit (÷ the largest) a page token may be: the page's float16 sums move
+ * each logit by < 1e-2 of the largest (4.5e-3 emulated for this model: forward.test.ts), so the
+ * page's pick and node's best differ by at most twice that.
+ */
+const TOKEN_TOLERANCE = 2e-2;
 
-test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within 1e-2 of its best, logits within 1e-2 of float32; float32 on request', async ({ page }) => {
+test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within 2e-2 of its best, logits within 1e-2 of float32; float32 on request', async ({ page }) => {
   test.setTimeout(300_000);
   await page.goto('./');
   const shaderF16 = await page.evaluate(async () => (await navigator.gpu?.requestAdapter())?.features.has('shader-f16') ?? false);
@@ -65,13 +71,13 @@ test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within
     );
     expect(run.weightBytes).toBe(2 * matrices + 4 * norms); // norm vectors stay float32
     expect(run.ids.length).toBeGreaterThan(0);
-    // Each page token under node's logits for the page's own prefix: at most TOLERANCE of the largest logit below the best.
+    // Each page token under node's logits for the page's own prefix: at most TOKEN_TOLERANCE of the largest logit below the best.
     for (const [i, id] of run.ids.entries()) {
       await half.reset();
       const logits = await half.forward([...prompt, ...run.ids.slice(0, i)]);
       const best = logits.reduce((m, v) => Math.max(m, v), -Infinity);
       const scale = logits.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      expect((best - logits[id]!) / scale, `token ${i} (${id})`).toBeLessThanOrEqual(TOLERANCE);
+      expect((best - logits[id]!) / scale, `token ${i} (${id})`).toBeLessThanOrEqual(TOKEN_TOLERANCE);
     }
     await half.release();
     await expect(page.getByTestId('engine-error')).toHaveCount(0);

@@ -1,6 +1,10 @@
 // An independent float64 Qwen3 forward ("Qwen3 in one page" in design.md), with optional LoRA, for tests only:
-// plain loops, no shared code with the ONNX graphs it checks.
+// plain loops, no shared code with the ONNX graphs it checks. `products: 'float16'` emulates a GPU MatMul
+// that sums in float16 (onnxruntime-web's WebGPU kernel on float16 operands): each base projection's input
+// rounded to float16 and every multiply-add rounded to float16 in order along the sum, as a fused
+// multiply-add would; LoRA branches and everything else stay float64.
 import type { Qwen3Config } from '../model/config.ts';
+import { f16ToF32, f32ToF16 } from '../model/dtype.ts';
 import { loraScale, type LoraAdapter } from '../model/peft.ts';
 import { projectionPath, projectionShape, type LoraTarget } from '../model/tensors.ts';
 
@@ -13,13 +17,17 @@ function rmsNorm(x: Vector, weight: Float32Array, eps: number): Vector {
   return x.map((v, i) => v * inv * weight[i]);
 }
 
-/** y = W·x for W [out, in] row-major. */
-function matVec(w: Float32Array, x: Vector, out: number): Vector {
+const half = (v: number) => f16ToF32(f32ToF16(v));
+
+/** y = W·x for W [out, in] row-major; `float16`: summed as a float16 MatMul would (see the top). */
+function matVec(w: Float32Array, x: Vector, out: number, float16 = false): Vector {
   const inp = x.length;
   const y = new Float64Array(out);
+  const xs = float16 ? x.map(half) : x;
   for (let o = 0; o < out; o++) {
     let sum = 0;
-    for (let i = 0; i < inp; i++) sum += w[o * inp + i] * x[i];
+    if (float16) for (let i = 0; i < inp; i++) sum = half(sum + w[o * inp + i] * xs[i]);
+    else for (let i = 0; i < inp; i++) sum += w[o * inp + i] * xs[i];
     y[o] = sum;
   }
   return y;
@@ -54,7 +62,9 @@ export function referenceLogits(
   weights: Map<string, Float32Array>,
   ids: number[],
   adapter: LoraAdapter | null = null,
+  products: 'float64' | 'float16' = 'float64',
 ): Float64Array {
+  const float16 = products === 'float16';
   const w = (name: string) => {
     const tensor = weights.get(name);
     if (!tensor) throw new Error(`reference: no weight ${name}`);
@@ -64,7 +74,7 @@ export function referenceLogits(
   const scale = adapter ? loraScale(adapter.config) : 0;
   const project = (layer: number, target: LoraTarget, x: Vector): Vector => {
     const [out] = projectionShape(config, target);
-    const y = matVec(w(`${projectionPath(layer, target)}.weight`), x, out);
+    const y = matVec(w(`${projectionPath(layer, target)}.weight`), x, out, float16);
     const pair = adapter?.layers[layer][target];
     if (pair) {
       const ax = matVec(pair.a, x, adapter!.config.r);
@@ -120,5 +130,5 @@ export function referenceLogits(
   }
   const last = rmsNorm(xs[xs.length - 1], w('model.norm.weight'), eps);
   const head = config.tieWordEmbeddings ? embed : w('lm_head.weight');
-  return matVec(head, last, config.vocabSize);
+  return matVec(head, last, config.vocabSize, float16);
 }

@@ -4,7 +4,9 @@
 // float32), while the train step and the sequence scorer keep float32 products, every sum in float32. Checked on the graphs themselves: what the WebGPU
 // EP runs of them needs shader-f16, which CI's SwiftShader lacks (e2e/engine-f16 runs where it is).
 import { describe, expect, it } from 'vitest';
-import { tinyModelConfig } from '../../../scripts/make-tiny-model.ts';
+import { tinyModelConfig, tinyModelWeights } from '../../../scripts/make-tiny-model.ts';
+import { float16Layout, relativeError } from '../../testing/numerics.ts';
+import { referenceLogits } from '../../testing/qwen3-reference.ts';
 import type { Graph, Node } from '../../onnx/index.ts';
 import { loraTargets } from '../tensors.ts';
 import { decoderGraph } from './decoder.ts';
@@ -62,5 +64,18 @@ describe('float16 weights', () => {
       expect(nodes.filter((n) => n.opType !== 'Cast' && n.opType !== 'Gather'), name).toEqual([]);
     }
     expect(castsTo(g, 'float16')).toEqual([]);
+  });
+});
+
+describe('float16 products, emulated', () => {
+  it('move the logits of e2e/engine-f16’s model by under 1e-2 of the largest logit, which that test’s 2e-2 per token allows twice', () => {
+    // e2e/engine-f16's model (seed 23, hidden 64, 2 layers) on float16 weights, a 12-token prompt; the float16 sums
+    // emulated on the host (testing/qwen3-reference.ts), against float64 sums of the same weights: 4.5e-3 here.
+    const tiny = tinyModelConfig({ hidden: 64, layers: 2 });
+    const weights = float16Layout(tinyModelWeights(tiny, 23));
+    const ids = [151644, 872, 198, 14, 2152, 26865, 9190, 419, 2711, 3239, 25, 3704];
+    const error = relativeError(referenceLogits(tiny, weights, ids, null, 'float16'), referenceLogits(tiny, weights, ids));
+    expect(error).toBeGreaterThan(1e-3); // the emulation really rounds the sums, beyond the weights' own 8.6e-4
+    expect(error).toBeLessThan(1e-2);
   });
 });
