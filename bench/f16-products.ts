@@ -3,10 +3,15 @@
 // Cast's input and output, each MatMul's weight operand — beside what casting every weight at its use
 // moved (2 bytes read, a float32 copy of 4 written and read again); (2) what summing in float16 (as
 // onnxruntime-web's WebGPU MatMul does on float16 operands) costs in the logits of seeded models,
-// emulated by testing/qwen3-reference.ts, against exact sums of the float32 weights.
+// emulated by testing/qwen3-reference.ts, against exact sums of the float32 weights; (3) decode ms a
+// token on onnxruntime-node, f32 against f16 weights (its CPU EP has no float16 MatMul and casts
+// around the node itself, so there f16 still casts every weight each run).
 //   npx tsx bench/f16-products.ts
 import { tinyModelConfig, tinyModelWeights } from '../scripts/make-tiny-model.ts';
+import { generate } from '../src/engine/generate.ts';
+import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { argmax } from '../src/engine/sampling.ts';
+import { Qwen3Session } from '../src/engine/session.ts';
 import { parseQwen3Config } from '../src/model/config.ts';
 import { fusedDecoderGraph } from '../src/model/qwen3/decoder-fused.ts';
 import { weightLayout } from '../src/model/qwen3/layout.ts';
@@ -52,4 +57,19 @@ for (const m of models) {
   const summed = referenceLogits(m.config, half, m.ids, null, 'float16');
   const pair = (got: Float64Array) => `${relativeError(got, exact).toExponential(1)} / ${rms(got, exact).toExponential(1)}`;
   console.log(`| ${m.label} | ${pair(stored)} | ${pair(summed)} | ${argmax(summed) === argmax(exact) ? 'yes' : 'no'} |`);
+}
+
+const mid = models.at(-1)!;
+const tokens = 33;
+console.log(`\nonnxruntime-node, ${mid.label}, ${prompt.length}-token prompt, ${tokens} greedy tokens (prefill included), two rounds:`);
+for (const round of [1, 2]) {
+  for (const weightDtype of ['float32', 'float16'] as const) {
+    const session = await Qwen3Session.load(nodeRuntime, mid.config, tinyModelWeights(mid.config, mid.seed), { weightDtype });
+    const greedy = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0, maxNewTokens: tokens, stopTokens: [] };
+    await generate(session, prompt, { ...greedy, maxNewTokens: 2 });
+    const start = performance.now();
+    await generate(session, prompt, greedy);
+    console.log(`  round ${round}, ${weightDtype} weights: ${((performance.now() - start) / tokens).toFixed(1)} ms a token`);
+    await session.release();
+  }
 }
