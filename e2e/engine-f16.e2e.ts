@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
-import { qwen3TensorShapes } from '../src/model/tensors.ts';
 import type { EngineClient } from '../src/engine/client.ts';
 import { loadModelTokenizer } from '../src/engine/model-dir.ts';
 import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
+import { weightElements } from '../src/testing/numerics.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'postgres connection pooling';
@@ -52,8 +52,7 @@ test('float16 weights on WebGPU: half the bytes, greedy tokens node rates within
     expect(diff / scale).toBeLessThanOrEqual(TOLERANCE);
     expect(diff / scale).toBeGreaterThan(1e-6); // the weights really were rounded
     await full.release();
-    const count = (vectors: boolean) => [...qwen3TensorShapes(config).values()].filter((dims) => (dims.length === 1) === vectors).reduce((n, dims) => n + dims.reduce((a, d) => a * d, 1), 0);
-    const [matrices, norms] = [count(false), count(true)];
+    const { matrices, norms } = weightElements(config);
 
     await page.goto(`./?hub=${encodeURIComponent(hub.url)}#/playground`);
     await page.getByTestId('base-repo').fill(REPO);

@@ -16,7 +16,7 @@ import type { Runtime } from './runtime.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session, type Qwen3SessionOptions } from './session.ts';
 import type { TensorSource } from './weight-source.ts';
-import { float16Layout, relativeError } from '../testing/numerics.ts';
+import { float16Layout, relativeError, weightElements } from '../testing/numerics.ts';
 import { countingRuntime } from '../testing/counting-runtime.ts';
 
 /** Logits of a prefill of `ids[0..6)`, then of single decode steps over the rest. */
@@ -81,8 +81,9 @@ describe.each([
     const half = await load(config, weights, { weightDtype: 'float16' });
     const halfSplit = await load(config, weights, { weightDtype: 'float16', maxBindingBytes });
     // Matrices in float16, norm vectors float32.
-    const norms = [...qwen3TensorShapes(config).values()].filter((dims) => dims.length === 1).reduce((n, [d]) => n + d!, 0);
-    expect(half.memory().weights).toBe((reference.memory().weights - 4 * norms) / 2 + 4 * norms);
+    const { matrices, norms } = weightElements(config);
+    expect(reference.memory().weights).toBe(4 * (matrices + norms));
+    expect(half.memory().weights).toBe(2 * matrices + 4 * norms);
     for (const s of [reference, original, half, halfSplit]) await s.setAdapter(adapter);
     const want = await logitsOf(reference, ids);
     const fp32 = await logitsOf(original, ids);

@@ -4,7 +4,7 @@ import { nodeRuntime } from '../../engine/runtime-node.ts';
 import { Qwen3Session } from '../../engine/session.ts';
 import { parseQwen3Config } from '../config.ts';
 import { weightLayout } from '../qwen3/layout.ts';
-import { qwen3TensorShapes } from '../tensors.ts';
+import { weightElements } from '../../testing/numerics.ts';
 import { estimateLoad, type BufferLimits } from './estimate.ts';
 import { QWEN3_06B_CONFIG } from '../../testing/qwen3-configs.ts';
 
@@ -79,8 +79,7 @@ describe('estimateLoad', () => {
     ];
     let compared = 0;
     for (const config of configs) {
-      const count = (vectors: boolean) => [...qwen3TensorShapes(config).values()].filter((dims) => (dims.length === 1) === vectors).reduce((sum, dims) => sum + dims.reduce((a, d) => a * d, 1), 0);
-      const [matrices, vectors] = [count(false), count(true)];
+      const { matrices, norms } = weightElements(config);
       for (const limit of limits) {
         for (const [dtype, weightDtype, bytes] of [['f32', 'float32', 4], ['f16', 'float16', 2]] as const) {
           const estimate = estimateLoad(config, dtype, limit);
@@ -90,7 +89,7 @@ describe('estimateLoad', () => {
             continue;
           }
           expect(estimate.vocabChunks).toBe(weightLayout(config, { maxBindingBytes, weightDtype }).chunks.length);
-          expect(estimate.totalBytes).toBe(matrices * bytes + vectors * 4);
+          expect(estimate.totalBytes).toBe(matrices * bytes + norms * 4);
           compared++;
         }
       }

@@ -1,8 +1,10 @@
 // How each graph multiplies by float16 weights (forward.ts MatrixUse): the inference graphs read
 // every matrix as stored — a Cast of a whole weight each run would write and read a float32 copy
 // of it (10 bytes a weight a token against 2) — and cast no weight at all (norm vectors are
-// float32), while the train step and the sequence scorer keep float32 products, every sum in float32. Checked on the graphs themselves: what the WebGPU
-// EP runs of them needs shader-f16, which CI's SwiftShader lacks (e2e/engine-f16 runs where it is).
+// float32), while the train step and the sequence scorer keep float32 products, every sum in
+// float32. Checked on the graphs themselves: what the WebGPU EP runs of them needs shader-f16,
+// which CI's SwiftShader lacks (e2e/engine-f16 runs where it is); and the cost of float16 sums,
+// emulated on the host.
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../../scripts/make-tiny-model.ts';
 import { float16Layout, relativeError } from '../../testing/numerics.ts';

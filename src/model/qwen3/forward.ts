@@ -42,9 +42,9 @@ export interface MatrixUse {
   /** Matrices as MatMul's right operand (layout.ts readsTransposed); absent: HF's [out, in]. */
   transposed?: boolean;
   /**
-   * float16 matrices multiplied in float16 (the inference graphs): the input cast down, the product
-   * cast back to float32, so each weight is read as stored, 2 bytes — casting the weight instead
-   * writes and reads a float32 copy of it every run (10 bytes a weight). onnxruntime-web's WebGPU
+   * float16 matrices multiplied in float16 (the inference graphs; float32 ones as ever): the input
+   * cast down, the product cast back to float32, so each weight is read as stored, 2 bytes — casting
+   * the weight instead writes and reads a float32 copy of it every run (10 bytes a weight). onnxruntime-web's WebGPU
    * MatMul then sums in float16; onnxruntime's CPU EP has no float16 MatMul and runs it in float32
    * (it casts around the node itself). Absent: float32 products, every sum in float32 (training).
    */
@@ -116,7 +116,7 @@ export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = 
   });
   const norm = w('model.norm.weight', [c.hiddenSize]);
   const lmHead = c.tieWordEmbeddings ? embed : vocab(LM_HEAD);
-  return { embed, layers, norm, lmHead, transposed, half: (use.half ?? false) && layout.dtype === 'float16' };
+  return { embed, layers, norm, lmHead, transposed, half: use.half };
 }
 
 /** The token inputs of a `layout`: input_ids alone when the vocabulary is one chunk. */
