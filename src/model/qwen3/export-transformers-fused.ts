@@ -13,7 +13,8 @@
 // GroupQueryAttention's rotary (bench/RESULTS.md "GPU work per decoded token").
 // Inputs input_ids, attention_mask, past_key_values.N.key/value — no position_ids: GroupQueryAttention
 // places a row's new tokens after its seqlens_k + 1 − T cached keys, so rows must not be left-padded.
-// Outputs logits [B, 1, V] (the last position, as the plain export) and present.N.key/value.
+// Outputs logits [B, T, V] (every position's, as the builder writes them: a decode step runs no
+// Slice, a prompt pays the LM head on each row) and present.N.key/value.
 // B batch_size, T sequence_length, P past_sequence_length, S = P + T, D hidden, hd head_dim, V vocab.
 import { groupQueryAttention, simplifiedLayerNorm, skipSimplifiedLayerNorm } from '../../onnx/contrib.ts';
 import { Graph, type Value } from '../../onnx/index.ts';
@@ -87,7 +88,6 @@ export function buildTransformersFusedDecoder(
   const lmHead = c.tieWordEmbeddings ? embed : matrix(LM_HEAD, [c.vocabSize, D]);
   const projection = (l: number, t: LoraTarget) => matrix(`${projectionPath(l, t)}.weight`, projectionShape(c, t));
   const headNorm = (x: Value, n: number, weight: Value) => g.reshape(simplifiedLayerNorm(g, g.reshape(x, [0, 0, n, hd]), weight, eps), [0, 0, n * hd]); // [B, T, n·hd]
-  const last = (v: Value) => g.slice(v, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
 
   let x = q4Rows(g, embed, ids); // the residual stream [B, T, D]
   let a = simplifiedLayerNorm(g, x, vector(`model.layers.0.input_layernorm.weight`, [D]), eps);
@@ -105,14 +105,12 @@ export function buildTransformersFusedDecoder(
       const post = skipSimplifiedLayerNorm(g, q4Times(g, attn.out, projection(l, 'o_proj')), x, vector(`${prefix}.post_attention_layernorm.weight`, [D]), eps);
       const proj: Projector = (t, input) => q4Times(g, input, projection(l, t));
       const m = g.scope('mlp', () => mlp(g, post.normed, proj));
-      // Only the last position's logits are read: the final norm runs on that row alone.
-      const final = l === c.numLayers - 1;
-      const nextNorm = vector(final ? 'model.norm.weight' : `model.layers.${l + 1}.input_layernorm.weight`, [D]);
-      return final ? skipSimplifiedLayerNorm(g, last(m), last(post.sum), nextNorm, eps) : skipSimplifiedLayerNorm(g, m, post.sum, nextNorm, eps);
+      const nextNorm = vector(l === c.numLayers - 1 ? 'model.norm.weight' : `model.layers.${l + 1}.input_layernorm.weight`, [D]);
+      return skipSimplifiedLayerNorm(g, m, post.sum, nextNorm, eps);
     });
     a = out.normed;
     x = out.sum;
   }
-  g.output(q4Times(g, a, lmHead), TJS_LOGITS); // [B, 1, V]
+  g.output(q4Times(g, a, lmHead), TJS_LOGITS); // [B, T, V]
   return g.toBytes();
 }

@@ -22,12 +22,14 @@ const ids = [151644, 872, 198, 14, 2152, 26865, 9190, 419, 2711, 3239, 25, 3704,
 
 const int64 = (rows: number[][]) => new Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, rows[0]!.length]);
 
+/** Each row's last position's logits, from the [B, T, V] every position gets. */
 async function lastLogits(model: PreTrainedModel, inputIds: number[][], mask: number[][]): Promise<Float32Array[]> {
   const { logits } = (await model({ input_ids: int64(inputIds), attention_mask: int64(mask) })) as { logits: Tensor };
+  const T = inputIds[0]!.length;
   const vocab = logits.dims[2]!;
-  expect(logits.dims).toEqual([inputIds.length, 1, vocab]);
+  expect(logits.dims).toEqual([inputIds.length, T, vocab]);
   const data = logits.data as Float32Array;
-  return inputIds.map((_, b) => data.subarray(b * vocab, (b + 1) * vocab));
+  return inputIds.map((_, b) => data.subarray((b * T + T - 1) * vocab, (b * T + T) * vocab));
 }
 
 describe.each(EXPORT_CASES)('transformers.js export: %s', (name, options) => {

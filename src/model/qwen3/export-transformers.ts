@@ -15,7 +15,7 @@ import { MASKED, ropeTables } from './inputs.ts';
 export const TJS_INPUT_IDS = 'input_ids'; // int64 [B, T]
 export const TJS_ATTENTION_MASK = 'attention_mask'; // int64 [B, S], 1 = real token
 export const TJS_POSITION_IDS = 'position_ids'; // int64 [B, T]
-export const TJS_LOGITS = 'logits'; // [B, 1, V]: the last position only, as our decoder
+export const TJS_LOGITS = 'logits'; // [B, T, V]: every position's, as Optimum and onnxruntime-genai's builder export them
 export const tjsPastKey = (layer: number) => `past_key_values.${layer}.key`; // [B, KV, P, hd]
 export const tjsPastValue = (layer: number) => `past_key_values.${layer}.value`;
 export const tjsPresentKey = (layer: number) => `present.${layer}.key`; // [B, KV, S, hd]
@@ -98,8 +98,7 @@ export function buildTransformersDecoder(
   const noLora: LoraInputs = { scale: g.scalar(0, 'float32'), layers: Array.from({ length: c.numLayers }, () => ({})) };
   const w = bakeWeights(g, c, weights);
   const { hidden, present } = qwen3Forward(g, c, w, noLora, ids, ctx); // [B, T, D]
-  const last = g.slice(hidden, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
-  g.output(lmHead(g, w, last), TJS_LOGITS); // [B, 1, V]
+  g.output(lmHead(g, w, hidden), TJS_LOGITS); // [B, T, V]
   present.forEach((p, l) => {
     g.output(p.key, tjsPresentKey(l));
     g.output(p.value, tjsPresentValue(l));
