@@ -54,14 +54,14 @@ export class FusedCache implements KvCache {
     return this.filled === 0 ? 0 : this.buffers!.rows;
   }
 
-  /** Every run is the decode graph's on the preallocated cache (a prefill graph would allocate a present of its own). */
+  /** Every run is on the preallocated cache: one new token a row on the decode graph (no Slice), more on the prompt graph. */
   async run(graph: DecoderGraph, feeds: Record<string, Tensor>, count: number, rows = 1, output = names.LOGITS): Promise<Record<string, Tensor>> {
     batchFits(this, rows);
     const { inputs, into } = await this.feeds(rows, count);
     const all: Record<string, Tensor> = { ...feeds, ...inputs };
     // total_sequence_length stays on the host: GroupQueryAttention reads it on the CPU.
     if (count === 1) for (const [name, t] of Object.entries(all)) if (t.kind === 'host' && name !== names.TOTAL_SEQUENCE_LENGTH) all[name] = await this.resident(name, t);
-    const out = await (await graph(true)).run(all, [output], into);
+    const out = await (await graph(count === 1)).run(all, [output], into);
     this.filled += count;
     return out;
   }

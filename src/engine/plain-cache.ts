@@ -10,7 +10,7 @@ import { causalBias, ropeTables } from '../model/qwen3/inputs.ts';
 import * as names from '../model/qwen3/names.ts';
 import { f32, tensorBytes, type Runtime, type Session, type Tensor } from './runtime.ts';
 
-/** The decoder graph to run: with past inputs (decode) or without (prefill). */
+/** The decoder graph to run: decode (plain: with past inputs; fused: one new token a row) or prefill. */
 export type DecoderGraph = (past: boolean) => Promise<Session>;
 
 export interface KvCache {

@@ -6,10 +6,10 @@
 // serves every adapter (swapped by feeding other inputs, no rebuild), each kind built when first
 // used (or, with `graphs: 'lazy'`, each graph when first run). The base model has its own graphs so
 // that it does not run 28 rank-1 zero branches per step. The graphs are the fused ones by default
-// (decoder-fused.ts: contrib ops; one decode graph runs every step on a KV cache allocated once,
-// fused-cache.ts), or with `decoder: 'plain'` decoder.ts's standard ops (a prefill and a decode
-// graph, the cache grown by each run's present), either on one sequence or a batch of rows of one
-// length (forwardRows). An adapter can also be merged into the weights on the device
+// (decoder-fused.ts: contrib ops; a prompt graph and a one-token decode graph, both on a KV cache
+// allocated once, fused-cache.ts), or with `decoder: 'plain'` decoder.ts's standard ops (a prefill
+// and a decode graph, the cache grown by each run's present), either on one sequence or a batch of
+// rows of one length (forwardRows). An adapter can also be merged into the weights on the device
 // (mergeAdapter), and one already on the device (a trainer's, trained-adapter.ts) taken over
 // without an upload.
 import type { Qwen3Config } from '../model/config.ts';
@@ -137,7 +137,10 @@ export class Qwen3Session implements Decoder {
     return s;
   }
 
-  /** The prefill (past false) or decode graph of `kind`, built and kept on first call; `pick` 'argmax' is its greedy variant. */
+  /**
+   * The prefill (past false) or decode graph of `kind`, built and kept on first call; `pick` 'argmax'
+   * is its greedy variant. Fused, prefill is a prompt's run on the cache and decode a one-token run.
+   */
   private graph(kind: GraphKind, past: boolean, pick: DecoderPick = 'logits'): Promise<Session> {
     return this.graphFor(`${kind} ${past ? 'decode' : 'prefill'}${pick === 'argmax' ? ' argmax' : ''}`, () => this.decoderBytes(kind, past, pick));
   }
@@ -145,8 +148,8 @@ export class Qwen3Session implements Decoder {
   /** The serialized graph of `kind` the session runs (fused or plain); the decode one runs per generated token, what a placement check reads. */
   decoderBytes(kind: GraphKind, past: boolean, pick: DecoderPick = 'logits'): Uint8Array {
     const options = { layout: this.layout, lora: kind === 'adapter', pick };
-    // The fused cache runs its one graph for a prompt too: the fused graphs have no prefill.
-    return this.fused ? buildFusedDecoder(this.config, { ...options, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' }) : buildDecoder(this.config, { ...options, past });
+    if (!this.fused) return buildDecoder(this.config, { ...options, past });
+    return buildFusedDecoder(this.config, { ...options, oneToken: past, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' });
   }
 
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */
@@ -304,7 +307,7 @@ export class Qwen3Session implements Decoder {
     if (!feeds) throw new Error(`Qwen3Session.useAdapter: no adapter "${String(id)}" (resident: ${this.adapterIds.join(', ') || 'none'})`);
     const kind = id === null ? 'base' : 'adapter';
     if (this.options.graphs !== 'lazy') {
-      if (!this.fused) await this.graph(kind, false);
+      await this.graph(kind, false);
       await this.graph(kind, true);
     }
     this.kind = kind;

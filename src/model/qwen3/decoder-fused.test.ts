@@ -2,7 +2,8 @@
 // same weight and LoRA inputs (a plain session's device tensors), the same token steps (a
 // prefill, a chunk of 3 after it, single decode steps), compared on the logits and on every
 // layer's present keys and values, once with a present of each run's own (past [1, KV, P, hd])
-// and once with the preallocated cache of fused-cache.ts written in place.
+// and once with the preallocated cache of fused-cache.ts written in place (the prompt graph for
+// the runs of several tokens, the one-token graph for the decode steps).
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights, type TinyModelOptions } from '../../../scripts/make-tiny-model.ts';
 import { FusedCache } from '../../engine/fused-cache.ts';
@@ -60,14 +61,14 @@ async function run(c: Qwen3Config, graphs: [Session, Session], fed: Record<strin
   return out;
 }
 
-/** The fused decode graph on fused-cache.ts's buffers, fed as past and written as present. */
-async function runInPlace(c: Qwen3Config, decode: Session, fed: Record<string, Tensor>): Promise<Step[]> {
+/** The fused prompt and one-token graphs on fused-cache.ts's buffers, fed as past and written as present. */
+async function runInPlace(c: Qwen3Config, [prompt, step]: [Session, Session], fed: Record<string, Tensor>): Promise<Step[]> {
   const cache = new FusedCache(nodeRuntime, c);
   const out: Step[] = [];
   try {
     let first: Record<string, Tensor> | null = null;
-    for (const step of steps) {
-      const result = await cache.run(async () => decode, { ...fed, [names.INPUT_IDS]: i64([1, step.length], step) }, step.length);
+    for (const ids of steps) {
+      const result = await cache.run(async (one) => (one ? step : prompt), { ...fed, [names.INPUT_IDS]: i64([1, ids.length], ids) }, ids.length);
       // The presents are the cache's own tensors, the same every step, written in place: nothing new was allocated.
       first ??= result;
       for (let l = 0; l < c.numLayers; l++) for (const name of [names.presentKey(l), names.presentValue(l)]) expect(result[name]).toBe(first[name]);
@@ -77,6 +78,19 @@ async function runInPlace(c: Qwen3Config, decode: Session, fed: Record<string, T
     cache.release();
   }
   return out;
+}
+
+/** A run's position and past inputs for `total` positions, nothing cached (the keys and values zero). */
+function stepFeeds(c: Qwen3Config, total: number): Record<string, Tensor> {
+  const { cos, sin } = ropeCache(8, c.headDim, c.ropeTheta);
+  const zeros = () => f32([1, c.numKvHeads, 8, c.headDim], new Float32Array(c.numKvHeads * 8 * c.headDim));
+  return {
+    [names.ROPE_COS_CACHE]: f32([8, c.headDim / 2], cos),
+    [names.ROPE_SIN_CACHE]: f32([8, c.headDim / 2], sin),
+    [names.SEQLENS_K]: i32([1], [total - 1]),
+    [names.TOTAL_SEQUENCE_LENGTH]: i32([], [total]),
+    ...Object.fromEntries(Array.from({ length: c.numLayers }, (_, l) => [[names.pastKey(l), zeros()], [names.pastValue(l), zeros()]]).flat()),
+  };
 }
 
 const worst = (got: Step[], want: Step[]) =>
@@ -103,10 +117,10 @@ describe.each([
         await session.setAdapter(lora ? adapter : null);
         const fed = { ...Object.fromEntries(session.weights), ...session.running.lora };
         const plain: [Session, Session] = [await make(buildDecoder(config, { past: false, lora })), await make(buildDecoder(config, { past: true, lora }))];
-        const fused = await make(buildFusedDecoder(config, { lora }));
+        const fused: [Session, Session] = [await make(buildFusedDecoder(config, { lora })), await make(buildFusedDecoder(config, { lora, oneToken: true }))];
         const want = await run(config, plain, fed, plainPositions);
         const inPlace = await runInPlace(config, fused, fed);
-        for (const s of [...plain, fused]) await s.release();
+        for (const s of [...plain, ...fused]) await s.release();
         expect(worst(inPlace, want)).toBeLessThan(1e-5);
         // The steps' logits differ from each other far more than the tolerance: the check has teeth.
         expect(relativeError(want[0]!.logits, want.at(-1)!.logits)).toBeGreaterThan(1e-2);
@@ -123,6 +137,34 @@ describe('fusedDecoderRefusal', () => {
     expect(fusedDecoderRefusal(tinyModelConfig({ headDim: 128 }))).toBeNull();
     expect(fusedDecoderRefusal(tinyModelConfig({ headDim: 8 }))).toMatch(/head_dim 8 is not a multiple of 16/);
     expect(() => buildFusedDecoder(tinyModelConfig({ headDim: 8 }))).toThrow(/buildFusedDecoder: head_dim 8 .* use decoder.ts's buildDecoder/);
+  });
+});
+
+describe('the last row', () => {
+  const config = tinyModelConfig({ layers: 3 });
+  const stepOps = (op: string) => fusedDecoderGraph(config, { oneToken: true }).nodes.filter((n) => n.opType === op);
+
+  it("is a prompt's one Slice, of the final norm run on every row; a decode step has none", () => {
+    const nodes = fusedDecoderGraph(config).nodes;
+    const slices = nodes.filter((n) => n.opType === 'Slice');
+    expect(slices).toHaveLength(1);
+    expect(slices[0]!.inputs[0]).toBe(nodes.filter((n) => n.opType === 'SkipSimplifiedLayerNormalization').at(-1)!.outputs[0]);
+    expect(stepOps('Slice')).toHaveLength(0);
+    expect(stepOps('SkipSimplifiedLayerNormalization')).toHaveLength(config.numLayers * 2);
+  });
+
+  it('a decode step takes one token a row: onnxruntime refuses two', async () => {
+    const session = await Qwen3Session.load(nodeRuntime, config, tinyModelWeights(config, 3), { graphs: 'lazy' });
+    const step = await nodeRuntime.createSession(session.decoderBytes('base', true));
+    try {
+      const two = { ...Object.fromEntries(session.weights), [names.INPUT_IDS]: i64([1, 2], [14, 2152]), ...stepFeeds(config, 2) };
+      await expect(step.run(two, [names.LOGITS])).rejects.toThrow(/input_ids/);
+      const one = { ...two, [names.INPUT_IDS]: i64([1, 1], [14]), ...stepFeeds(config, 1) };
+      expect(((await step.run(one, [names.LOGITS]))[names.LOGITS]!.dims)).toEqual([1, config.vocabSize]);
+    } finally {
+      await step.release();
+      await session.release();
+    }
   });
 });
 
@@ -147,23 +189,10 @@ describe("headNorm 'attention'", () => {
     const weights = tinyModelWeights(config, 3);
     const session = await Qwen3Session.load(nodeRuntime, config, weights, { graphs: 'lazy' });
     try {
-      const { cos, sin } = ropeCache(8, config.headDim, config.ropeTheta);
-      const feeds = {
-        ...Object.fromEntries(session.weights),
-        [names.INPUT_IDS]: i64([1, 2], [14, 2152]),
-        [names.ROPE_COS_CACHE]: f32([8, config.headDim / 2], cos),
-        [names.ROPE_SIN_CACHE]: f32([8, config.headDim / 2], sin),
-        [names.SEQLENS_K]: i32([1], [1]),
-        [names.TOTAL_SEQUENCE_LENGTH]: i32([], [2]),
-        ...Object.fromEntries(
-          Array.from({ length: config.numLayers }, (_, l) => [names.pastKey(l), names.pastValue(l)])
-            .flat()
-            .map((name) => [name, f32([1, config.numKvHeads, 8, config.headDim], new Float32Array(config.numKvHeads * 8 * config.headDim))]),
-        ),
-      };
+      const feeds = { ...Object.fromEntries(session.weights), [names.INPUT_IDS]: i64([1, 2], [14, 2152]), ...stepFeeds(config, 2) };
       await expect(decode.run(feeds, [names.LOGITS])).rejects.toThrow(/q_norm_weight \/ k_norm_weight inputs are not supported/);
       expect(nodeRuntime.headNormInAttention ?? false).toBe(false);
-      expect(session.decoderBytes('base', true)).toEqual(buildFusedDecoder(config, { lora: false, headNorm: 'nodes' }));
+      expect(session.decoderBytes('base', true)).toEqual(buildFusedDecoder(config, { lora: false, headNorm: 'nodes', oneToken: true }));
     } finally {
       await decode.release();
       await session.release();

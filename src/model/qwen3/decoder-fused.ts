@@ -6,9 +6,12 @@
 // scoring read the plain graphs (standard ops, grad() rules).
 //
 // Per run the graph takes seqlens_k and total_sequence_length instead of RoPE rows and a causal
-// bias; the RoPE tables cover all positions and are uploaded once. One graph serves a prompt and
-// each new token: it takes past K/V [B, KV, P, hd], a preallocated cache fed as its own present
-// (P its capacity), and GroupQueryAttention writes the new rows in place (fused-cache.ts).
+// bias; the RoPE tables cover all positions and are uploaded once. Both graphs, a prompt's (any
+// number of new tokens) and a decode step's (one), take past K/V [B, KV, P, hd], a preallocated
+// cache fed as its own present (P its capacity), and GroupQueryAttention writes the new rows in
+// place (fused-cache.ts). They differ in one node: the prompt's slices its last row for the LM
+// head; the step's only row is the last, so each token runs no Slice, as a decode step of
+// onnx-community's layout (logits of every row) runs none either.
 import { groupQueryAttention, simplifiedLayerNorm, skipSimplifiedLayerNorm } from '../../onnx/contrib.ts';
 import { Graph, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
@@ -24,8 +27,10 @@ interface Positions {
   rotary: { cos: Value; sin: Value }; // [positions, hd / 2]
 }
 
-/** The decode graph only: the fused cache runs every step, a prompt's too, on it (fused-cache.ts). */
+/** Every run is on the cache (fused-cache.ts), so there is no `past`: a run is a prompt's or, with `oneToken`, a decode step's. */
 export interface FusedDecoderOptions extends Omit<DecoderOptions, 'past'> {
+  /** The decode step's graph: input_ids [B, 1] (onnxruntime refuses more), no last-row Slice. */
+  oneToken?: boolean;
   /**
    * Where q_norm / k_norm run: 'attention', inside GroupQueryAttention (its q_norm_weight /
    * k_norm_weight inputs: two dispatches fewer per layer, onnxruntime-web's WebGPU EP only), or
@@ -56,7 +61,7 @@ export function fusedDecoderRefusal(c: Qwen3Config): string | null {
   return c.headDim % 16 === 0 ? null : `head_dim ${c.headDim} is not a multiple of 16, which GroupQueryAttention's rotary needs`;
 }
 
-/** The fused decode graph, serialized; buildDecoder's options and inputs' layout, and where the head norms run. */
+/** A fused graph (a prompt's, or with `oneToken` a decode step's), serialized; buildDecoder's options and inputs' layout, and where the head norms run. */
 export const buildFusedDecoder = (c: Qwen3Config, options: FusedDecoderOptions = {}): Uint8Array => fusedDecoderGraph(c, options).toBytes();
 
 export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions = {}): Graph {
@@ -64,7 +69,7 @@ export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions =
   if (refusal) throw new Error(`buildFusedDecoder: ${refusal}; use decoder.ts's buildDecoder`);
   const layout = options.layout ?? weightLayout(c);
   const g = new Graph('qwen3-fused-decode');
-  const ids = declareTokens(g, layout, 'B', 'T');
+  const ids = declareTokens(g, layout, 'B', options.oneToken ? 1 : 'T');
   const kv = ['B', c.numKvHeads, 'P', c.headDim];
   const past = Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) }));
   const at: Positions = {
@@ -82,13 +87,16 @@ export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions =
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));
   });
-  outputLogits(g, lmHead(g, w, hidden), options.pick); // [B, V] or [B]
+  // Only the last position's logits are read: a prompt slices the final norm's rows once (the norm
+  // on all T rows costs nothing beside the layers; slicing its two inputs was one node more).
+  const last = options.oneToken ? hidden : g.slice(hidden, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
+  outputLogits(g, lmHead(g, w, g.squeeze(last, [1])), options.pick); // [B, V] or [B]
   return g;
 }
 
 /**
- * The decoder layers on the embedded tokens x [B, T, D] → the last position's final normed hidden
- * state [B, D]. Each norm after the first takes the residual add with it: the stream leaves a
+ * The decoder layers on the embedded tokens x [B, T, D] → the final normed hidden states
+ * [B, T, D]. Each norm after the first takes the residual add with it: the stream leaves a
  * SkipSimplifiedLayerNormalization as its `sum` beside the normed input of the next block.
  */
 function layers(
@@ -103,22 +111,18 @@ function layers(
   const eps = c.rmsNormEps;
   let x = embedded; // the residual stream [B, T, D]
   let a = g.scope('layer0', () => simplifiedLayerNorm(g, x, asFloat32(g, w.layers[0]!.inputNorm), eps)); // rms(x)·w_in
-  const last = (v: Value) => g.slice(v, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
   for (let l = 0; l < c.numLayers; l++) {
     const layer = w.layers[l]!;
     const proj: Projector = (t, input) => project(g, input, layer.proj[t], w, lora.layers[l]![t], lora);
-    const final = l === c.numLayers - 1;
     const out = g.scope(`layer${l}`, () => {
       const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past[l]!, inAttention));
       present(l, attn.present);
       const post = skipSimplifiedLayerNorm(g, proj('o_proj', attn.out), x, asFloat32(g, layer.postNorm), eps); // mid = x + o
       const m = g.scope('mlp', () => mlp(g, post.normed, proj));
-      // Only the last position's logits are read: the final norm runs on that row alone.
-      const nextNorm = asFloat32(g, final ? w.norm : w.layers[l + 1]!.inputNorm);
-      return final ? skipSimplifiedLayerNorm(g, last(m), last(post.sum), nextNorm, eps) : skipSimplifiedLayerNorm(g, m, post.sum, nextNorm, eps);
+      return skipSimplifiedLayerNorm(g, m, post.sum, asFloat32(g, l === c.numLayers - 1 ? w.norm : w.layers[l + 1]!.inputNorm), eps);
     });
     a = out.normed;
     x = out.sum;
   }
-  return g.squeeze(a, [1]); // [B, D]
+  return a;
 }

@@ -32,7 +32,8 @@ const castsTo = (g: Graph, dtype: string) => g.nodes.filter((n) => n.opType === 
 
 describe('float16 weights', () => {
   it.each([
-    ['fused decode', fusedDecoderGraph(config, { layout })],
+    ['fused prompt', fusedDecoderGraph(config, { layout })],
+    ['fused decode', fusedDecoderGraph(config, { layout, oneToken: true })],
     ['plain decode', decoderGraph(config, { layout })],
     ['plain prefill', decoderGraph(config, { layout, past: false })],
   ])('%s: every matrix feeds a float16 MatMul as stored (none is cast), one input cast per distinct projection input', (_, g) => {
