@@ -75,6 +75,17 @@ describe('names', () => {
     for (const n of names) expect(n).toMatch(/^[A-Za-z0-9_/.:]+$/);
     expect(g.scalar(1, 'float32')).toBe(g.scalar(1, 'float32'));
   });
+
+  it('number repeats in order, a scope apart from its label', () => {
+    const g = new Graph('repeats');
+    const x = g.input('x', 'float32', [2]);
+    const names = [g.neg(x), g.scope('Neg_2', () => g.neg(x)), g.neg(x), g.neg(x)].map((v) => v.name);
+    expect(names).toEqual(['Neg', 'Neg_2/Neg', 'Neg_1', 'Neg_2']);
+    // A loss head at a long max_length repeats names thousands of times (graph.ts nextSuffix).
+    for (let i = 0; i < 20_000; i++) g.neg(x);
+    expect(g.nodes.at(-1)!.name).toBe('Neg_20002');
+    expect(new Set(g.nodes.map((n) => n.name)).size).toBe(g.nodes.length);
+  });
 });
 
 describe('grad', () => {

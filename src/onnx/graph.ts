@@ -53,6 +53,8 @@ export class GraphCore {
   private readonly producers = new Map<string, Node>();
   private readonly valueNames = new Set<string>();
   private readonly nodeNames = new Set<string>();
+  /** Per set and base name, the suffix to try next: probing from _1 each time made n same-named nodes (a loss head's chunks at a long max_length) cost n² checks. */
+  private readonly nextSuffix = new Map<ReadonlySet<string>, Map<string, number>>();
   private readonly constants = new Map<string, Value>();
   private readonly scopes: string[] = [];
   private readonly domains = new Map<string, number>([['', OPSET]]);
@@ -71,16 +73,23 @@ export class GraphCore {
 
   /** A unique node name under the current scope, e.g. 'layer0/attn/q_proj/MatMul'. */
   protected nodeName(label: string): string {
-    const base = [...this.scopes, label].join('/');
-    let name = base;
-    for (let i = 1; this.nodeNames.has(name); i++) name = `${base}_${i}`;
+    const name = this.unused([...this.scopes, label].join('/'), this.nodeNames);
     this.nodeNames.add(name);
     return name;
   }
 
   private freeValueName(base: string): string {
-    let name = base;
-    for (let i = 1; this.valueNames.has(name); i++) name = `${base}_${i}`;
+    return this.unused(base, this.valueNames);
+  }
+
+  /** `base`, or `base_i` for the first i from where the last search for `base` ended, not in `taken`. */
+  private unused(base: string, taken: ReadonlySet<string>): string {
+    let next = this.nextSuffix.get(taken);
+    if (!next) this.nextSuffix.set(taken, (next = new Map()));
+    let i = next.get(base) ?? 0;
+    let name = i === 0 ? base : `${base}_${i}`;
+    while (taken.has(name)) name = `${base}_${++i}`;
+    next.set(base, i);
     return name;
   }
 
