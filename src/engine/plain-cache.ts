@@ -11,7 +11,7 @@ import * as names from '../model/qwen3/names.ts';
 import { f32, tensorBytes, type Runtime, type Session, type Tensor } from './runtime.ts';
 
 /** The decoder graph to run: decode (plain: with past inputs; fused: one new token a row) or prefill. */
-export type DecoderGraph = (past: boolean) => Promise<Session>;
+export type DecoderGraph = (decode: boolean) => Promise<Session>;
 
 export interface KvCache {
   /** Tokens cached per row: the sequences so far. */

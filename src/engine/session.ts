@@ -138,18 +138,19 @@ export class Qwen3Session implements Decoder {
   }
 
   /**
-   * The prefill (past false) or decode graph of `kind`, built and kept on first call; `pick` 'argmax'
-   * is its greedy variant. Fused, prefill is a prompt's run on the cache and decode a one-token run.
+   * The prefill or decode graph of `kind`, built and kept on first call; `pick` 'argmax' is its
+   * greedy variant. Plain, decode takes past inputs; fused, prefill is a prompt's run on the cache
+   * and decode a one-token run.
    */
-  private graph(kind: GraphKind, past: boolean, pick: DecoderPick = 'logits'): Promise<Session> {
-    return this.graphFor(`${kind} ${past ? 'decode' : 'prefill'}${pick === 'argmax' ? ' argmax' : ''}`, () => this.decoderBytes(kind, past, pick));
+  private graph(kind: GraphKind, decode: boolean, pick: DecoderPick = 'logits'): Promise<Session> {
+    return this.graphFor(`${kind} ${decode ? 'decode' : 'prefill'}${pick === 'argmax' ? ' argmax' : ''}`, () => this.decoderBytes(kind, decode, pick));
   }
 
   /** The serialized graph of `kind` the session runs (fused or plain); the decode one runs per generated token, what a placement check reads. */
-  decoderBytes(kind: GraphKind, past: boolean, pick: DecoderPick = 'logits'): Uint8Array {
+  decoderBytes(kind: GraphKind, decode: boolean, pick: DecoderPick = 'logits'): Uint8Array {
     const options = { layout: this.layout, lora: kind === 'adapter', pick };
-    if (!this.fused) return buildDecoder(this.config, { ...options, past });
-    return buildFusedDecoder(this.config, { ...options, oneToken: past, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' });
+    if (!this.fused) return buildDecoder(this.config, { ...options, past: decode });
+    return buildFusedDecoder(this.config, { ...options, oneToken: decode, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' });
   }
 
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */
@@ -367,7 +368,7 @@ export class Qwen3Session implements Decoder {
     const uneven = rows.findIndex((r) => r.length !== T);
     if (uneven >= 0) throw new Error(`Qwen3Session.forwardRows: row ${uneven} has ${rows[uneven]!.length} token ids, row 0 has ${T} (a batch's rows are of one length)`);
     const feeds: Record<string, Tensor> = { ...this.lora, ...this.tokenFeeds(rows, T), ...Object.fromEntries(this.weights) };
-    return this.cache.run((past) => this.graph(this.kind, past, pick), feeds, T, rows.length, pick === 'argmax' ? names.NEXT_TOKEN : names.LOGITS);
+    return this.cache.run((decode) => this.graph(this.kind, decode, pick), feeds, T, rows.length, pick === 'argmax' ? names.NEXT_TOKEN : names.LOGITS);
   }
 
   /** Tokens in the KV cache, per row. */

@@ -53,8 +53,9 @@ export class GraphCore {
   private readonly producers = new Map<string, Node>();
   private readonly valueNames = new Set<string>();
   private readonly nodeNames = new Set<string>();
-  /** Per set and base name, the suffix to try next: probing from _1 each time made n same-named nodes (a loss head's chunks at a long max_length) cost n² checks. */
-  private readonly nextSuffix = new Map<ReadonlySet<string>, Map<string, number>>();
+  /** Per base name, the suffix to try next (nodes', values'): probing from _1 each time made n same-named nodes (a loss head's chunks at a long max_length) cost n² checks. */
+  private readonly nodeSuffix = new Map<string, number>();
+  private readonly valueSuffix = new Map<string, number>();
   private readonly constants = new Map<string, Value>();
   private readonly scopes: string[] = [];
   private readonly domains = new Map<string, number>([['', OPSET]]);
@@ -73,19 +74,17 @@ export class GraphCore {
 
   /** A unique node name under the current scope, e.g. 'layer0/attn/q_proj/MatMul'. */
   protected nodeName(label: string): string {
-    const name = this.unused([...this.scopes, label].join('/'), this.nodeNames);
+    const name = this.unused([...this.scopes, label].join('/'), this.nodeNames, this.nodeSuffix);
     this.nodeNames.add(name);
     return name;
   }
 
   private freeValueName(base: string): string {
-    return this.unused(base, this.valueNames);
+    return this.unused(base, this.valueNames, this.valueSuffix);
   }
 
   /** `base`, or `base_i` for the first i from where the last search for `base` ended, not in `taken`. */
-  private unused(base: string, taken: ReadonlySet<string>): string {
-    let next = this.nextSuffix.get(taken);
-    if (!next) this.nextSuffix.set(taken, (next = new Map()));
+  private unused(base: string, taken: ReadonlySet<string>, next: Map<string, number>): string {
     let i = next.get(base) ?? 0;
     let name = i === 0 ? base : `${base}_${i}`;
     while (taken.has(name)) name = `${base}_${++i}`;
