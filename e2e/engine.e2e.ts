@@ -1,6 +1,8 @@
 // The browser engine end to end on SwiftShader WebGPU: a tiny seeded Qwen3 and a PEFT adapter
 // served with the hub's URL layout, loaded through the hub code path (?hub=), generated greedily
 // in the worker and checked token for token against onnxruntime-node running the same model.
+// SwiftShader is a fallback adapter, so the page's LM head runs by rows (forward.ts HeadProduct)
+// where the reference's is a MatMul; the placement check holds its Einsum to the GPU.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +76,7 @@ test('a tiny Qwen3 from the hub path generates the same tokens as onnxruntime-no
   await page.getByTestId('base-repo').fill(BASE_REPO);
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('model-loaded')).toHaveText(BASE_REPO, { timeout: 120_000 });
+  await expect(page.getByTestId('model-head-rows')).toHaveText('CPU-rendered WebGPU');
   await page.getByTestId('greedy').check();
   await page.getByTestId('max-tokens').fill(String(NEW_TOKENS));
   await page.getByTestId('query-input').fill(QUERY);

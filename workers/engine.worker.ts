@@ -136,6 +136,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         warnings: model.warnings,
         weightsFrom: model.weightsFrom,
         promptFormat: format.id,
+        head: model.session.head,
       };
     }
     case 'load-adapter': {

@@ -5,6 +5,7 @@
 import type { GrpoMemoryEstimate, TrainMemoryEstimate } from './train-memory.ts';
 import type { CacheKey } from '../model/hub/cache.ts';
 import type { LoadDtype } from '../model/hub/estimate.ts';
+import type { HeadProduct } from '../model/qwen3/forward.ts';
 import type { TrainingCheckpoint } from './checkpoint.ts';
 import type { GrpoConfig } from './grpo-config.ts';
 import type { GrpoCheckpoint, GrpoGuardSettings, GrpoOutcome, GrpoPhase, GrpoProgress, GrpoStep } from './grpo-protocol.ts';
@@ -121,6 +122,8 @@ export interface ModelInfo {
   weightsFrom: WeightsFrom;
   /** The prompt format id generation asks this model in. */
   promptFormat: string;
+  /** How the decoders multiply by the LM head: by rows on a fallback adapter (forward.ts HeadProduct). */
+  head: HeadProduct;
 }
 
 export interface AdapterInfo {

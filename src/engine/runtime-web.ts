@@ -182,6 +182,7 @@ export function createWebRuntime(): WebRuntime {
     name: 'onnxruntime-web (webgpu)',
     headNormInAttention: true,
     device,
+    fallbackAdapter: async () => (await device()).adapterInfo?.isFallbackAdapter === true,
     memory: () => ({ ...memory }),
     counts: () => ({ ...counts }),
 

@@ -67,6 +67,11 @@ export interface Runtime {
    * them inside it (decoder-fused.ts headNorm). Absent: false.
    */
   readonly headNormInAttention?: boolean;
+  /**
+   * Whether the device is a fallback adapter (WebGPU's isFallbackAdapter: a CPU rasterizer such as
+   * SwiftShader), where the decoders' LM head runs by rows (forward.ts HeadProduct). Absent: false.
+   */
+  fallbackAdapter?(): Promise<boolean>;
   createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
   /** Copies a host tensor to the device (a no-op wrap on CPU). */
   upload(tensor: HostTensor): Promise<DeviceTensor>;

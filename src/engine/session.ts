@@ -14,7 +14,7 @@
 // without an upload.
 import type { Qwen3Config } from '../model/config.ts';
 import { loraScale, type LoraAdapter, type LoraConfig } from '../model/peft.ts';
-import type { DecoderPick } from '../model/qwen3/forward.ts';
+import type { DecoderPick, HeadProduct } from '../model/qwen3/forward.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
@@ -42,6 +42,8 @@ export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
    * (fusedDecoderRefusal: head_dim a multiple of 16, as every Qwen3's 128 is), plain otherwise.
    */
   decoder?: 'fused' | 'plain';
+  /** The decoders' LM head product (forward.ts HeadProduct). Default: 'rows' on a fallback adapter (Runtime.fallbackAdapter), else 'matmul'. */
+  head?: HeadProduct;
 }
 
 /** Bytes this session holds on the device, by what they are. */
@@ -127,7 +129,8 @@ export class Qwen3Session implements Decoder {
       for (const t of device.values()) runtime.release(t);
       throw error;
     }
-    const s = new Qwen3Session(runtime, config, layout, options, device);
+    const head = options.head ?? ((await runtime.fallbackAdapter?.()) ? 'rows' : 'matmul');
+    const s = new Qwen3Session(runtime, config, layout, { ...options, head }, device);
     try {
       await s.useAdapter(null); // builds the base graphs unless lazy
     } catch (error) {
@@ -148,9 +151,14 @@ export class Qwen3Session implements Decoder {
 
   /** The serialized graph of `kind` the session runs (fused or plain); the decode one runs per generated token, what a placement check reads. */
   decoderBytes(kind: GraphKind, decode: boolean, pick: DecoderPick = 'logits'): Uint8Array {
-    const options = { layout: this.layout, lora: kind === 'adapter', pick };
+    const options = { layout: this.layout, lora: kind === 'adapter', pick, head: this.head };
     if (!this.fused) return buildDecoder(this.config, { ...options, past: decode });
     return buildFusedDecoder(this.config, { ...options, oneToken: decode, headNorm: this.runtime.headNormInAttention ? 'attention' : 'nodes' });
+  }
+
+  /** How the decoders multiply by the LM head (Qwen3SessionOptions.head, resolved at load). */
+  get head(): HeadProduct {
+    return this.options.head!;
   }
 
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */

@@ -90,7 +90,7 @@ export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions =
   // Only the last position's logits are read: a prompt slices the final norm's output, one Slice
   // where slicing the norm's two inputs would be two (the norm on all T rows costs next to nothing).
   const last = options.oneToken ? hidden : g.slice(hidden, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
-  outputLogits(g, lmHead(g, w, g.squeeze(last, [1])), options.pick); // [B, V] or [B]
+  outputLogits(g, lmHead(g, w, g.squeeze(last, [1]), options.head), options.pick); // [B, V] or [B]
   return g;
 }
 

@@ -11,7 +11,7 @@
 import { Graph } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets } from '../tensors.ts';
-import { declareLora, declareTokens, declareWeights, lmHead, noLora, outputLogits, qwen3Forward, type DecoderPick } from './forward.ts';
+import { declareLora, declareTokens, declareWeights, lmHead, noLora, outputLogits, qwen3Forward, type DecoderPick, type HeadProduct } from './forward.ts';
 import { weightLayout, type WeightLayout } from './layout.ts';
 import * as names from './names.ts';
 
@@ -24,6 +24,8 @@ export interface DecoderOptions {
   lora?: boolean;
   /** The logits (default) or only their argmax (forward.ts outputLogits). */
   pick?: DecoderPick;
+  /** The LM head's product (forward.ts HeadProduct; default 'matmul'). */
+  head?: HeadProduct;
 }
 
 export const buildDecoder = (c: Qwen3Config, options: DecoderOptions = {}): Uint8Array => decoderGraph(c, options).toBytes();
@@ -46,7 +48,7 @@ export function decoderGraph(c: Qwen3Config, options: DecoderOptions = {}): Grap
   const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
   const { hidden, present } = qwen3Forward(g, c, weights, lora, ids, ctx); // [B, T, D]
   const last = g.squeeze(g.slice(hidden, [-1], [2 ** 31 - 1], [1]), [1]); // [B, D]
-  outputLogits(g, lmHead(g, weights, last), options.pick); // [B, V] or [B]
+  outputLogits(g, lmHead(g, weights, last, options.head), options.pick); // [B, V] or [B]
   present.forEach((p, l) => {
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));

@@ -349,8 +349,24 @@ export function outputLogits(g: Graph, logits: Value, pick: DecoderPick = 'logit
   g.output(g.custom('ArgMax', [logits], [{ dtype: 'int64', shape: [logits.shape[0]!] }], attributes)[0]!, names.NEXT_TOKEN);
 }
 
-/** Logits of the rows of `h` [.., D] → [.., V], concatenated over vocabulary chunks. */
-export function lmHead(g: Graph, w: Qwen3Weights, h: Value): Value {
-  const logits = chunksOf(w.lmHead).map((chunk) => project(g, h, chunk, w)); // each [.., V_k]
+/**
+ * How a decoder graph multiplies its rows [B, D] by the LM head. 'matmul' (project: MatMul, or
+ * MatMulNBits under q4) on a GPU. 'rows', for a fallback adapter (a CPU rasterizer: SwiftShader):
+ * Einsum, one thread an output, on float32 chunks — onnxruntime-web's WebGPU MatMul computes
+ * tiles of 32 rows whatever B is, which a GPU's idle lanes absorb and a CPU pays in full: 758 ms
+ * against 80 ms at the tests' tiny model, B = 1 (bench/lm-head). q4 and float16 chunks keep their product.
+ */
+export type HeadProduct = 'matmul' | 'rows';
+
+/** Logits of the rows of `h` [.., D] ([B, D] for 'rows') → [.., V], concatenated over vocabulary chunks. */
+export function lmHead(g: Graph, w: Qwen3Weights, h: Value, product: HeadProduct = 'matmul'): Value {
+  const logits = chunksOf(w.lmHead).map((chunk) => (product === 'rows' && !isQ4(chunk) && chunk.dtype === 'float32' ? byRows(g, h, chunk, w.transposed) : project(g, h, chunk, w))); // each [.., V_k]
   return logits.length === 1 ? logits[0]! : g.concat(logits, -1);
+}
+
+/** h [B, D] times a float32 chunk [D, V_k] (the decoders' transposed layout) by Einsum → [B, V_k]. */
+function byRows(g: Graph, h: Value, chunk: Value, transposed: boolean | undefined): Value {
+  if (h.shape.length !== 2 || !transposed) throw new Error(`lmHead: the 'rows' product takes rows [B, D] and a transposed head [D, V], got ${h.name} [${h.shape.join(', ')}] and ${chunk.name} [${chunk.shape.join(', ')}]`);
+  const equation = [{ name: 'equation', type: 'string' as const, value: 'bd,dv->bv' }];
+  return g.custom('Einsum', [h, chunk], [{ dtype: 'float32', shape: [h.shape[0]!, chunk.shape[1]!] }], equation)[0]!;
 }
