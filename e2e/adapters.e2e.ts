@@ -13,7 +13,7 @@ import { expandIds } from './support/engine.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'configure nginx reverse proxy';
-// SwiftShader is slow (~1 s per decoded token with the 151,936-row LM head): 4 tokens a run.
+// SwiftShader (a CPU rasterizer) is slow: 4 tokens a run.
 const NEW_TOKENS = 4;
 const BASE_REPO = 'test/tiny-qwen3';
 const SHOTS = '/tmp/shots-adapters';

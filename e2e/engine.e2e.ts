@@ -18,8 +18,8 @@ import { expandIds } from './support/engine.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
 const QUERY = 'configure nginx reverse proxy';
-// SwiftShader is slow (~1.5 s per decoded token on 2 cores, most of this test's time): 4 tokens a run,
-// 3 of them decoded on the KV cache, already tell base from adapter (checked in beforeAll).
+// SwiftShader is slow (on 2 cores, most of this test's time): 4 tokens a run, 3 of them decoded on
+// the KV cache, already tell base from adapter (checked in beforeAll).
 const NEW_TOKENS = 4;
 const SHOTS = '/tmp/shots-engine';
 const BASE_REPO = 'test/tiny-qwen3';

@@ -15,7 +15,7 @@ import { openTrainWithModel, TRAIN_REPO, useTrainFixture } from './support/train
 
 const STEPS = 2;
 const G = 2;
-/** SwiftShader decodes ~1 s a token here (the 151,936-row LM head); the reference pass is one forward per completion. */
+/** Short: the reference pass and the update score every completion through the 151,936-row LM head as a MatMul (SwiftShader). */
 const MAX_COMPLETION = 3;
 /** Series over the six charts: reward, reward score, eval / 100, hard fails, zero spread, KL, tokens, loss, grad norm. */
 const SERIES = 9;

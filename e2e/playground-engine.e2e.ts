@@ -12,7 +12,7 @@ import { explain } from '../src/scoring/index.ts';
 import { expandIds } from './support/engine.ts';
 import { serveHub, type HubServer } from './support/hub.ts';
 
-// SwiftShader is slow (~1 s per decoded token with the 151,936-row LM head): 4 tokens a run.
+// SwiftShader (a CPU rasterizer) is slow: 4 tokens a run.
 const NEW_TOKENS = 4;
 const BASE_REPO = 'test/tiny-qwen3';
 const ADAPTER_REPO = 'test/tiny-lora';

@@ -49,7 +49,7 @@ test("a catalog model is asked in its own prompt format, and the panel says whic
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('model-loaded')).toHaveText(REPO, { timeout: 120_000 });
   await expect(page.getByTestId('model-prompt-format')).toHaveAttribute('data-format', 'qmd-1.7b');
-  await expect(page.getByTestId('model-prompt-format')).toContainText('from configs/models.json');
+  await expect(page.getByTestId('model-prompt-format')).toHaveText('prompt qmd-1.7b (from configs/models.json)');
   await page.getByTestId('greedy').check();
   await page.getByTestId('max-tokens').fill(String(NEW_TOKENS));
   await page.getByTestId('query-input').fill(QUERY);
