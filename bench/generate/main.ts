@@ -55,6 +55,9 @@ async function fetchOk(url: string): Promise<Response> {
 // by the runtime's resident session) before any upload, and the vocabulary is split under this
 // device's binding limit. Weights stay float32 even where shader-f16 would give float16 (but for
 // the f16 engine): the transformers.js export is float32, and the two engines must run the same math.
+// For the same reason the LM head is the GPU's MatMul even on SwiftShader, where the session would
+// take its fallback product (forward.ts HeadProduct, timed by bench/lm-head): the counts per token
+// are what a GPU runs, and the times compare like with like.
 async function loadOurs(folder: string, decoder: 'fused' | 'plain', weightDtype: LayoutDtype = 'float32'): Promise<Qwen3Session> {
   const { limits } = await runtime.device();
   const config = parseQwen3Config(await (await fetchOk(`${folder}/config.json`)).json(), `${folder}/config.json`);
@@ -62,7 +65,7 @@ async function loadOurs(folder: string, decoder: 'fused' | 'plain', weightDtype:
   const weights = new Map<string, Float32Array>();
   for (const name of qwen3TensorShapes(config).keys()) weights.set(name, await file.read(name));
   const maxBindingBytes = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  return Qwen3Session.load(runtime, config, weights, { maxBindingBytes, weightDtype, decoder });
+  return Qwen3Session.load(runtime, config, weights, { maxBindingBytes, weightDtype, decoder, head: 'matmul' });
 }
 
 async function adapterName(): Promise<string> {

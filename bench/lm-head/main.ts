@@ -1,9 +1,12 @@
 // The lm-head bench page: Qwen3's LM head on one decoded row, x [M, D] · W [D, V] → ArgMax, written
 // six ways and timed on this browser's WebGPU (bench/lm-head/run.ts drives it). On SwiftShader the
 // tests' tiny model spends most of a decoded token in this one product: onnxruntime-web's MatMul
-// tiles M by 32 rows whatever M is, so a 1-row product costs a 32-row one.
+// tiles M by 32 rows whatever M is, so a 1-row product costs a 32-row one. The q4 ways (MatMulNBits
+// on W quantized in blocks of 32) pick their own argmax, of the quantized head.
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+import { quantizeQ4, Q4_BLOB, Q4_BLOCK } from '../../src/model/q4.ts';
+import { q4Times } from '../../src/model/qwen3/forward.ts';
 import { Graph, type Value } from '../../src/onnx/index.ts';
 
 export interface Timing {
@@ -49,7 +52,19 @@ const ways: Record<string, (g: Graph, x: Value, W: Float32Array, D: number, M: n
   'MatMul Wᵀ · xᵀ': (g, x, W, D) => g.transpose(g.matMul(g.initializer('wt', transposed(W, D), [V, D]), g.transpose(x, [1, 0])), [1, 0]),
   'Mul + ReduceSum': (g, x, W, D, M) => (M === 1 ? g.reduceSum(g.mul(g.reshape(x, [D, 1]), g.initializer('w', W, [D, V])), [0], true) : g.matMul(x, g.initializer('w', W, [D, V]))),
   Einsum: (g, x, W, D, M) => g.custom('Einsum', [x, g.initializer('w', W, [D, V])], [{ dtype: 'float32', shape: [M, V] }], [{ name: 'equation', type: 'string', value: 'md,dv->mv' }])[0]!,
+  'q4: MatMulNBits': (g, x, W, D) => q4Times(g, x, q4Head(g, W, D)),
+  // The row repeated to 4 rows: the EP's MatMulNBits takes its tiled kernel from M = 4 (matmul_nbits.cc
+  // kMinMForTileOptimization), a per-column one below it.
+  'q4: MatMulNBits, the row 4 times': (g, x, W, D) => g.slice(q4Times(g, g.concat([x, x, x, x], 0), q4Head(g, W, D)), [0], [1], [0]),
 };
+
+let quantized: { packed: Uint8Array; scales: Float32Array } | null = null;
+/** W [D, V] as MatMulNBits' weight: Wᵀ [V, D] in 4-bit blocks along D (quantized once per page). */
+function q4Head(g: Graph, W: Float32Array, D: number) {
+  quantized ??= quantizeQ4(transposed(W, D), V, D, 'lm_head');
+  const packed = g.initializer('w_q4', quantized.packed, [V, D / Q4_BLOCK, Q4_BLOB], 'uint8');
+  return Object.assign(packed, { scales: g.initializer('w_scales', quantized.scales, [V, D / Q4_BLOCK]) });
+}
 
 function transposed(W: Float32Array, D: number): Float32Array {
   const out = new Float32Array(D * V);
@@ -62,7 +77,7 @@ window.runLmHead = async (hidden, runs) => {
   const results: Timing[] = [];
   for (const rows of [1, 8]) {
     for (const [way, logits] of Object.entries(ways)) {
-      if (way === 'Mul + ReduceSum' && rows !== 1) continue;
+      if ((way === 'Mul + ReduceSum' || way.endsWith('times')) && rows !== 1) continue;
       const g = new Graph('lm-head');
       const x = g.input('x', 'float32', [rows, hidden]);
       const argmax = [{ name: 'axis', type: 'int', value: -1 }, { name: 'keepdims', type: 'int', value: 0 }] as const;

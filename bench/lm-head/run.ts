@@ -1,6 +1,6 @@
-// Qwen3's LM head on a decoded row, six ways, on WebGPU in headless Debian Chromium (SwiftShader
+// Qwen3's LM head on a decoded row, six ways and two of q4, on WebGPU in headless Debian Chromium (SwiftShader
 // where no GPU is lent: there the times are the CPU's, and the ratios say what the tests' tiny
-// model waits on). Every way must pick the same argmax.
+// model waits on). Every way must pick the same argmax (the q4 ways theirs).
 //   npx tsx bench/lm-head/run.ts [--hidden 64] [--runs 5] [--port 4371]
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -23,8 +23,10 @@ try {
     const base = timings.find((b) => b.way === 'MatMul' && b.rows === t.rows)!;
     console.log(`| ${t.way} | ${t.rows} | ${t.ms.toFixed(1)} | ${(base.ms / t.ms).toFixed(2)}× | ${t.argmax} |`);
   }
-  const picks = new Set(timings.filter((t) => t.rows === 1).map((t) => t.argmax));
-  if (picks.size !== 1) throw new Error(`the ways picked different tokens: ${[...picks].join(', ')}`);
+  for (const q4 of [false, true]) {
+    const picks = new Set(timings.filter((t) => t.rows === 1 && t.way.startsWith('q4') === q4).map((t) => t.argmax));
+    if (picks.size !== 1) throw new Error(`the ${q4 ? 'q4' : 'float32'} ways picked different tokens: ${[...picks].join(', ')}`);
+  }
 } finally {
   await close();
 }

@@ -351,22 +351,30 @@ export function outputLogits(g: Graph, logits: Value, pick: DecoderPick = 'logit
 
 /**
  * How a decoder graph multiplies its rows [B, D] by the LM head. 'matmul' (project: MatMul, or
- * MatMulNBits under q4) on a GPU. 'rows', for a fallback adapter (a CPU rasterizer: SwiftShader):
- * Einsum, one thread an output, on float32 chunks — onnxruntime-web's WebGPU MatMul computes
- * tiles of 32 rows whatever B is, which a GPU's idle lanes absorb and a CPU pays in full: 758 ms
- * against 80 ms at the tests' tiny model, B = 1 (bench/lm-head). q4 and float16 chunks keep their product.
+ * MatMulNBits under q4) on a GPU. 'rows', for a fallback adapter (a CPU rasterizer: SwiftShader),
+ * what such a device runs fastest (bench/lm-head, the tests' tiny model, B = 1): on float32 chunks
+ * Einsum, one thread an output — onnxruntime-web's WebGPU MatMul computes tiles of 32 rows whatever
+ * B is, which a GPU's idle lanes absorb and a CPU pays in full (787 against 83 ms); on q4 chunks
+ * MatMulNBits on the rows repeated 4 times, which takes the EP's tiled kernel (from 4 rows) over its
+ * per-column one (3,043 against 251 ms). float16 chunks keep their product.
  */
 export type HeadProduct = 'matmul' | 'rows';
 
 /** Logits of the rows of `h` [.., D] ([B, D] for 'rows') → [.., V], concatenated over vocabulary chunks. */
 export function lmHead(g: Graph, w: Qwen3Weights, h: Value, product: HeadProduct = 'matmul'): Value {
-  const logits = chunksOf(w.lmHead).map((chunk) => (product === 'rows' && !isQ4(chunk) && chunk.dtype === 'float32' ? byRows(g, h, chunk, w.transposed) : project(g, h, chunk, w))); // each [.., V_k]
+  const logits = chunksOf(w.lmHead).map((chunk) => (product === 'rows' ? byRows(g, h, chunk, w) : project(g, h, chunk, w))); // each [.., V_k]
   return logits.length === 1 ? logits[0]! : g.concat(logits, -1);
 }
 
-/** h [B, D] times a float32 chunk [D, V_k] (the decoders' transposed layout) by Einsum → [B, V_k]. */
-function byRows(g: Graph, h: Value, chunk: Value, transposed: boolean | undefined): Value {
-  if (h.shape.length !== 2 || !transposed) throw new Error(`lmHead: the 'rows' product takes rows [B, D] and a transposed head [D, V], got ${h.name} [${h.shape.join(', ')}] and ${chunk.name} [${chunk.shape.join(', ')}]`);
+/** h [B, D] times a chunk by the 'rows' product → [B, V_k]; a float16 chunk by its own. */
+function byRows(g: Graph, h: Value, chunk: Value, w: Qwen3Weights): Value {
+  if (h.shape.length !== 2 || !w.transposed) throw new Error(`lmHead: the 'rows' product takes rows [B, D] and a transposed head [D, V], got ${h.name} [${h.shape.join(', ')}] and ${chunk.name} [${chunk.shape.join(', ')}]`);
+  if (isQ4(chunk)) {
+    const out = q4Times(g, g.concat([h, h, h, h], 0), chunk); // [4B, V_k]
+    const quarter = { dtype: out.dtype, shape: [h.shape[0]!, chunk.shape[0]!] };
+    return g.custom('Split', [out], [quarter, quarter, quarter, quarter], [{ name: 'axis', type: 'int', value: 0 }])[0]!;
+  }
+  if (chunk.dtype !== 'float32') return project(g, h, chunk, w);
   const equation = [{ name: 'equation', type: 'string' as const, value: 'bd,dv->bv' }];
   return g.custom('Einsum', [h, chunk], [{ dtype: 'float32', shape: [h.shape[0]!, chunk.shape[1]!] }], equation)[0]!;
 }
