@@ -32,6 +32,9 @@ export interface SamplingRequest {
   maxNewTokens: number;
 }
 
+/** The Python eval's settings: temperature 0.7 over the whole vocabulary, 200 new tokens. */
+export const defaultSamplingRequest: Readonly<SamplingRequest> = { greedy: false, temperature: 0.7, topK: 0, topP: 1, seed: 0, maxNewTokens: 200 };
+
 export type Request =
   /**
    * weights: the layout (default f16, which loads f32 where the GPU lacks shader-f16): f32 keeps the

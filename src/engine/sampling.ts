@@ -1,5 +1,6 @@
 // Next-token choice from last-position logits: greedy, or temperature → top-k → top-p with
 // a seeded PRNG so a (seed, settings) pair always yields the same expansion.
+import { defaultSamplingRequest } from './protocol.ts';
 import { STOP_TOKENS } from './tokenizer.ts';
 
 export interface SamplingOptions {
@@ -15,16 +16,8 @@ export interface SamplingOptions {
   readonly stopTokens: readonly number[];
 }
 
-/** The Python eval's settings: temperature 0.7, 200 new tokens, stop on <|im_end|> / <|endoftext|>. */
-export const defaultSampling: SamplingOptions = {
-  greedy: false,
-  temperature: 0.7,
-  topK: 0,
-  topP: 1,
-  seed: 0,
-  maxNewTokens: 200,
-  stopTokens: STOP_TOKENS,
-};
+/** The Python eval's settings (protocol.ts), stopping on <|im_end|> / <|endoftext|>. */
+export const defaultSampling: SamplingOptions = { ...defaultSamplingRequest, stopTokens: STOP_TOKENS };
 
 export function validateSampling(o: SamplingOptions): SamplingOptions {
   const fail = (field: string, want: string, got: number) => {

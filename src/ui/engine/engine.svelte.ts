@@ -12,7 +12,7 @@ import type {
   ModelSource,
   SamplingRequest,
 } from '../../engine/protocol.ts';
-import { ENGINE_TEST_NAME, EngineError } from '../../engine/protocol.ts';
+import { defaultSamplingRequest, ENGINE_TEST_NAME, EngineError } from '../../engine/protocol.ts';
 import type { Placements } from '../../engine/placement.ts';
 import { OpfsCache } from '../../model/hub/opfs-cache.ts';
 import type { LoadDtype } from '../../model/hub/estimate.ts';
@@ -59,15 +59,6 @@ export interface RestoreOffer {
   selected: string | null;
 }
 
-export const defaultSampling: SamplingRequest = {
-  greedy: false,
-  temperature: 0.7,
-  topK: 0,
-  topP: 1,
-  seed: 0,
-  maxNewTokens: 200,
-};
-
 class EngineState {
   model = $state<ModelInfo | null>(null);
   /**
@@ -87,7 +78,7 @@ class EngineState {
   error = $state<EngineErrorData | null>(null);
   busy = $state(false);
   placements = $state<Placements | null>(null);
-  sampling = $state<SamplingRequest>({ ...defaultSampling });
+  sampling = $state<SamplingRequest>({ ...defaultSamplingRequest });
   /** What the model being loaded (or last loaded) takes on this GPU. */
   budget = $state<LoadBudget | null>(null);
   memory = $state<MemoryReport | null>(null);
