@@ -5,11 +5,15 @@
 // onnxruntime-web's WebGPU MatMul does on float16 operands) costs in the logits of seeded models,
 // emulated by testing/qwen3-reference.ts, against exact sums of the float32 weights; (3) decode ms a
 // token on onnxruntime-node, f32 against f16 weights (its CPU EP has no float16 MatMul and casts
-// around the node itself, so there f16 still casts every weight each run).
+// around the node itself, so there f16 still casts every weight each run); (4) the same errors
+// measured on onnxruntime's WebGPU EP, the kernels onnxruntime-web runs, through onnxruntime-node on
+// Dawn where a Vulkan driver has shader-f16 (Mesa 25's lavapipe; .ci/run installs it), the emulation's
+// models and one of Qwen3-0.6B's width (hidden 1,024, ffn 3,072, 4 layers; exact there = the CPU EP's
+// float32 logits, the float64 reference being too slow at that size).
 //   npx tsx bench/f16-products.ts
 import { tinyModelConfig, tinyModelWeights } from '../scripts/make-tiny-model.ts';
 import { generate } from '../src/engine/generate.ts';
-import { nodeRuntime } from '../src/engine/runtime-node.ts';
+import { createNodeRuntime, nodeRuntime, nodeWebGpuRefusal } from '../src/engine/runtime-node.ts';
 import { argmax } from '../src/engine/sampling.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { parseQwen3Config } from '../src/model/config.ts';
@@ -71,5 +75,28 @@ for (const round of [1, 2]) {
     await generate(session, prompt, greedy);
     console.log(`  round ${round}, ${weightDtype} weights: ${((performance.now() - start) / tokens).toFixed(1)} ms a token`);
     await session.release();
+  }
+}
+
+const refusal = nodeWebGpuRefusal();
+if (refusal) console.log(`\nonnxruntime's WebGPU EP: not run (${refusal})`);
+else {
+  const gpu = createNodeRuntime({ executionProvider: 'webgpu' });
+  const lastLogits = async (runtime: typeof nodeRuntime, config: (typeof models)[number]['config'], weights: Map<string, Float32Array>, weightDtype: 'float32' | 'float16', ids: number[]) => {
+    const session = await Qwen3Session.load(runtime, config, weights, { weightDtype, decoder: 'fused', maxBindingBytes: 2 ** 30 });
+    const logits = await session.forward(ids);
+    await session.release();
+    return logits;
+  };
+  console.log(`\nmeasured on onnxruntime's WebGPU EP (onnxruntime-node on Dawn, fused decoder, the prompt's last logits), max |Δ| / max |logit| against exact sums:`);
+  console.log('| model | f32 weights | f16 weights (float16 sums) | the emulation above | top-1 kept |\n|---|---:|---:|---:|---|');
+  const wide = { label: "Qwen3-0.6B's width (hidden 1024, 4 layers, 16/8 heads × 128, ffn 3072), seed 7", config: tinyModelConfig({ hidden: 1024, layers: 4, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072 }), seed: 7, ids: prompt };
+  for (const m of [...models, wide]) {
+    const full = tinyModelWeights(m.config, m.seed);
+    const exact = m === wide ? await lastLogits(nodeRuntime, m.config, full, 'float32', m.ids) : referenceLogits(m.config, full, m.ids);
+    const emulated = m === wide ? '—' : relativeError(referenceLogits(m.config, float16Layout(full), m.ids, null, 'float16'), exact).toExponential(1);
+    const f32 = await lastLogits(gpu, m.config, full, 'float32', m.ids);
+    const f16 = await lastLogits(gpu, m.config, full, 'float16', m.ids);
+    console.log(`| ${m.label} | ${relativeError(f32, exact).toExponential(1)} | ${relativeError(f16, exact).toExponential(1)} | ${emulated} | ${argmax(f16) === argmax(exact) ? 'yes' : 'no'} |`);
   }
 }
