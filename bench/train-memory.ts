@@ -31,7 +31,7 @@ import { Qwen3Session } from '../src/engine/session.ts';
 import { sftTrainer } from '../src/engine/sft.ts';
 import { parseTrainConfig } from '../src/engine/train-config.ts';
 import { sessionWeights } from '../src/engine/trainer.ts';
-import { syntheticExamples } from './train.ts';
+import { syntheticExamples } from './synthetic-rows.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ENGINES = ['ours', 'before', 'torch'] as const;

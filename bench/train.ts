@@ -3,7 +3,6 @@
 // GFLOP/s (FLOPs counted from the graph's MatMuls) against one large MatMul in the same run,
 // and graph build / session creation time.   npx tsx bench/train.ts [--steps N]
 import { cpus, totalmem } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tinyModelConfig, tinyModelWeights, type TinyModelOptions } from '../scripts/make-tiny-model.ts';
 import { Graph } from '../src/onnx/index.ts';
@@ -11,11 +10,11 @@ import { newAdapter } from '../src/model/peft.ts';
 import { buildTrainStep } from '../src/model/qwen3/train-step.ts';
 import { qwen3TensorShapes, loraTargets } from '../src/model/tensors.ts';
 import { makeBatch } from '../src/engine/batches.ts';
+import { syntheticExamples } from './synthetic-rows.ts';
 import { f32 } from '../src/engine/runtime.ts';
 import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { LoraTrainer } from '../src/engine/trainer.ts';
 import { weightLayout } from '../src/model/qwen3/layout.ts';
-import type { TokenizedExample } from '../src/engine/tokenizer.ts';
 import type { OptimizerSettings } from '../src/engine/train-config.ts';
 
 const optimizer: OptimizerSettings = { lr: 2e-4, schedule: 'cosine', warmupRatio: 0, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
@@ -38,16 +37,6 @@ async function matMulPeak(n: number): Promise<number> {
   return (2 * n ** 3) / (median(times.slice(1)) / 1000) / 1e9;
 }
 
-/**
- * Synthetic rows: `length` tokens each, the last `completion` of them scored (as QMD SFT); the
- * same ids in bench/train_memory_torch.py.
- */
-export function syntheticExamples(batch: number, length: number, completion: number): TokenizedExample[] {
-  return Array.from({ length: batch }, (_, b) => {
-    const ids = Array.from({ length }, (_, t) => (b * 7919 + t * 104729) % 151000);
-    return { ids, completionMask: ids.map((_, t) => (t >= length - completion ? 1 : 0)) };
-  });
-}
 
 async function benchModel(label: string, options: TinyModelOptions, batch: number, length: number, completion: number, steps: number) {
   const config = tinyModelConfig(options);
@@ -87,22 +76,19 @@ async function benchModel(label: string, options: TinyModelOptions, batch: numbe
   };
 }
 
-// bench/train-memory.ts imports syntheticExamples: run only when started as a script.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { steps: { type: 'string', default: '5' } } });
-  const steps = Number(values.steps);
-  const peak = await matMulPeak(2048);
-  const results = [
-    await benchModel('tiny', {}, 4, 128, 64, steps),
-    await benchModel('mid', { hidden: 512, layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 1536 }, 4, 128, 64, steps),
-  ];
-  console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, onnxruntime-node (cpu), ${steps} timed steps (median)`);
-  console.log(`one 2048² MatMul: ${peak.toFixed(1)} GFLOP/s`);
-  console.log('| model | config | batch | graph build | first step (session) | step | tokens/s | MatMul GFLOP/step | achieved GFLOP/s | % of MatMul peak |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) {
-    console.log(
-      `| ${r.label} | ${r.config} | ${r.batch} | ${r.buildMs.toFixed(0)} ms (${r.graphMB.toFixed(1)} MB) | ${r.firstMs.toFixed(0)} ms | ${r.stepMs.toFixed(0)} ms | ${r.tokensPerSecond.toFixed(0)} | ${r.gflop.toFixed(1)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / peak).toFixed(0)} % |`,
-    );
-  }
+const { values } = parseArgs({ args: process.argv.slice(2), options: { steps: { type: 'string', default: '5' } } });
+const steps = Number(values.steps);
+const peak = await matMulPeak(2048);
+const results = [
+  await benchModel('tiny', {}, 4, 128, 64, steps),
+  await benchModel('mid', { hidden: 512, layers: 4, heads: 8, kvHeads: 4, headDim: 64, intermediate: 1536 }, 4, 128, 64, steps),
+];
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, onnxruntime-node (cpu), ${steps} timed steps (median)`);
+console.log(`one 2048² MatMul: ${peak.toFixed(1)} GFLOP/s`);
+console.log('| model | config | batch | graph build | first step (session) | step | tokens/s | MatMul GFLOP/step | achieved GFLOP/s | % of MatMul peak |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const r of results) {
+  console.log(
+    `| ${r.label} | ${r.config} | ${r.batch} | ${r.buildMs.toFixed(0)} ms (${r.graphMB.toFixed(1)} MB) | ${r.firstMs.toFixed(0)} ms | ${r.stepMs.toFixed(0)} ms | ${r.tokensPerSecond.toFixed(0)} | ${r.gflop.toFixed(1)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / peak).toFixed(0)} % |`,
+  );
 }

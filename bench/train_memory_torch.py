@@ -2,7 +2,7 @@
 # (the fields of train-memory.ts's Measurement). float32 weights, LoRA r 16 / alpha 32 / dropout 0
 # on all seven projections, AdamW (lr 2e-4, betas 0.9/0.999, eps 1e-8, no weight decay), grad
 # norm clipped at 1, loss on every token, gradient checkpointing only with --checkpointing (ours:
-# --recompute), the synthetic rows of bench/train.ts syntheticExamples. Needs torch, transformers and peft.
+# --recompute), the synthetic rows of bench/synthetic-rows.ts. Needs torch, transformers and peft.
 import argparse
 import json
 import resource

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { makeTinyModel, type TinyModelOptions } from '../../scripts/make-tiny-model.ts';
 import { makeBatch } from '../../src/engine/batches.ts';
 import { parseTrainConfig, type TrainConfig } from '../../src/engine/train-config.ts';
-import { syntheticExamples } from '../train.ts';
+import { syntheticExamples } from '../synthetic-rows.ts';
 import { openBench } from '../serve-site.ts';
 import type { CaseRequest, CaseResult } from './main.ts';
 
