@@ -1,7 +1,8 @@
 // onnxruntime's WebGPU EP, the kernels the browser runs, through onnxruntime-node on native Dawn:
 // where a Vulkan driver with shader-f16 is installed (Mesa 25's lavapipe, which .ci/run installs;
 // Debian 12's own Mesa 22.3 lacks what Dawn asks of a driver). SwiftShader, the e2e tests' browser
-// adapter, has no shader-f16, so the float16 paths never run in e2e. Skipped, saying why, where
+// adapter, has no shader-f16, so the float16 paths never run in e2e, and its q4 LM head takes the
+// tiled MatMulNBits kernel where a GPU's takes the one-row one. Skipped, saying why, where
 // nodeWebGpuRefusal finds no such adapter.
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,15 @@ describe.skipIf(refusal !== null)(`onnxruntime's WebGPU EP through onnxruntime-n
       expect(measured).toBeGreaterThan(2 * stored); // the sums really are float16 (the CPU EP's equal `stored`)
       expect(measured / emulated).toBeGreaterThan(0.5);
       expect(measured / emulated).toBeLessThan(2);
+    });
+
+    // The EP's one-row MatMulNBits kernel, which a GPU's decode runs for every projection and the LM head
+    // ('matmul'), and its tiled kernel, which a fallback adapter's LM head takes ('rows': 4 rows).
+    it.each(['matmul', 'rows'] as const)('q4 weights (fused, the %s LM head): the CPU EP’s logits', async (head) => {
+      const want = await logits(await load(nodeRuntime, config, weights, { decoder: 'fused', weightDtype: 'q4' }));
+      const got = await logits(await load(gpu, config, weights, { decoder: 'fused', weightDtype: 'q4', head }));
+      expect(relativeError(got, want)).toBeLessThan(1e-5); // measured 4.8e-7 for both
+      expect(relativeError(got, exact)).toBeGreaterThan(1e-3); // the weights really are 4-bit (0.38 on this random model)
     });
   });
 
