@@ -90,7 +90,7 @@ else {
   };
   console.log(`\nmeasured on onnxruntime's WebGPU EP (onnxruntime-node on Dawn, fused decoder, the prompt's last logits), max |Δ| / max |logit| against exact sums:`);
   console.log('| model | f32 weights | f16 weights (float16 sums) | the emulation above | top-1 kept |\n|---|---:|---:|---:|---|');
-  const wide = { label: "Qwen3-0.6B's width (hidden 1024, 4 layers, 16/8 heads × 128, ffn 3072), seed 7", config: tinyModelConfig({ hidden: 1024, layers: 4, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072 }), seed: 7, ids: prompt };
+  const wide = { label: "Qwen3-0.6B's width (hidden 1024, 4 layers, 16/8 heads × 128, ffn 3072), seed 7", config: parseQwen3Config({ ...QWEN3_06B_CONFIG, num_hidden_layers: 4 }, 'config.json'), seed: 7, ids: prompt };
   for (const m of [...models, wide]) {
     const full = tinyModelWeights(m.config, m.seed);
     const exact = m === wide ? await lastLogits(nodeRuntime, m.config, full, 'float32', m.ids) : referenceLogits(m.config, full, m.ids);

@@ -12,21 +12,20 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
+import { tinyModelWeights } from '../../scripts/make-tiny-model.ts';
 import { makeBatch } from '../../src/engine/batches.ts';
 import { createNodeRuntime, nodeWebGpuRefusal } from '../../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
 import { parseTrainConfig } from '../../src/engine/train-config.ts';
 import { trainMemoryEstimate } from '../../src/engine/train-memory.ts';
 import { LoraTrainer, sessionWeights } from '../../src/engine/trainer.ts';
+import { parseQwen3Config } from '../../src/model/config.ts';
 import { newAdapter } from '../../src/model/peft.ts';
+import { QWEN3_06B_CONFIG } from '../../src/testing/qwen3-configs.ts';
 import { syntheticExamples } from '../synthetic-rows.ts';
 
-/** Qwen3-0.6B's and 1.7B's dimensions (their config.json); the vocabulary is make-tiny-model's, Qwen3's. */
-const shapes = {
-  '0.6b': { hidden: 1024, layers: 28, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072 },
-  '1.7b': { hidden: 2048, layers: 28, heads: 16, kvHeads: 8, headDim: 128, intermediate: 6144 },
-};
+/** Qwen3-0.6B's config.json, and 1.7B's, which differs in its width (hidden 2048, ffn 6144). */
+const shapes = { '0.6b': QWEN3_06B_CONFIG, '1.7b': { ...QWEN3_06B_CONFIG, hidden_size: 2048, intermediate_size: 6144 } };
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: '0.6b' }, shape: { type: 'string', default: '4x512' }, layers: { type: 'string' }, steps: { type: 'string', default: '2' } } });
 const dims = shapes[values.model as keyof typeof shapes];
@@ -46,7 +45,7 @@ if (refusal) process.exit(1);
 const idle = await gpuUsed();
 console.log(`GPU memory in use before the load: ${idle === null ? 'no nvidia-smi' : `${(idle / GB).toFixed(2)} GB`}`);
 
-const config = tinyModelConfig({ ...dims, layers: values.layers ? Number(values.layers) : dims.layers });
+const config = parseQwen3Config({ ...dims, num_hidden_layers: values.layers ? Number(values.layers) : dims.num_hidden_layers }, `Qwen3-${values.model} config`);
 const runtime = createNodeRuntime({ executionProvider: 'webgpu' });
 let started = performance.now();
 const session = await Qwen3Session.load(runtime, config, tinyModelWeights(config, 7), { weightDtype: 'float16', maxBindingBytes: 2 ** 30, graphs: 'lazy' });
