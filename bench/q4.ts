@@ -12,7 +12,7 @@ import { Qwen3Session } from '../src/engine/session.ts';
 import { QWEN3_06B_CONFIG } from '../src/testing/qwen3-configs.ts';
 
 const MB = 1e6;
-const dtypes: LayoutDtype[] = ['float32', 'float16', 'q4'];
+const dtypes: LayoutDtype[] = ['float32', 'float16', 'q4', 'q4f16'];
 // Every weight is read once per decoded token (the embedding only in its T rows, but it is the tied LM head at 0.6B).
 for (const [label, config] of [['tiny (hidden 64, 2 layers, tied)', tinyModelConfig()], ['Qwen3-0.6B', parseQwen3Config(QWEN3_06B_CONFIG)]] as const) {
   const bytes = dtypes.map((d) => layoutBytes(config, weightLayout(config, { weightDtype: d })));

@@ -5,7 +5,8 @@
 // the CPU ones do, src/engine/session-q4.test.ts holding those to the dequantized float32 model);
 // no node of the decode graph falls back to the CPU; training from the q4 load is refused, naming the weights, and the
 // Train and GRPO pages hold Start with that refusal; and
-// the 4-bit weights are kept in the model cache, from which the next q4 load reads them.
+// the 4-bit weights are kept in the model cache, from which the next q4 load reads them — asked for
+// as q4f16, which a GPU without shader-f16 (SwiftShader) loads as q4, saying so in the estimate.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,14 +84,17 @@ test('q4 weights on WebGPU: the layout’s bytes, onnxruntime-node’s q4 greedy
 
     // The load kept its 4-bit weights in the model cache; after a reload the next q4 load reads
     // them (codes, scales, norms: the layout's bytes and a header) instead of the checkpoint, and generates the same.
+    // Asked for q4f16, which needs shader-f16: SwiftShader has none, so the load is q4's.
     const copy = page.locator(`[data-testid="cache-entry"][data-file="${q4CopyFile(weightLayout(config, { weightDtype: 'q4' }))}"]`);
     await page.getByTestId('model-cache').locator('summary').click();
     await expect(copy).toHaveAttribute('data-complete', 'true');
     await page.reload();
-    await page.getByTestId('weight-dtype').selectOption('q4');
+    await page.getByTestId('weight-dtype').selectOption('q4f16');
+    await expect(page.getByTestId('weight-help')).toContainText('(q4 without shader-f16)');
     await page.getByTestId('base-repo').fill(REPO);
     await page.getByTestId('load-model').click();
     await expect(page.getByTestId('model-weights-from')).toHaveText('from the 4-bit copy kept in this browser', { timeout: 60_000 });
+    await expect(page.getByTestId('load-estimate')).toContainText('of q4 weights');
     const again = await page.evaluate(
       async ({ query, maxNewTokens }) => {
         const client = (globalThis as unknown as { qmdEngine: { client: EngineClient } }).qmdEngine.client;

@@ -5,7 +5,7 @@
 // of the GPU (gpu-counter.ts) in prefill and per decoded token. bench/generate/run.ts drives it through
 // `window.runGenerationBench`. Then also ours with q4 weights and transformers.js on the q4 / q4f16
 // exports (onnx/model_q4.onnx, model_q4f16.onnx: its best layout, contrib ops and MatMulNBits), and
-// where the device has shader-f16 ours with f16 weights (the page's default there).
+// where the device has shader-f16 ours with f16 weights (the page's default there) and with q4f16 ones.
 import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { blobSource } from '../../src/model/byte-source.ts';
 import { parseQwen3Config } from '../../src/model/config.ts';
@@ -16,7 +16,7 @@ import type { LayoutDtype } from '../../src/model/qwen3/layout.ts';
 import { createWebRuntime } from '../../src/engine/runtime-web.ts';
 import { Qwen3Session } from '../../src/engine/session.ts';
 import { installGpuCounter } from './gpu-counter.ts';
-import { measure, OURS, OURS_F16, OURS_PLAIN, OURS_Q4, timeOurs, timeTransformers, TJS, TJS_Q4, TJS_Q4F16, type Contender, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
+import { measure, OURS, OURS_F16, OURS_PLAIN, OURS_Q4, OURS_Q4F16, timeOurs, timeTransformers, TJS, TJS_Q4, TJS_Q4F16, type Contender, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
 
 export interface PageRequest extends Spec {
   /** URL folder of the HF model (config.json, model.safetensors). */
@@ -87,7 +87,7 @@ window.runGenerationBench = async (request) => {
 
   // Ours on the fused graphs (the session's default) and on the plain ones; ratios are read from the first two rows.
   const ours: Qwen3Session[] = [];
-  const oursOf = async (engine: string, decoder: 'fused' | 'plain', weightDtype?: 'q4' | 'float16') => {
+  const oursOf = async (engine: string, decoder: 'fused' | 'plain', weightDtype?: 'q4' | 'q4f16' | 'float16') => {
     status(`loading our session (${decoder}${weightDtype ? `, ${weightDtype}` : ''})`);
     const start = performance.now();
     try {
@@ -122,10 +122,12 @@ window.runGenerationBench = async (request) => {
   // f16 weights need shader-f16 (the page loads f32 without it); without it a row says so (`skipped`).
   const half = wanted(OURS_F16) && f16 ? await oursOf(OURS_F16, 'fused', 'float16') : null;
   if (half) contenders.push(half);
+  const q4f16 = wanted(OURS_Q4F16) && f16 ? await oursOf(OURS_Q4F16, 'fused', 'q4f16') : null;
+  if (q4f16) contenders.push(q4f16);
   // transformers.js on the onnx-community layout (contrib ops, 4-bit). q4f16's kernels need shader-f16:
   // without it ORT loads the model and fails at the first run, so it is not timed there (listed last,
   // after the timed rows: run.ts reads its ratios from the first two).
-  const skipped: EngineFailure[] = f16 ? [] : [OURS_F16, TJS_Q4F16].filter(wanted).map((engine) => ({ engine, error: 'not run: the device has no shader-f16' }));
+  const skipped: EngineFailure[] = f16 ? [] : [OURS_F16, OURS_Q4F16, TJS_Q4F16].filter(wanted).map((engine) => ({ engine, error: 'not run: the device has no shader-f16' }));
   const quantizedEngines = f16 ? ([[TJS_Q4, 'q4'], [TJS_Q4F16, 'q4f16']] as const) : ([[TJS_Q4, 'q4']] as const);
   for (const [engine, dtype] of quantizedEngines.filter(([engine]) => wanted(engine))) {
     status(`loading transformers.js ${dtype}`);

@@ -17,6 +17,8 @@ export const TJS = 'transformers.js generate';
 export const OURS_Q4 = 'ours, q4 weights';
 /** Ours with float16 weights (weightDtype 'float16', the page's default where the GPU has shader-f16): float16 products. */
 export const OURS_F16 = 'ours, f16 weights';
+/** Ours with q4f16 weights (weightDtype 'q4f16'): OURS_Q4's codes, float16 scales, activations and KV cache, as TJS_Q4F16's file. */
+export const OURS_Q4F16 = 'ours, q4f16 weights';
 /** transformers.js on the onnx-community layout (export-transformers-fused.ts: contrib ops, MatMulNBits); q4f16: float16 activations. */
 export const TJS_Q4 = 'transformers.js generate, q4';
 export const TJS_Q4F16 = 'transformers.js generate, q4f16';

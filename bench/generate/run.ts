@@ -4,7 +4,7 @@
 // transformers.js, builds and serves the bench page, and prints prefill/decode tokens/s, and beside
 // them the weight bytes each decode step binds and (WebGPU) the dispatches and transfers per token.
 //   npx tsx bench/generate/run.ts [--models tiny,mid,0.6b] [--runs 3] [--web-tokens 16] [--node-tokens 64] [--no-web] [--no-node]
-//     [--engines ours,tjs,plain,q4,f16,tjs-q4,tjs-q4f16 (the page's; all by default, f16 where the device has shader-f16)] [--port 4327]
+//     [--engines ours,tjs,plain,q4,q4f16,f16,tjs-q4,tjs-q4f16 (the page's; all by default, q4f16 and f16 where the device has shader-f16)] [--port 4327]
 // The 0.6b model (Qwen3-0.6B's shape, seeded, stored bfloat16) is too big for a float32 transformers.js
 // file (ONNX's 2 GiB limit) and SwiftShader's matrix products are slow: give it
 // --engines q4,tjs-q4 --web-tokens 2 there. Only the exports the engines load are written.
@@ -23,7 +23,7 @@ import { openBench } from '../serve-site.ts';
 import type { GpuCounts } from './gpu-counter.ts';
 import type { PageRequest, PageResult } from './main.ts';
 import { onnxInitializers } from './onnx-initializers.ts';
-import { measure, OURS, OURS_F16, OURS_PLAIN, OURS_Q4, timeOurs, timeTransformers, TJS, TJS_Q4, TJS_Q4F16, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
+import { measure, OURS, OURS_F16, OURS_PLAIN, OURS_Q4, OURS_Q4F16, timeOurs, timeTransformers, TJS, TJS_Q4, TJS_Q4F16, type EngineFailure, type EngineResult, type Spec } from './measure.ts';
 
 const sizes: Record<string, { label: string; options: TinyModelOptions }> = {
   tiny: { label: 'hidden 64, 2 layers, 4/2 heads × 16, ffn 128', options: { seed: 7 } },
@@ -32,7 +32,7 @@ const sizes: Record<string, { label: string; options: TinyModelOptions }> = {
 };
 
 /** --engines' names for the page's engines. */
-const ENGINES: Record<string, string> = { ours: OURS, tjs: TJS, plain: OURS_PLAIN, q4: OURS_Q4, f16: OURS_F16, 'tjs-q4': TJS_Q4, 'tjs-q4f16': TJS_Q4F16 };
+const ENGINES: Record<string, string> = { ours: OURS, tjs: TJS, plain: OURS_PLAIN, q4: OURS_Q4, q4f16: OURS_Q4F16, f16: OURS_F16, 'tjs-q4': TJS_Q4, 'tjs-q4f16': TJS_Q4F16 };
 
 const QUERY = 'how to configure authentication in nginx';
 const work = resolve('.tmp/bench-generate');

@@ -41,6 +41,7 @@ describe('loadBudget', () => {
 describe('loadDtype', () => {
   it('loads what the panel asks for, f16 falling back to f32 without shader-f16 (q4 needs no shader feature)', () => {
     expect([loadDtype('f16', true), loadDtype('f16', false), loadDtype('f32', true), loadDtype('q4', false)]).toEqual(['f16', 'f32', 'f32', 'q4']);
+    expect([loadDtype('q4f16', true), loadDtype('q4f16', false), loadDtype('f32', false)]).toEqual(['q4f16', 'q4', 'f32']);
     // A q4 budget is about a third of f16's at 0.6B: what lets it load on a GPU that refuses f16.
     const limits = { maxBufferSize: 2 * GiB, maxStorageBufferBindingSize: 2 * GiB };
     expect(loadBudget(qwen3_06b, 'q4', limits).budget.weightBytes / loadBudget(qwen3_06b, 'f16', limits).budget.weightBytes).toBeCloseTo(0.313, 3);

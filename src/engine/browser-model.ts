@@ -13,7 +13,7 @@ import { ADAPTER_FILES, hubFile, listBaseModelFiles, SHARD_INDEX } from '../mode
 import { readPeftAdapter, type LoraAdapter } from '../model/peft.ts';
 import { openShardedCheckpoint, SafetensorsFile, type TensorReader } from '../model/safetensors.ts';
 import { checkCheckpointTensors, qwen3TensorShapes, resolveTiedHead } from '../model/tensors.ts';
-import { weightLayout } from '../model/qwen3/layout.ts';
+import { isQ4Layout, weightLayout } from '../model/qwen3/layout.ts';
 import { EngineError, type EngineEvent, type LoadBudget, type ModelSource, type WeightsFrom } from './protocol.ts';
 import { openQ4Copy, recordQ4Copy, type CopyPlace } from './q4-copy.ts';
 import type { Runtime } from './runtime.ts';
@@ -189,16 +189,16 @@ export interface DeviceCaps {
   limits: BufferLimits;
   /** float16 weights halve GPU memory; WGSL needs the shader-f16 feature for them. */
   shaderF16: boolean;
-  /** The layout asked for (default f16); f16 without shader-f16 loads f32 (loadDtype). */
+  /** The layout asked for (default f16); f16 without shader-f16 loads f32, q4f16 loads q4 (loadDtype). */
   weights?: LoadDtype;
 }
 
 /**
- * The layout a load uses: the one asked for, except f16 on a GPU without shader-f16, which loads
- * f32 (what the page did before it offered a choice). q4 needs no shader feature: MatMulNBits and
- * GatherBlockQuantized unpack the codes with u32 arithmetic and compute in float32.
+ * The layout a load uses: the one asked for, except on a GPU without shader-f16 f16, which loads
+ * f32 (what the page did before it offered a choice), and q4f16, which loads q4. q4 needs no shader
+ * feature: MatMulNBits and GatherBlockQuantized unpack the codes with u32 arithmetic and compute in float32.
  */
-export const loadDtype = (asked: LoadDtype, shaderF16: boolean): LoadDtype => (asked === 'f16' && !shaderF16 ? 'f32' : asked);
+export const loadDtype = (asked: LoadDtype, shaderF16: boolean): LoadDtype => (shaderF16 ? asked : asked === 'f16' ? 'f32' : asked === 'q4f16' ? 'q4' : asked);
 
 // WebGPU tells no device memory size; maxBufferSize is the one figure that scales with it (the
 // browser takes it from the driver's largest allocation: Vulkan maxMemoryAllocationSize, Metal
@@ -255,7 +255,7 @@ export async function loadModel(folder: ModelFolder, runtime: Runtime, options: 
   const layoutOptions = { maxBindingBytes: Math.min(options.limits.maxBufferSize, options.limits.maxStorageBufferBindingSize), weightDtype: layoutDtype[dtype] };
   const layout = weightLayout(config, layoutOptions);
   const checkpoint = weightInputs(config, layout, { read: (name) => reader.readStored(name) });
-  const place = dtype === 'q4' ? await folder.copyPlace(files) : null;
+  const place = isQ4Layout(layout.dtype) ? await folder.copyPlace(files) : null;
   const kept = place && (await openQ4Copy(place, config, layout));
   const copy = place && !kept ? recordQ4Copy(place, config, layout, checkpoint) : null;
   let loaded = 0;

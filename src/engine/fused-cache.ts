@@ -8,12 +8,15 @@
 // re-makes the buffers, so a caller that alternates sizes pays an allocation per switch. A decode
 // step's small per-step inputs (token ids, seqlens_k) are device tensors kept from step to step and
 // written in place: each host input cost onnxruntime-web a staging buffer and a queue submit per
-// token (bench/decode-capture: 8 submits a token → 4 on the tiny model).
+// token (bench/decode-capture: 8 submits a token → 4 on the tiny model). Keys, values and tables
+// are of the graphs' activation type: float16 under a q4f16 layout (decoder-fused.ts), else float32.
 import type { Qwen3Config } from '../model/config.ts';
+import { f32ToF16 } from '../model/dtype.ts';
 import { ropeCache } from '../model/qwen3/inputs.ts';
+import type { WeightDtype } from '../model/qwen3/layout.ts';
 import * as names from '../model/qwen3/names.ts';
 import { batchFits, type DecoderGraph, type KvCache } from './plain-cache.ts';
-import { f32, i32, type DeviceTensor, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
+import { hostTensor, i32, type DeviceTensor, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
 
 /**
  * Positions a fresh cache holds: a QMD prompt (~30 tokens) and the eval's 200 new tokens fit, so
@@ -44,7 +47,13 @@ export class FusedCache implements KvCache {
   constructor(
     private readonly runtime: Runtime,
     private readonly config: Qwen3Config,
+    private readonly dtype: WeightDtype = 'float32',
   ) {}
+
+  /** Bytes of one element of the buffers. */
+  private get elementBytes(): number {
+    return this.dtype === 'float16' ? 2 : 4;
+  }
 
   get length(): number {
     return this.filled;
@@ -107,7 +116,7 @@ export class FusedCache implements KvCache {
     if (!this.buffers) return { kvCache: 0, rotary: 0 };
     const { numLayers, numKvHeads, headDim } = this.config;
     const { rows, capacity } = this.buffers;
-    return { kvCache: 2 * numLayers * rows * numKvHeads * capacity * headDim * 4, rotary: 2 * capacity * (headDim / 2) * 4 };
+    return { kvCache: 2 * numLayers * rows * numKvHeads * capacity * headDim * this.elementBytes, rotary: 2 * capacity * (headDim / 2) * this.elementBytes };
   }
 
   /**
@@ -120,18 +129,19 @@ export class FusedCache implements KvCache {
     if (old && old.rows === rows && old.capacity >= total) return old;
     const capacity = cacheCapacity(total);
     const made: DeviceTensor[] = [];
-    const upload = async (dims: number[], data: Float32Array) => {
-      const t = await this.runtime.upload(f32(dims, data));
+    const upload = async (dims: number[], data: Float32Array | Uint16Array) => {
+      const t = await this.runtime.upload(hostTensor(this.dtype, dims, data));
       made.push(t);
       return t;
     };
     try {
       const { cos, sin } = ropeCache(capacity, this.config.headDim, this.config.ropeTheta);
+      const table = (values: Float32Array) => (this.dtype === 'float16' ? Uint16Array.from(values, f32ToF16) : values);
       const next: Buffers = {
         keys: [],
         values: [],
-        cos: await upload([capacity, this.config.headDim / 2], cos),
-        sin: await upload([capacity, this.config.headDim / 2], sin),
+        cos: await upload([capacity, this.config.headDim / 2], table(cos)),
+        sin: await upload([capacity, this.config.headDim / 2], table(sin)),
         rows,
         capacity,
       };
@@ -158,11 +168,12 @@ export class FusedCache implements KvCache {
    * finite (a masked NaN would still poison a weighted sum). Something is filled only when `from`
    * holds as many rows (batchFits).
    */
-  private async carried(from: DeviceTensor | undefined, rows: number, capacity: number): Promise<Float32Array> {
+  private async carried(from: DeviceTensor | undefined, rows: number, capacity: number): Promise<Float32Array | Uint16Array> {
     const { numKvHeads: KV, headDim: hd } = this.config;
-    const data = new Float32Array(rows * KV * capacity * hd);
+    const size = rows * KV * capacity * hd;
+    const data = this.dtype === 'float16' ? new Uint16Array(size) : new Float32Array(size);
     if (!from || this.filled === 0) return data;
-    const old = (await this.runtime.download(from)).data as Float32Array;
+    const old = (await this.runtime.download(from)).data as typeof data;
     const oldCapacity = from.dims[2]!;
     // [rows, KV] heads, each `capacity` positions of hd.
     for (let h = 0; h < rows * KV; h++) data.set(old.subarray(h * oldCapacity * hd, (h * oldCapacity + this.filled) * hd), h * capacity * hd);

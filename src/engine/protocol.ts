@@ -38,7 +38,8 @@ export const defaultSamplingRequest: Readonly<SamplingRequest> = { greedy: false
 export type Request =
   /**
    * weights: the layout (default f16, which loads f32 where the GPU lacks shader-f16): f32 keeps the
-   * checkpoint's numbers exactly; q4 holds every matrix as 4-bit blocks (~1/6 of f32), inference only.
+   * checkpoint's numbers exactly; q4 holds every matrix as 4-bit blocks (~1/6 of f32), inference only;
+   * q4f16 the same codes with float16 scales, activations and KV cache (q4 without shader-f16).
    * promptFormat: the model's prompt format id (src/model/prompt.ts; the catalog's, or the user's
    * choice); every generate on this model uses it unless the request names another. Default qmd-v4.
    */

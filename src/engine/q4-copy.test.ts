@@ -1,4 +1,4 @@
-// The 4-bit copy a q4 load keeps in the model cache (q4-copy.ts), on onnxruntime-node with the
+// The 4-bit copy a q4 or q4f16 load keeps in the model cache (q4-copy.ts), on onnxruntime-node with the
 // in-memory cache (the browser's OPFS cache implements the same ModelCache; e2e/engine-q4 runs it).
 import { afterAll, describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
@@ -95,6 +95,40 @@ describe('a q4 copy in the model cache', () => {
     await rewrite(p, (b) => (new DataView(b.buffer, b.byteOffset).setFloat32(at, NaN, true), b));
     const kept = (await openQ4Copy(p, config, layout))!;
     await expect(load(kept)).rejects.toThrow(/model\.layers\.1\.mlp\.down_proj\.weight\^q4\.scales holds NaN at element 3; delete this 4-bit copy/);
+  });
+
+  it('of a q4f16 load: a file of its own beside q4’s, float16 scales and norms, a NaN among them refused by name', async () => {
+    const cache = new MemoryCache();
+    await keep(place(cache));
+    const halfOptions = { ...options, weightDtype: 'q4f16' } as const;
+    const halfLayout = weightLayout(config, halfOptions);
+    const p = place(cache);
+    const copy = recordQ4Copy(p, config, halfLayout, weightInputs(config, halfLayout, weights));
+    const first = await Qwen3Session.load(nodeRuntime, config, copy.source, halfOptions);
+    sessions.push(first);
+    expect(await copy.finish()).toBeNull();
+    expect(q4CopyFile(halfLayout)).toBe(`qmd-lab.q4f16.${halfLayout.chunks.map((c) => c.rows).join('-')}.safetensors`);
+    expect(isQ4Copy(q4CopyFile(halfLayout))).toBe(true);
+    expect(await cache.has(keyOf(p))).toBe(true); // q4's copy stays
+
+    const halfKey = { ...keyOf(p), file: q4CopyFile(halfLayout) };
+    const stored = (await cache.get(halfKey))!;
+    const headerLength = Number(new DataView((await stored.read(0, 8)).buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(await stored.read(8, headerLength))) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+    expect(stored.size - 8 - headerLength).toBe(layoutBytes(config, halfLayout));
+    expect([header['model.norm.weight']!.dtype, header['model.layers.0.mlp.up_proj.weight^q4.scales']!.dtype]).toEqual(['F16', 'F16']);
+    const second = await Qwen3Session.load(nodeRuntime, config, (await openQ4Copy(p, config, halfLayout))!, halfOptions);
+    sessions.push(second);
+    expect(await second.forward(prompt)).toEqual(await first.forward(prompt));
+
+    const at = 8 + headerLength + header['model.layers.1.mlp.down_proj.weight^q4.scales']!.data_offsets[0] + 2 * 3;
+    const bytes = await stored.read(0, stored.size);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint16(at, 0x7e00, true); // float16 NaN
+    const writer = await cache.write(halfKey, { size: bytes.byteLength, etag: null, oid: null }, 0);
+    await writer.append(bytes);
+    await writer.finalize();
+    const damaged = (await openQ4Copy(p, config, halfLayout))!;
+    await expect(Qwen3Session.load(nodeRuntime, config, damaged, halfOptions)).rejects.toThrow(/model\.layers\.1\.mlp\.down_proj\.weight\^q4\.scales holds NaN at element 3; delete this 4-bit copy/);
   });
 
   it('is dropped, never the load, when the cache cannot write it; a failed load leaves none', async () => {

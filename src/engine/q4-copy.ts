@@ -2,8 +2,8 @@
 // from, so that the next q4 load reads the codes and scales (~1/6 of the float32 bytes, ~1/3 of a
 // bf16 checkpoint's) instead of reading and quantizing the checkpoint again (issue 12).
 //
-// The copy is one safetensors file (U8 codes, F32 scales and norm vectors: Python's safetensors
-// opens it) in the repo revision's cache folder, named by the format version and the layout's
+// The copy is one safetensors file (U8 codes; F32 scales and norm vectors, F16 for a q4f16 load:
+// Python's safetensors opens it) in the repo revision's cache folder, named by the layout's type and
 // vocabulary chunks. Its layout follows from the model config and the layout alone
 // (layout.ts q4InputShapes), so its header is known before the first byte: a copy is used only
 // when its header equals the expected one byte for byte — same shapes, same format, made from the
@@ -12,7 +12,8 @@
 // only after the last one (cache.ts), so a load cut short leaves a partial that is never read.
 import type { Qwen3Config } from '../model/config.ts';
 import type { CacheKey, CacheWriter, ModelCache } from '../model/hub/cache.ts';
-import { q4InputShapes, type WeightLayout } from '../model/qwen3/layout.ts';
+import { f16ToF32 } from '../model/dtype.ts';
+import { q4InputShapes, type Q4InputDtype, type WeightLayout } from '../model/qwen3/layout.ts';
 import { safetensorsHeader } from '../model/safetensors.ts';
 import type { InputSource, WeightInput } from './weight-source.ts';
 
@@ -28,20 +29,22 @@ export interface CopyPlace {
   source: string;
 }
 
-const PREFIX = 'qmd-lab.q4.';
+const PREFIX = 'qmd-lab.';
 
-/** The copy's file name in the cache folder (the vocabulary chunks' rows: a device with other binding limits makes its own). */
-export const q4CopyFile = (layout: WeightLayout): string => `${PREFIX}${layout.chunks.map((c) => c.rows).join('-')}.safetensors`;
+/** The copy's file name in the cache folder: the layout's type (q4, q4f16) and its vocabulary chunks' rows (a device with other binding limits makes its own). */
+export const q4CopyFile = (layout: WeightLayout): string => `${PREFIX}${layout.dtype}.${layout.chunks.map((c) => c.rows).join('-')}.safetensors`;
 
 /** Whether a cached file is such a copy, not a file of the repo. */
-export const isQ4Copy = (file: string): boolean => file.startsWith(PREFIX) && file.endsWith('.safetensors');
+export const isQ4Copy = (file: string): boolean => /^qmd-lab\.q4(f16)?\.[\d-]+\.safetensors$/.test(file);
+
+const ELEMENT_BYTES: Record<Q4InputDtype, number> = { U8: 1, F16: 2, F32: 4 };
 
 const keyOf = (place: CopyPlace, layout: WeightLayout): CacheKey => ({ repo: place.repo, revision: place.revision, file: q4CopyFile(layout) });
 
 /** The copy's expected header and each input's byte range and element type. */
 function expected(c: Qwen3Config, layout: WeightLayout, source: string) {
   const shapes = q4InputShapes(c, layout);
-  const entries = [...shapes.values()].flat().map(([name, dims, dtype]) => ({ name, dtype, shape: dims, bytes: dims.reduce((a, d) => a * d, dtype === 'U8' ? 1 : 4) }));
+  const entries = [...shapes.values()].flat().map(([name, dims, dtype]) => ({ name, dtype, shape: dims, bytes: dims.reduce((a, d) => a * d, ELEMENT_BYTES[dtype]) }));
   return { shapes, ...safetensorsHeader(entries, { format: FORMAT, source }) };
 }
 
@@ -69,10 +72,13 @@ export async function openQ4Copy(place: CopyPlace, c: Qwen3Config, layout: Weigh
           yield [input, dims, bytes];
           continue;
         }
-        // A copy of the bytes when they are not 4-aligned in their buffer.
-        const data = bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : new Float32Array(bytes.slice().buffer);
-        const bad = data.findIndex((v) => !Number.isFinite(v));
-        if (bad >= 0) throw new Error(`${file.name}: ${input} holds ${data[bad]} at element ${bad}; delete this 4-bit copy from the model cache and load again`);
+        // A copy of the bytes when they are not aligned to their element in their buffer.
+        const size = ELEMENT_BYTES[dtype];
+        const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+        const data = dtype === 'F16' ? new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2) : new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+        const value = (i: number) => (data instanceof Uint16Array ? f16ToF32(data[i]!) : data[i]!);
+        const bad = data.findIndex((_, i) => !Number.isFinite(value(i)));
+        if (bad >= 0) throw new Error(`${file.name}: ${input} holds ${value(bad)} at element ${bad}; delete this 4-bit copy from the model cache and load again`);
         yield [input, dims, data];
       }
     },
@@ -101,7 +107,7 @@ export function recordQ4Copy(place: CopyPlace, c: Qwen3Config, layout: WeightLay
   };
   const write = async ([input, dims, data]: WeightInput) => {
     const [name, shape, dtype] = order[next++] ?? [];
-    if (name !== input || shape?.join() !== dims.join() || dtype !== (data instanceof Uint8Array ? 'U8' : 'F32')) {
+    if (name !== input || shape?.join() !== dims.join() || dtype !== (data instanceof Uint8Array ? 'U8' : data instanceof Uint16Array ? 'F16' : 'F32')) {
       return drop(`input ${input} [${dims}] where the copy expects ${name ?? 'nothing'}`);
     }
     writer ??= place.cache.write(key, { size: want.size, etag: null, oid: null }, 0).then(async (w) => (await w.append(want.bytes), w));

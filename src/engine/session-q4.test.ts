@@ -2,6 +2,10 @@
 // session fed the dequantized weights (the same model, so only the ops and the layout can differ:
 // ~1e-6), and against the original float32 weights (the quality cost of 4-bit weights, reported).
 // LoRA runs float32 on top of the 4-bit base: an adapter on q4 equals it on the dequantized base.
+// A q4f16 session (the same codes, float16 scales and norm vectors; in the fused decoder float16
+// activations and KV cache, as transformers.js' q4f16 models run) against the q4 one, fed the same
+// tokens: the same model up to float16 rounding (measured 1.5e-3–2.1e-3 here on the CPU EP;
+// webgpu-node.test.ts has the GPU kernels'). Its plain decoder runs float32, cast around each 4-bit product.
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
@@ -156,5 +160,60 @@ describe('the quality cost of 4-bit weights (tiny seeded model, against its floa
     // a random N(0, 0.1²) model has no margin between its top logits, so this is a cost, not 1e-5 noise.
     expect(relative).toBeGreaterThan(1e-3);
     expect(rms).toBeLessThan(0.5);
+  });
+});
+
+describe.each(['fused', 'plain'] as const)('a q4f16 session, %s decoder', (decoder) => {
+  const TOLERANCE = 1e-2;
+  it.each([
+    ['untied, vocabulary in 3 chunks', untied, 3_000 * 32],
+    ['tied, unsplit', tied, undefined],
+  ] as const)(`%s: the q4 session's logits within ${TOLERANCE}, its greedy token first; float16 scales, norms and (fused) KV cache`, async (_, config, maxBindingBytes) => {
+    const weights = tinyModelWeights(config, 11);
+    const q4 = await load(config, weights, { weightDtype: 'q4', maxBindingBytes, decoder });
+    const half = await load(config, weights, { weightDtype: 'q4f16', maxBindingBytes, decoder });
+    expect(half.layout.chunks.length).toBe(maxBindingBytes ? 3 : 1);
+    const [got, want] = [await logitsOf(half), await logitsOf(q4)];
+    expect(worst(got, want)).toBeLessThan(TOLERANCE);
+    expect(worst(got, want)).toBeGreaterThan(0); // float16 does round
+    expect(argmax(got[0]!)).toBe(argmax(want[0]!));
+    const matrix = 'model.layers.0.mlp.up_proj.weight';
+    expect([names.q4(matrix, 'packed'), names.q4(matrix, 'scales'), 'model.norm.weight'].map((input) => half.weights.get(input)!.type)).toEqual(['uint8', 'float16', 'float16']);
+    expect(half.memory().weights).toBe(layoutBytes(config, half.layout));
+    // Per 32 weights: 16 bytes of codes and a 2-byte scale, against q4's 4-byte one.
+    expect(half.memory().weights / q4.memory().weights).toBeCloseTo(18 / 20, 2);
+    if (decoder === 'fused') expect(half.memory().kvCache).toBe(q4.memory().kvCache / 2);
+  });
+
+  it(`an adapter (float32 branches on the float16 stream) within ${TOLERANCE} of it on the q4 session; off again, the base`, async () => {
+    const weights = tinyModelWeights(untied, 12);
+    const adapter = newAdapter(untied, { r: 4, alpha: 8, targets: [...loraTargets], seed: 5, bStd: 0.05 });
+    const q4 = await load(untied, weights, { weightDtype: 'q4', decoder });
+    const half = await load(untied, weights, { weightDtype: 'q4f16', decoder });
+    const base = await logitsOf(half);
+    for (const s of [q4, half]) {
+      await s.addAdapter('a', adapter);
+      await s.useAdapter('a');
+    }
+    const withAdapter = await logitsOf(half);
+    expect(worst(withAdapter, await logitsOf(q4))).toBeLessThan(TOLERANCE);
+    expect(worst(withAdapter, base)).toBeGreaterThan(1e-1); // the adapter changes the logits
+    await half.useAdapter(null);
+    expect(worst(await logitsOf(half), base)).toBe(0);
+  });
+});
+
+describe('a q4f16 session refuses what needs float weights', () => {
+  it('merging an adapter, naming q4f16; nothing is changed', async () => {
+    const half = await load(tied, tinyModelWeights(tied, 13), { weightDtype: 'q4f16', graphs: 'lazy' });
+    const before = await logitsOf(half);
+    const adapter = newAdapter(tied, { r: 2, alpha: 4, targets: ['q_proj'], seed: 1, bStd: 0.1 });
+    await expect(half.mergeAdapter(adapter)).rejects.toThrow(/loaded with 4-bit ones \(q4f16: every matrix as MatMulNBits codes and scales/);
+    expect(await logitsOf(half)).toEqual(before);
+  });
+
+  it('a model whose matrices are not whole blocks of 32, naming the tensor and q4f16', () => {
+    const odd = { ...tinyModelConfig({ intermediate: 96 + 16 }), vocabSize: 8_000 };
+    expect(() => weightLayout(odd, { weightDtype: 'q4f16' })).toThrow(/down_proj\.weight \[64, 112\] has 112 columns, not a multiple of the 4-bit block of 32: this model cannot be loaded in q4f16/);
   });
 });

@@ -1,4 +1,4 @@
-// A loaded Qwen3: weights uploaded once (in the layout the device needs: float16 or float32,
+// A loaded Qwen3: weights uploaded once (in the layout the device needs: float32, float16 or 4-bit,
 // the vocabulary split under the binding limit, matrices transposed for MatMul), read, turned
 // and uploaded one tensor at a time so that the host never holds the model; adapters uploaded
 // once and kept resident, switched by reference; a KV cache that stays on the device between
@@ -18,7 +18,7 @@ import type { DecoderPick, HeadProduct } from '../model/qwen3/forward.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
-import { floatWeights, tokenInputs, transposeMatrix, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { floatWeights, tokenInputs, transposeMatrix, vectorDtype, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
 import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
@@ -96,7 +96,7 @@ export class Qwen3Session implements Decoder {
     /** Graph input name (HF name, `name#k` for a vocabulary chunk, names.transposed(…) for a matrix) → device tensor. */
     private readonly device: Map<string, DeviceTensor>,
   ) {
-    this.cache = this.fused ? new FusedCache(runtime, config) : new PlainCache(runtime, config);
+    this.cache = this.fused ? new FusedCache(runtime, config, vectorDtype(layout.dtype)) : new PlainCache(runtime, config);
   }
 
   /**

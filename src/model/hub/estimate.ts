@@ -2,7 +2,7 @@
 // buffer limits (checked before downloading a gigabyte that could not be bound). Computed from
 // the layout the session builds (src/model/qwen3/layout.ts), so that what passes here loads.
 import type { Qwen3Config } from '../config.ts';
-import { layoutBytes, layoutRefusal, tensorBytes, weightLayout, type LayoutDtype } from '../qwen3/layout.ts';
+import { layoutBytes, layoutRefusal, tensorBytes, vectorDtype, weightLayout, type LayoutDtype } from '../qwen3/layout.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 
 /** The two GPUSupportedLimits that bound one weight buffer. */
@@ -17,7 +17,7 @@ export interface LoadEstimate {
   /** Tensors of the checkpoint (before any vocabulary tensor is cut into chunks). */
   tensorCount: number;
   largestTensor: { name: string; shape: number[]; bytes: number };
-  /** K and V of every layer for 1,024 positions: float32 whatever the weights (decoder.ts). */
+  /** K and V of every layer for 1,024 positions: float32, float16 under q4f16 (decoder-fused.ts). */
   kvCacheBytesPer1kTokens: number;
   /** Chunks the session cuts the embedding / LM head into (weightLayout); 1 when whole, 0 when refused. */
   vocabChunks: number;
@@ -25,9 +25,9 @@ export interface LoadEstimate {
   refusal: string | null;
 }
 
-/** The page's names of the weight layouts: f32, f16 (shader-f16), q4 (4-bit matrices, inference only). */
-export type LoadDtype = 'f32' | 'f16' | 'q4';
-export const layoutDtype: Record<LoadDtype, LayoutDtype> = { f32: 'float32', f16: 'float16', q4: 'q4' };
+/** The page's names of the weight layouts: f32, f16 (shader-f16), q4 and q4f16 (4-bit matrices, inference only; q4f16 needs shader-f16). */
+export type LoadDtype = 'f32' | 'f16' | 'q4' | 'q4f16';
+export const layoutDtype: Record<LoadDtype, LayoutDtype> = { f32: 'float32', f16: 'float16', q4: 'q4', q4f16: 'q4f16' };
 
 export function estimateLoad(config: Qwen3Config, dtype: LoadDtype, limits: BufferLimits): LoadEstimate {
   const weightDtype = layoutDtype[dtype];
@@ -48,7 +48,7 @@ export function estimateLoad(config: Qwen3Config, dtype: LoadDtype, limits: Buff
     totalBytes,
     tensorCount: shapes.size,
     largestTensor,
-    kvCacheBytesPer1kTokens: 2 * config.numLayers * config.numKvHeads * config.headDim * 1024 * 4,
+    kvCacheBytesPer1kTokens: 2 * config.numLayers * config.numKvHeads * config.headDim * 1024 * (vectorDtype(weightDtype) === 'float16' ? 2 : 4),
     vocabChunks: layout?.chunks.length ?? 0,
     refusal: refused && `${refused} (this GPU: maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}, maxBufferSize ${limits.maxBufferSize})`,
   };

@@ -12,13 +12,18 @@
 // place (fused-cache.ts). They differ in one node: the prompt's slices its last row for the LM
 // head; the step's only row is the last, so each token runs no Slice, as a decode step of
 // onnx-community's layout (logits of every row) runs none either.
+//
+// Under a q4f16 layout the activations are float16 (layout.ts vectorDtype), as in transformers.js'
+// q4f16 models: the residual stream, the norms' inputs and weights, MatMulNBits' inputs and scales,
+// the RoPE tables and the KV cache (the norms and attention accumulate in float32 inside the ops);
+// the LoRA branches stay float32 (forward.ts project) and the logits are cast to float32 once.
 import { groupQueryAttention, simplifiedLayerNorm, skipSimplifiedLayerNorm } from '../../onnx/contrib.ts';
 import { Graph, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets } from '../tensors.ts';
 import type { DecoderOptions } from './decoder.ts';
-import { asFloat32, declareLora, declareTokens, declareWeights, lmHead, mlp, noLora, outputLogits, project, vocabRows, type LayerWeights, type LoraInputs, type Projector, type Qwen3Weights } from './forward.ts';
-import { weightLayout } from './layout.ts';
+import { asType, declareLora, declareTokens, declareWeights, lmHead, mlp, noLora, outputLogits, project, vocabRows, type LayerWeights, type LoraInputs, type Projector, type Qwen3Weights } from './forward.ts';
+import { vectorDtype, weightLayout, type WeightDtype } from './layout.ts';
 import * as names from './names.ts';
 
 interface Positions {
@@ -42,14 +47,15 @@ export interface FusedDecoderOptions extends Omit<DecoderOptions, 'past'> {
 /** a = rms(x)·w_in [B, T, D] → attention's output rows [B, T, H·hd] and this layer's present K/V. */
 function attention(g: Graph, c: Qwen3Config, a: Value, w: LayerWeights, proj: Projector, at: Positions, past: { key: Value; value: Value }, inAttention: boolean) {
   const { numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
+  const act = a.dtype as WeightDtype;
   const value = proj('v_proj', a); // [B, T, KV·hd]
   if (inAttention) {
-    const headNorm = { query: asFloat32(g, w.qNorm), key: asFloat32(g, w.kNorm), epsilon: eps };
+    const headNorm = { query: asType(g, w.qNorm, act), key: asType(g, w.kNorm, act), epsilon: eps };
     return groupQueryAttention(g, { query: proj('q_proj', a), key: proj('k_proj', a), value, past, ...at, headNorm }, H, KV, hd, 'S');
   }
   // q_norm/k_norm per head before GroupQueryAttention's own RoPE, as Qwen3 orders them.
   const headNorm = (x: Value, n: number, weight: Value) =>
-    g.reshape(simplifiedLayerNorm(g, g.reshape(x, [0, 0, n, hd]), asFloat32(g, weight), eps), [0, 0, n * hd]); // [B, T, n·hd]
+    g.reshape(simplifiedLayerNorm(g, g.reshape(x, [0, 0, n, hd]), asType(g, weight, act), eps), [0, 0, n * hd]); // [B, T, n·hd]
   const query = headNorm(proj('q_proj', a), H, w.qNorm);
   const key = headNorm(proj('k_proj', a), KV, w.kNorm);
   return groupQueryAttention(g, { query, key, value, past, ...at }, H, KV, hd, 'S');
@@ -68,29 +74,30 @@ export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions =
   const refusal = fusedDecoderRefusal(c);
   if (refusal) throw new Error(`buildFusedDecoder: ${refusal}; use decoder.ts's buildDecoder`);
   const layout = options.layout ?? weightLayout(c);
+  const act = vectorDtype(layout.dtype);
   const g = new Graph('qwen3-fused-decode');
   const ids = declareTokens(g, layout, 'B', options.oneToken ? 1 : 'T');
   const kv = ['B', c.numKvHeads, 'P', c.headDim];
-  const past = Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), 'float32', kv), value: g.input(names.pastValue(l), 'float32', kv) }));
+  const past = Array.from({ length: c.numLayers }, (_, l) => ({ key: g.input(names.pastKey(l), act, kv), value: g.input(names.pastValue(l), act, kv) }));
   const at: Positions = {
     seqlensK: g.input(names.SEQLENS_K, 'int32', ['B']),
     totalLength: g.input(names.TOTAL_SEQUENCE_LENGTH, 'int32', []),
     rotary: {
-      cos: g.input(names.ROPE_COS_CACHE, 'float32', ['R', c.headDim / 2]),
-      sin: g.input(names.ROPE_SIN_CACHE, 'float32', ['R', c.headDim / 2]),
+      cos: g.input(names.ROPE_COS_CACHE, act, ['R', c.headDim / 2]),
+      sin: g.input(names.ROPE_SIN_CACHE, act, ['R', c.headDim / 2]),
     },
   };
   const w = declareWeights(g, c, layout, { transposed: true, half: true });
   const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
   const inAttention = options.headNorm === 'attention';
-  const hidden = layers(g, c, w, lora, vocabRows(g, w.embed, ids, c.tieWordEmbeddings), { at, past, inAttention }, (l, p) => {
+  const hidden = layers(g, c, w, lora, vocabRows(g, w.embed, ids, c.tieWordEmbeddings, act), { at, past, inAttention }, (l, p) => {
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]
     g.output(p.value, names.presentValue(l));
   });
   // Only the last position's logits are read: a prompt slices the final norm's output, one Slice
   // where slicing the norm's two inputs would be two (the norm on all T rows costs next to nothing).
   const last = options.oneToken ? hidden : g.slice(hidden, [-1], [2 ** 31 - 1], [1]); // [B, 1, D]
-  outputLogits(g, lmHead(g, w, g.squeeze(last, [1]), options.head), options.pick); // [B, V] or [B]
+  outputLogits(g, asType(g, lmHead(g, w, g.squeeze(last, [1]), options.head), 'float32'), options.pick); // [B, V] or [B]
   return g;
 }
 
@@ -109,17 +116,18 @@ function layers(
   present: (layer: number, kv: { key: Value; value: Value }) => void,
 ): Value {
   const eps = c.rmsNormEps;
+  const norm = (weight: Value) => asType(g, weight, embedded.dtype as WeightDtype);
   let x = embedded; // the residual stream [B, T, D]
-  let a = g.scope('layer0', () => simplifiedLayerNorm(g, x, asFloat32(g, w.layers[0]!.inputNorm), eps)); // rms(x)·w_in
+  let a = g.scope('layer0', () => simplifiedLayerNorm(g, x, norm(w.layers[0]!.inputNorm), eps)); // rms(x)·w_in
   for (let l = 0; l < c.numLayers; l++) {
     const layer = w.layers[l]!;
     const proj: Projector = (t, input) => project(g, input, layer.proj[t], w, lora.layers[l]![t], lora);
     const out = g.scope(`layer${l}`, () => {
       const attn = g.scope('attn', () => attention(g, c, a, layer, proj, at, past[l]!, inAttention));
       present(l, attn.present);
-      const post = skipSimplifiedLayerNorm(g, proj('o_proj', attn.out), x, asFloat32(g, layer.postNorm), eps); // mid = x + o
+      const post = skipSimplifiedLayerNorm(g, proj('o_proj', attn.out), x, norm(layer.postNorm), eps); // mid = x + o
       const m = g.scope('mlp', () => mlp(g, post.normed, proj));
-      return skipSimplifiedLayerNorm(g, m, post.sum, asFloat32(g, l === c.numLayers - 1 ? w.norm : w.layers[l + 1]!.inputNorm), eps);
+      return skipSimplifiedLayerNorm(g, m, post.sum, norm(l === c.numLayers - 1 ? w.norm : w.layers[l + 1]!.inputNorm), eps);
     });
     a = out.normed;
     x = out.sum;

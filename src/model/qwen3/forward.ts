@@ -7,11 +7,13 @@
 // hd head_dim, F intermediate, V vocab, V_k rows of vocabulary chunk k. Under a q4 layout every
 // matrix is 4-bit blocks instead (names.q4, q4.ts: a Q4Weight), multiplied by MatMulNBits and its
 // embedding rows read by GatherBlockQuantized: inference graphs only, LoRA branches float32 on top.
+// Under q4f16 the scales and norm vectors are float16, which the fused decoder's float16
+// activations read as they are (decoder-fused.ts); a float32 graph casts around them.
 import type { Graph, Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
 import { loraTargets, projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
 import { Q4_BLOB, Q4_BLOCK } from '../q4.ts';
-import { chunkName, EMBED, inputDtype, LM_HEAD, readsTransposed, weightLayout, type WeightLayout } from './layout.ts';
+import { chunkName, EMBED, inputDtype, isQ4Layout, LM_HEAD, readsTransposed, vectorDtype, weightLayout, type WeightDtype, type WeightLayout } from './layout.ts';
 import { applyDropout, declareDropout, dropMask as branchDropMask, type DropoutInputs } from './dropout.ts';
 import * as names from './names.ts';
 
@@ -93,11 +95,11 @@ export function declareWeights(g: Graph, c: Qwen3Config, layout: WeightLayout = 
   const transposed = use.transposed ?? false;
   const q4 = (input: string, [n, k]: number[]): Q4Weight => ({
     ...g.input(names.q4(input, 'packed'), 'uint8', [n!, k! / Q4_BLOCK, Q4_BLOB]),
-    scales: g.input(names.q4(input, 'scales'), 'float32', [n!, k! / Q4_BLOCK]),
+    scales: g.input(names.q4(input, 'scales'), vectorDtype(layout.dtype), [n!, k! / Q4_BLOCK]),
   });
   const w = (name: string, dims: number[], input = name): Value => {
     const dtype = inputDtype(layout.dtype, dims);
-    if (dtype === 'q4') return q4(input, dims);
+    if (isQ4Layout(dtype)) return q4(input, dims);
     return transposed && readsTransposed(c, name) ? g.input(names.transposed(input), dtype, [dims[1]!, dims[0]!]) : g.input(input, dtype, dims);
   };
   const vocab = (name: string) => layout.chunks.map(({ rows }, k) => w(name, [rows, c.hiddenSize], chunkName(name, k, layout)));
@@ -175,21 +177,33 @@ export const asFloat32 = (g: Graph, w: Value): Value => {
 };
 export const chunksOf = (w: VocabWeight): readonly Value[] => (Array.isArray(w) ? w : [w as Value]);
 
+/** `x` as `dtype`: itself, or cast (once per graph however many nodes read it: q/k/v, gate/up, a LoRA branch). */
+const casts = new WeakMap<Value, Map<string, Value>>();
+export function asType(g: Graph, x: Value, dtype: WeightDtype): Value {
+  if (x.dtype === dtype) return x;
+  const made = casts.get(x) ?? new Map<string, Value>();
+  casts.set(x, made);
+  const cast = made.get(dtype) ?? g.cast(x, dtype);
+  made.set(dtype, cast);
+  return cast;
+}
+
 /**
  * Rows of a vocabulary tensor for `ids` [B, T] → [B, T, D] (the embedding; loss targets [N] →
  * [N, D]); over chunks, Σ_k mask_k · E_k[rows_k] (the masked terms are exact zeros). `columns`:
  * the chunks are [D, V_k] (the transposed LM head), read as columns [D, B, T] and turned to
- * [B, T, D]: D·T elements, not the chunk. Only the rows read are cast to float32.
+ * [B, T, D]: D·T elements, not the chunk. Only the rows read are cast to `dtype` (float32 but in
+ * the float16 graphs of a q4f16 layout).
  */
-export function vocabRows(g: Graph, w: VocabWeight, ids: TokenInputs, columns: boolean): Value {
+export function vocabRows(g: Graph, w: VocabWeight, ids: TokenInputs, columns: boolean, dtype: WeightDtype = 'float32'): Value {
   const chunks = chunksOf(w);
   const turn = (picked: Value) => g.transpose(picked, picked.shape.map((_, i) => (i + 1) % picked.shape.length)); // [D, ..] → [.., D]
-  const lookup = (chunk: Value, rows: Value) => (isQ4(chunk) ? q4Rows(g, chunk, rows) : asFloat32(g, columns ? turn(g.gather(chunk, rows, 1)) : g.gather(chunk, rows)));
+  const lookup = (chunk: Value, rows: Value) => asType(g, isQ4(chunk) ? q4Rows(g, chunk, rows) : columns ? turn(g.gather(chunk, rows, 1)) : g.gather(chunk, rows), dtype);
   if ('name' in ids) {
     if (chunks.length !== 1) throw new Error(`vocabRows: ${chunks.length} vocabulary chunks need per-chunk token inputs, got one id tensor ${ids.name}`);
     return lookup(chunks[0]!, ids);
   }
-  return g.scope('Embed', () => chunks.map((chunk, k) => g.mul(lookup(chunk, ids.rows[k]!), ids.mask[k]!)).reduce((a, b) => g.add(a, b)));
+  return g.scope('Embed', () => chunks.map((chunk, k) => g.mul(lookup(chunk, ids.rows[k]!), asType(g, ids.mask[k]!, dtype))).reduce((a, b) => g.add(a, b)));
 }
 
 /**
@@ -210,8 +224,13 @@ export function q4Rows(g: Graph, chunk: Q4Weight, ids: Value): Value {
   return g.reshape(rows!, [...ids.shape.map(() => 0), blocks! * Q4_BLOCK]); // [.., D]
 }
 
-/** x·Wᵀ for a q4 weight W [N, K]: MatMulNBits, 4-bit blocks of 32 along K, zero point 8 (its default without a zero_points input), in x's type (the scales' too). */
+/**
+ * x·Wᵀ for a 4-bit weight W [N, K]: MatMulNBits, 4-bit blocks of 32 along K, zero point 8 (its
+ * default without a zero_points input), in the scales' type: x is cast to it and the product back
+ * when they differ (q4f16 weights in a float32 graph).
+ */
 export function q4Times(g: Graph, x: Value, w: Q4Weight): Value {
+  if (x.dtype !== w.scales.dtype) return g.cast(q4Times(g, asType(g, x, w.scales.dtype as WeightDtype), w), x.dtype);
   const [n, blocks] = w.shape as number[];
   const attributes = [
     { name: 'K', type: 'int', value: blocks! * Q4_BLOCK },
@@ -233,29 +252,23 @@ function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
 /** x·m for m [K, N], or x·mᵀ for m [N, K] when not `transposed`: [.., K] → [.., N]. */
 export const times = (g: Graph, x: Value, m: Value, transposed: boolean | undefined): Value => g.matMul(x, transposed ? m : g.transpose(m));
 
-/** x cast to float16, once per graph however many projections read it (q/k/v, gate/up). */
-const halves = new WeakMap<Value, Value>();
-function asFloat16(g: Graph, x: Value): Value {
-  const half = halves.get(x) ?? g.cast(x, 'float16');
-  halves.set(x, half);
-  return half;
-}
-
 /**
- * x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out]; without `lora`, x·Wᵀ alone (the LM head). The one
- * projection of every graph builder: W float (MatMul, as `use` says) or q4 (MatMulNBits). The
- * LoRA branch runs in float32 on x whatever W's type.
+ * x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out] in x's type; without `lora`, x·Wᵀ alone (the LM
+ * head). The one projection of every graph builder: W float (MatMul, as `use` says) or 4-bit
+ * (MatMulNBits). The LoRA branch runs in float32 whatever W's and x's types (float16 x: the
+ * fused graphs of a q4f16 layout, where the branch costs two more casts, its input's once per graph).
  */
 export function project(g: Graph, x: Value, w: Value, use: MatrixUse, lora?: LoraBranch, l?: LoraInputs): Value {
   const base = isQ4(w)
     ? q4Times(g, x, w)
     : use.half && w.dtype === 'float16'
-      ? g.cast(times(g, asFloat16(g, x), w, use.transposed), 'float32')
+      ? g.cast(times(g, asType(g, x, 'float16'), w, use.transposed), 'float32')
       : times(g, x, asFloat32(g, w), use.transposed); // [.., out]
   if (!lora || !l?.scale) return base;
-  const dropped = lora.drop && l.dropout ? applyDropout(g, x, lora.drop, l.dropout) : x;
+  const input = asType(g, x, 'float32');
+  const dropped = lora.drop && l.dropout ? applyDropout(g, input, lora.drop, l.dropout) : input;
   const down = times(g, dropped, lora.a, l.transposed); // [.., r]
-  return g.add(base, g.mul(times(g, down, lora.b, l.transposed), l.scale));
+  return g.add(base, asType(g, g.mul(times(g, down, lora.b, l.transposed), l.scale), base.dtype as WeightDtype));
 }
 
 /** x·cos + rotate_half(x)·sin with rotate_half([x1, x2]) = [−x2, x1]; x [B, *, T, hd]. */
@@ -370,7 +383,7 @@ export function lmHead(g: Graph, w: Qwen3Weights, h: Value, product: HeadProduct
 function byRows(g: Graph, h: Value, chunk: Value, w: Qwen3Weights): Value {
   if (h.shape.length !== 2 || !w.transposed) throw new Error(`lmHead: the 'rows' product takes rows [B, D] and a transposed head [D, V], got ${h.name} [${h.shape.join(', ')}] and ${chunk.name} [${chunk.shape.join(', ')}]`);
   if (isQ4(chunk)) {
-    const out = q4Times(g, g.concat([h, h, h, h], 0), chunk); // [4B, V_k]
+    const out = q4Times(g, g.concat([h, h, h, h], 0), chunk); // [4B, V_k] in h's type
     const quarter = { dtype: out.dtype, shape: [h.shape[0]!, chunk.shape[0]!] };
     return g.custom('Split', [out], [quarter, quarter, quarter, quarter], [{ name: 'axis', type: 'int', value: 0 }])[0]!;
   }

@@ -2,10 +2,10 @@
 // they must respect, the values of the checkpoint and the memory a streamed load may take.
 import { describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../../scripts/make-tiny-model.ts';
-import { decodeChecked, f16ToF32, f32ToBf16, type StoredTensor } from '../dtype.ts';
+import { decodeChecked, f16ToF32, f32ToBf16, f32ToF16, type StoredTensor } from '../dtype.ts';
 import { dequantizeQ4, quantizeQ4 } from '../q4.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
-import { chunkTokens, decoderWeights, layoutBytes, layoutShapes, readsTransposed, tensorInputs, weightLayout, type WeightData, type WeightDtype } from './layout.ts';
+import { chunkTokens, decoderWeights, layoutBytes, layoutShapes, q4InputShapes, readsTransposed, tensorInputs, weightLayout, type WeightData, type WeightDtype } from './layout.ts';
 import { q4, transposed } from './names.ts';
 
 const config = tinyModelConfig({ hidden: 32, headDim: 8, intermediate: 48, untied: true });
@@ -218,7 +218,7 @@ describe('the q4 layout: matrices as 4-bit codes and scales, norms float32', () 
 
   it('layoutBytes is what the inputs of every layout hold', () => {
     const weights = tinyModelWeights(model, 2);
-    for (const weightDtype of ['float32', 'float16', 'q4'] as const) {
+    for (const weightDtype of ['float32', 'float16', 'q4', 'q4f16'] as const) {
       const layout = weightLayout(model, { maxBindingBytes: 3_000 * 256, weightDtype });
       const held = [...decoderWeights(model, layout, weights)].reduce((sum, [, , data]) => sum + data.byteLength, 0);
       expect(layoutBytes(model, layout), weightDtype).toBe(held);
@@ -226,6 +226,36 @@ describe('the q4 layout: matrices as 4-bit codes and scales, norms float32', () 
     // 4 + 1/2 bits per weight beside float32's 32 (the norm vectors, float32 in both, add the rest).
     const f32 = layoutBytes(model, weightLayout(model));
     expect(layoutBytes(model, weightLayout(model, { weightDtype: 'q4' })) / f32).toBeCloseTo(5 / 32, 2);
+    expect(layoutBytes(model, weightLayout(model, { weightDtype: 'q4f16' })) / f32).toBeCloseTo(4.5 / 32, 2);
+  });
+});
+
+describe('the q4f16 layout: the q4 codes, float16 scales and norm vectors', () => {
+  const model = { ...tinyModelConfig({ hidden: 64, headDim: 16, intermediate: 96, untied: true }), vocabSize: 8_000 };
+  const weights = tinyModelWeights(model, 8);
+
+  it("gives q4's codes, its scales and norms rounded to float16 (nearest even), and the vocabulary chunks q4 has", () => {
+    const [q4Layout, half] = [weightLayout(model, { maxBindingBytes: 2_000 * 32, weightDtype: 'q4' }), weightLayout(model, { maxBindingBytes: 2_000 * 32, weightDtype: 'q4f16' })];
+    expect(half.chunks).toEqual(q4Layout.chunks);
+    const got = [...decoderWeights(model, half, weights)];
+    const want = [...decoderWeights(model, q4Layout, weights)];
+    expect(got.map(([input, dims]) => [input, dims])).toEqual(want.map(([input, dims]) => [input, dims]));
+    got.forEach(([input, , data], i) => {
+      const q4Data = want[i]![2];
+      if (q4Data instanceof Uint8Array) expect(Buffer.from(data as Uint8Array).equals(Buffer.from(q4Data)), input).toBe(true);
+      else expect([data.constructor.name, [...data].join()], input).toEqual(['Uint16Array', Array.from(q4Data, f32ToF16).join()]);
+    });
+    expect(q4InputShapes(model, half).get('model.norm.weight')).toEqual([['model.norm.weight', [64], 'F16']]);
+    expect(q4InputShapes(model, half).get('model.layers.0.mlp.up_proj.weight')!.map(([, , dtype]) => dtype)).toEqual(['U8', 'F16']);
+  });
+
+  it('refuses a block whose scale is past float16, naming the tensor and the way out', () => {
+    const big = new Float32Array(weights.get('model.layers.1.mlp.up_proj.weight')!);
+    big[40] = 1e6; // block 1's scale: 1e6 / 8 = 125,000 > 65,504
+    expect(() => [...tensorInputs(model, weightLayout(model, { weightDtype: 'q4f16' }), 'model.layers.1.mlp.up_proj.weight', big)]).toThrow(
+      "model.layers.1.mlp.up_proj.weight: block 1's scale -125000 is past float16's range; load this model in q4 (float32 scales)",
+    );
+    expect(() => [...tensorInputs(model, weightLayout(model, { weightDtype: 'q4' }), 'model.layers.1.mlp.up_proj.weight', big)]).not.toThrow();
   });
 });
 

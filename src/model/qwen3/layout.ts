@@ -3,7 +3,7 @@
 // vocabulary tensors (embedding, LM head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut into
 // row chunks that each fit one storage-buffer binding (design.md "Models on the hub").
 import type { Qwen3Config } from '../config.ts';
-import { convertInto, firstNonFinite, nonFiniteError, sliceStored, type StoredTensor, type StoredValues } from '../dtype.ts';
+import { convertInto, f32ToF16, firstNonFinite, nonFiniteError, sliceStored, type StoredTensor, type StoredValues } from '../dtype.ts';
 import { Q4_BLOB, Q4_BLOCK, q4Refusal, quantizeQ4Into } from '../q4.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 import * as names from './names.ts';
@@ -11,10 +11,21 @@ import * as names from './names.ts';
 /** The element type of float weights: what training, merging and the float layouts hold. */
 export type WeightDtype = 'float32' | 'float16';
 /**
- * A layout's weights: float, or 'q4': every matrix as 4-bit blocks (names.q4 packed + scales,
- * read by MatMulNBits and GatherBlockQuantized, inference only), the norm vectors float32.
+ * A layout's weights: float, or 4-bit: every matrix as 4-bit blocks (names.q4 packed + scales,
+ * read by MatMulNBits and GatherBlockQuantized, inference only) with float32 scales and norm
+ * vectors ('q4'), or float16 ones ('q4f16': the fused decoder's activations are then float16 too,
+ * decoder-fused.ts, as transformers.js' q4f16 models run).
  */
-export type LayoutDtype = WeightDtype | 'q4';
+export type LayoutDtype = WeightDtype | 'q4' | 'q4f16';
+
+/** Whether a layout holds its matrices as 4-bit blocks. */
+export const isQ4Layout = (dtype: LayoutDtype): dtype is 'q4' | 'q4f16' => dtype === 'q4' || dtype === 'q4f16';
+
+/**
+ * The float type of a layout's norm vectors (and a 4-bit layout's scales): float16 under q4f16,
+ * whose fused decoder runs its activations in it too (decoder-fused.ts); float32 in every other layout.
+ */
+export const vectorDtype = (dtype: LayoutDtype): WeightDtype => (dtype === 'q4f16' ? 'float16' : 'float32');
 
 export interface WeightLayout {
   dtype: LayoutDtype;
@@ -25,7 +36,7 @@ export interface WeightLayout {
 export interface LayoutOptions {
   /** The largest buffer the device binds (min of maxStorageBufferBindingSize and maxBufferSize); default: no limit. */
   maxBindingBytes?: number;
-  /** 'float16' halves weight memory (inference multiplies by it as stored, training casts it to float32 where used: forward.ts MatrixUse); 'q4' takes ~1/6 of float32's. */
+  /** 'float16' halves weight memory (inference multiplies by it as stored, training casts it to float32 where used: forward.ts MatrixUse); 'q4' takes ~1/6 of float32's, 'q4f16' ~1/7. */
   weightDtype?: LayoutDtype;
 }
 
@@ -40,13 +51,14 @@ const bytesOf = (dims: readonly number[], bytes: number) => dims.reduce((a, d) =
 
 /**
  * The element type of a weight input of `dims` under a layout of `dtype`: a matrix has the
- * layout's (q4: codes and scales), a norm vector float32 in every layout — 0.26 MB at Qwen3-0.6B,
- * where casting each where it is read would be one more dispatch per norm and step.
+ * layout's (q4, q4f16: codes and scales), a norm vector float32 in every layout but q4f16, whose
+ * graphs norm in float16 — 0.26 MB at Qwen3-0.6B, where casting each where it is read would be one
+ * more dispatch per norm and step.
  */
-export const inputDtype = (dtype: LayoutDtype, dims: readonly number[]): LayoutDtype => (dims.length === 1 ? 'float32' : dtype);
+export const inputDtype = (dtype: LayoutDtype, dims: readonly number[]): LayoutDtype => (dims.length === 1 ? vectorDtype(dtype) : dtype);
 
-/** Whether `dims` are stored as 4-bit blocks under a layout of `dtype`: every matrix of a q4 layout. */
-const quantized = (dtype: LayoutDtype, dims: readonly number[]) => inputDtype(dtype, dims) === 'q4';
+/** Whether `dims` are stored as 4-bit blocks under a layout of `dtype`: every matrix of a 4-bit layout. */
+const quantized = (dtype: LayoutDtype, dims: readonly number[]) => isQ4Layout(inputDtype(dtype, dims));
 
 /**
  * The largest buffer the device binds for a tensor of `dims`: float32 whatever the stored float
@@ -63,7 +75,7 @@ const bindingBytes = (dtype: LayoutDtype, dims: readonly number[]) => (quantized
 export function layoutRefusal(c: Qwen3Config, limit: number, dtype: LayoutDtype = 'float32'): string | null {
   for (const [name, dims] of qwen3TensorShapes(c)) {
     const blocks = quantized(dtype, dims) ? q4Refusal(name, dims) : null;
-    if (blocks) return `${blocks}: this model cannot be loaded in q4`;
+    if (blocks) return `${blocks}: this model cannot be loaded in ${dtype}`;
     const bytes = bindingBytes(dtype, dims);
     if (!vocabTensors.has(name) && bytes > limit) {
       const as = quantized(dtype, dims) ? 'as 4-bit codes' : 'in float32';
@@ -97,8 +109,8 @@ export function layoutShapes(c: Qwen3Config, layout: WeightLayout): Map<string, 
 
 /**
  * Bytes the weight inputs of `layout` take on the device (what Qwen3Session.memory().weights
- * reports): float32 or float16 matrix elements, or per q4 matrix [N, K] its codes (N·K/2 bytes)
- * and float32 scales (N·K/32 · 4); norm vectors float32.
+ * reports): float32 or float16 matrix elements, or per 4-bit matrix [N, K] its codes (N·K/2 bytes)
+ * and scales (N·K/32, 4 bytes each, 2 under q4f16); norm vectors float32 (float16 under q4f16).
  */
 export function layoutBytes(c: Qwen3Config, layout: WeightLayout): number {
   return [...layoutShapes(c, layout).values()].reduce((sum, dims) => sum + tensorBytes(layout.dtype, dims), 0);
@@ -107,7 +119,8 @@ export function layoutBytes(c: Qwen3Config, layout: WeightLayout): number {
 /** Bytes of one tensor (or chunk) of `dims` on the device under a layout of `dtype`. */
 export function tensorBytes(dtype: LayoutDtype, dims: readonly number[]): number {
   const count = bytesOf(dims, 1);
-  return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * 4 : count * (inputDtype(dtype, dims) === 'float16' ? 2 : 4);
+  const floatBytes = (d: LayoutDtype) => (d === 'float16' ? 2 : 4);
+  return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * floatBytes(vectorDtype(dtype)) : count * floatBytes(inputDtype(dtype, dims));
 }
 
 /**
@@ -115,14 +128,14 @@ export function tensorBytes(dtype: LayoutDtype, dims: readonly number[]): number
  * merging: their graphs read and write whole float matrices); a q4 layout is refused, naming its weights.
  */
 export function floatWeights(layout: WeightLayout, what: string): WeightDtype {
-  if (layout.dtype !== 'q4') return layout.dtype;
+  if (!isQ4Layout(layout.dtype)) return layout.dtype;
   throw new Error(
-    `${what} needs float32 or float16 base weights, and this model is loaded with 4-bit ones (q4: every matrix as MatMulNBits codes and scales, ` +
+    `${what} needs float32 or float16 base weights, and this model is loaded with 4-bit ones (${layout.dtype}: every matrix as MatMulNBits codes and scales, ` +
       `e.g. ${names.q4(EMBED, 'packed')}); load it in f16 or f32 to train on it or merge into it`,
   );
 }
 
-/** float32 data, a matrix's float16 bits (Uint16Array) under a float16 layout, or a q4 matrix's codes (Uint8Array). */
+/** float32 data, float16 bits (Uint16Array: a float16 layout's matrices, q4f16's scales and norm vectors), or a 4-bit matrix's codes (Uint8Array). */
 export type WeightData = Float32Array | Uint16Array | Uint8Array;
 
 /** The element type a weight input's data is uploaded as. */
@@ -133,7 +146,7 @@ export const weightType = (data: WeightData): 'float32' | 'float16' | 'uint8' =>
  * Whether the decoder reads weight `name` (HF name) transposed (names.transposed) in a float
  * layout: every matrix a MatMul multiplies by — the projections, the LM head, and the embedding
  * when it is the tied LM head (its Gather then reads columns). Norm vectors and an untied embedding
- * stay, and so does every q4 matrix (MatMulNBits reads HF's [out, in], blocks along `in`).
+ * stay, and so does every 4-bit matrix (MatMulNBits reads HF's [out, in], blocks along `in`).
  */
 export const readsTransposed = (c: Qwen3Config, name: string): boolean =>
   name.endsWith('_proj.weight') || name === LM_HEAD || (name === EMBED && c.tieWordEmbeddings);
@@ -151,23 +164,27 @@ const pieces = (layout: WeightLayout, name: string, dims: readonly number[]) =>
     ? layout.chunks.map(({ start, rows }, k) => ({ input: chunkName(name, k, layout), start, dims: [rows, dims[1]!] }))
     : [{ input: name, start: 0, dims: [...dims] }];
 
+/** The stored types of a 4-bit layout's inputs: codes, and float scales and norm vectors. */
+export type Q4InputDtype = 'U8' | 'F32' | 'F16';
+
 /**
  * Per checkpoint tensor (HF name, in file order), the graph inputs tensorInputs makes of it under
- * a q4 layout: each matrix piece's codes (uint8 [rows, cols/32, 16]) and scales (float32
- * [rows, cols/32]), each norm vector as it is (float32). What a q4 copy (q4-copy.ts) is laid out by.
+ * a 4-bit layout: each matrix piece's codes (uint8 [rows, cols/32, 16]) and scales ([rows, cols/32]),
+ * each norm vector as it is; floats F32 under q4, F16 under q4f16. What a q4 copy (q4-copy.ts) is laid out by.
  */
-export function q4InputShapes(c: Qwen3Config, layout: WeightLayout): Map<string, [input: string, dims: number[], dtype: 'U8' | 'F32'][]> {
-  if (layout.dtype !== 'q4') throw new Error(`q4InputShapes: the layout is ${layout.dtype}, not q4`);
-  const shapes = new Map<string, [string, number[], 'U8' | 'F32'][]>();
+export function q4InputShapes(c: Qwen3Config, layout: WeightLayout): Map<string, [input: string, dims: number[], dtype: Q4InputDtype][]> {
+  if (!isQ4Layout(layout.dtype)) throw new Error(`q4InputShapes: the layout is ${layout.dtype}, not q4 or q4f16`);
+  const float = vectorDtype(layout.dtype) === 'float16' ? 'F16' : 'F32';
+  const shapes = new Map<string, [string, number[], Q4InputDtype][]>();
   for (const [name, dims] of qwen3TensorShapes(c)) {
     shapes.set(
       name,
-      pieces(layout, name, dims).flatMap(({ input, dims: [rows, cols] }): [string, number[], 'U8' | 'F32'][] =>
+      pieces(layout, name, dims).flatMap(({ input, dims: [rows, cols] }): [string, number[], Q4InputDtype][] =>
         cols === undefined
-          ? [[input, [rows!], 'F32']]
+          ? [[input, [rows!], float]]
           : [
               [names.q4(input, 'packed'), [rows!, cols / Q4_BLOCK, Q4_BLOB], 'U8'],
-              [names.q4(input, 'scales'), [rows!, cols / Q4_BLOCK], 'F32'],
+              [names.q4(input, 'scales'), [rows!, cols / Q4_BLOCK], float],
             ],
       ),
     );
@@ -201,13 +218,13 @@ export function* tensorInputs(
   if (stored.data.length !== bytesOf(dims, 1)) throw new Error(`tensorInputs: ${name} has ${stored.data.length} elements, [${dims.join(', ')}] needs ${bytesOf(dims, 1)}`);
   const checked = tensor instanceof Float32Array ? null : tensor;
   const half = inputDtype(layout.dtype, dims) === 'float16';
-  const transpose = layout.dtype !== 'q4' && readsTransposed(c, name);
+  const transpose = !isQ4Layout(layout.dtype) && readsTransposed(c, name);
   const cols = dims.at(-1)!;
   for (const piece of pieces(layout, name, dims)) {
     const rows = piece.dims.length === 2 ? piece.dims[0]! : 1;
     const source = sliceStored(stored, piece.start * cols, (piece.start + rows) * cols);
     if (quantized(layout.dtype, piece.dims)) {
-      yield* q4Inputs(piece.input, source, rows, cols, checked);
+      yield* q4Inputs(piece.input, source, rows, cols, checked, vectorDtype(layout.dtype));
       continue;
     }
     const input = transpose ? names.transposed(piece.input) : piece.input;
@@ -228,11 +245,12 @@ export function* tensorInputs(
 const Q4_ROWS = 256;
 
 /**
- * A matrix piece [rows, cols] as its two q4 inputs (names.q4): codes [rows, cols/32, 16] and
- * scales [rows, cols/32], quantized Q4_ROWS rows at a time from the stored values, each batch
- * widened and checked for non-finite values (as convertInto checks a float layout's) on the way.
+ * A matrix piece [rows, cols] as its two 4-bit inputs (names.q4): codes [rows, cols/32, 16] and
+ * scales [rows, cols/32] (`scales` float16: rounded to nearest even from quantizeQ4's float32),
+ * quantized Q4_ROWS rows at a time from the stored values, each batch widened and checked for
+ * non-finite values (as convertInto checks a float layout's) on the way.
  */
-function* q4Inputs(input: string, source: StoredValues, rows: number, cols: number, checked: StoredTensor | null): Generator<[string, number[], WeightData]> {
+function* q4Inputs(input: string, source: StoredValues, rows: number, cols: number, checked: StoredTensor | null, scales: WeightDtype): Generator<[string, number[], WeightData]> {
   const blocks = cols / Q4_BLOCK;
   const out = { packed: new Uint8Array(rows * blocks * Q4_BLOB), scales: new Float32Array(rows * blocks) };
   const scratch = source.dtype === 'F32' ? null : new Float32Array(Math.min(rows, Q4_ROWS) * cols);
@@ -250,7 +268,15 @@ function* q4Inputs(input: string, source: StoredValues, rows: number, cols: numb
     quantizeQ4Into(out, row * blocks, values, n, cols, input);
   }
   yield [names.q4(input, 'packed'), [rows, blocks, Q4_BLOB], out.packed];
-  yield [names.q4(input, 'scales'), [rows, blocks], out.scales];
+  yield [names.q4(input, 'scales'), [rows, blocks], scales === 'float16' ? halfScales(input, out.scales) : out.scales];
+}
+
+/** 4-bit scales as float16, refusing one past float16's range (a block whose largest magnitude is over 8 × 65,504), which would be ±Infinity. */
+function halfScales(input: string, scales: Float32Array): Uint16Array {
+  const half = Uint16Array.from(scales, f32ToF16);
+  const over = half.findIndex((h) => (h & 0x7fff) === 0x7c00);
+  if (over >= 0) throw new Error(`${input}: block ${over}'s scale ${scales[over]} is past float16's range; load this model in q4 (float32 scales)`);
+  return half;
 }
 
 /** Every weight input of the decoder (tensorInputs of each checkpoint tensor, in file order) from weights by HF name. */

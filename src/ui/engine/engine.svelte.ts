@@ -63,7 +63,8 @@ class EngineState {
   model = $state<ModelInfo | null>(null);
   /**
    * The weights' layout of the next load: f16 (float32 where the GPU lacks shader-f16), f32 (the
-   * checkpoint's numbers exactly, twice f16's memory), or q4 (4-bit matrices, ~1/3 of f16, inference only).
+   * checkpoint's numbers exactly, twice f16's memory), q4 (4-bit matrices, ~1/3 of f16, inference only),
+   * or q4f16 (q4's codes, float16 activations and KV cache; q4 without shader-f16).
    */
   weights = $state<LoadDtype>('f16');
   /** The prompt format the next load asks its model in: the catalog's for a listed repo, or one picked. */
