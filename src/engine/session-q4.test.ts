@@ -3,7 +3,7 @@
 // ~1e-6), and against the original float32 weights (the quality cost of 4-bit weights, reported).
 // LoRA runs float32 on top of the 4-bit base: an adapter on q4 equals it on the dequantized base.
 // A q4f16 session (the same codes, float16 scales and norm vectors; in the fused decoder float16
-// activations and KV cache, as transformers.js' q4f16 models run) against the q4 one, fed the same
+// activations, KV cache and LoRA, as transformers.js' q4f16 models run) against the q4 one, fed the same
 // tokens: the same model up to float16 rounding (measured 1.5e-3–2.1e-3 here on the CPU EP;
 // webgpu-node.test.ts has the GPU kernels'). Its plain decoder runs float32, cast around each 4-bit product.
 import { readFileSync } from 'node:fs';
@@ -185,7 +185,7 @@ describe.each(['fused', 'plain'] as const)('a q4f16 session, %s decoder', (decod
     if (decoder === 'fused') expect(half.memory().kvCache).toBe(q4.memory().kvCache / 2);
   });
 
-  it(`an adapter (float32 branches on the float16 stream) within ${TOLERANCE} of it on the q4 session; off again, the base`, async () => {
+  it(`an adapter (fused: float16 branches on the float16 stream) within ${TOLERANCE} of it on the q4 session; off again, the base`, async () => {
     const weights = tinyModelWeights(untied, 12);
     const adapter = newAdapter(untied, { r: 4, alpha: 8, targets: [...loraTargets], seed: 5, bStd: 0.05 });
     const q4 = await load(untied, weights, { weightDtype: 'q4', decoder });
@@ -198,6 +198,14 @@ describe.each(['fused', 'plain'] as const)('a q4f16 session, %s decoder', (decod
     const withAdapter = await logitsOf(half);
     expect(worst(withAdapter, await logitsOf(q4))).toBeLessThan(TOLERANCE);
     expect(worst(withAdapter, base)).toBeGreaterThan(1e-1); // the adapter changes the logits
+    expect([half.activations, half.memory().lora / q4.memory().lora]).toEqual(decoder === 'fused' ? ['float16', 0.5] : ['float32', 1]);
+    // A trainer's adapter (float32 on the device) is not taken over by float16 graphs: it says what they read.
+    const a = names.transposed(names.loraA(0, 'q_proj'));
+    const adopted = Object.fromEntries(await Promise.all(
+      [...decoderLoraInputs(untied, ['q_proj'], 4)].map(async ({ input, dims }) => [input, await nodeRuntime.upload(f32(dims, new Float32Array(dims[0] * dims[1])))] as const),
+    ));
+    if (decoder === 'fused') await expect(half.adoptAdapter('trained', { ...adapter.config, targets: ['q_proj'] }, adopted)).rejects.toThrow(`Qwen3Session.adoptAdapter: tensor ${a} is float32 [64, 4], float16 [64, 4] expected`);
+    for (const t of Object.values(adopted)) nodeRuntime.release(t);
     await half.useAdapter(null);
     expect(worst(await logitsOf(half), base)).toBe(0);
   });

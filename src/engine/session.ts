@@ -18,13 +18,14 @@ import type { DecoderPick, HeadProduct } from '../model/qwen3/forward.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
-import { floatWeights, tokenInputs, transposeMatrix, vectorDtype, weightLayout, weightType, type LayoutOptions, type WeightLayout } from '../model/qwen3/layout.ts';
+import { f32ToF16 } from '../model/dtype.ts';
+import { floatWeights, tokenInputs, transposeMatrix, vectorDtype, weightLayout, weightType, type LayoutOptions, type WeightDtype, type WeightLayout } from '../model/qwen3/layout.ts';
 import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
 import type { Decoder } from './generate.ts';
 import { FusedCache } from './fused-cache.ts';
 import { PlainCache, type KvCache } from './plain-cache.ts';
-import { f32, floats, hostFeeds, hostTensor, tensorBytes, type DeviceTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
+import { f32, floats, hostFeeds, hostTensor, tensorBytes, type DeviceTensor, type HostTensor, type Runtime, type Session, type SessionOptions, type Tensor } from './runtime.ts';
 import { weightInputs, type Weights } from './weight-source.ts';
 
 export interface Qwen3SessionOptions extends SessionOptions, LayoutOptions {
@@ -96,7 +97,7 @@ export class Qwen3Session implements Decoder {
     /** Graph input name (HF name, `name#k` for a vocabulary chunk, names.transposed(…) for a matrix) → device tensor. */
     private readonly device: Map<string, DeviceTensor>,
   ) {
-    this.cache = this.fused ? new FusedCache(runtime, config, vectorDtype(layout.dtype)) : new PlainCache(runtime, config);
+    this.cache = this.fused ? new FusedCache(runtime, config, this.activations) : new PlainCache(runtime, config);
   }
 
   /**
@@ -161,6 +162,19 @@ export class Qwen3Session implements Decoder {
     return this.options.head!;
   }
 
+  /**
+   * The decoders' activation type, that of their KV cache and LoRA inputs too: float16 in the
+   * fused graphs of a q4f16 layout (decoder-fused.ts), float32 in every other.
+   */
+  get activations(): WeightDtype {
+    return this.fused ? vectorDtype(this.layout.dtype) : 'float32';
+  }
+
+  /** A LoRA input of the decoders from its float32 values, in their type (activations). */
+  private loraTensor(dims: number[], data: Float32Array): HostTensor {
+    return this.activations === 'float16' ? hostTensor('float16', dims, Uint16Array.from(data, f32ToF16)) : f32(dims, data);
+  }
+
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */
   get fused(): boolean {
     return (this.options.decoder ?? (fusedDecoderRefusal(this.config) ? 'plain' : 'fused')) === 'fused';
@@ -216,7 +230,7 @@ export class Qwen3Session implements Decoder {
 
   private async upload(id: string | typeof unnamed, adapter: LoraAdapter): Promise<void> {
     const feeds: Record<string, DeviceTensor> = {};
-    const put = async (name: string, dims: number[], data: Float32Array) => (feeds[name] = await this.runtime.upload(f32(dims, data)));
+    const put = async (name: string, dims: number[], data: Float32Array) => (feeds[name] = await this.runtime.upload(this.loraTensor(dims, data)));
     try {
       for (let layer = 0; layer < this.config.numLayers; layer++) {
         for (const target of loraTargets) {
@@ -251,8 +265,8 @@ export class Qwen3Session implements Decoder {
   /**
    * Keeps under `id`, as addAdapter does, an adapter whose matrices are already on the device:
    * `transposed` holds, for every site of `config.targets`, names.transposed(names.loraA(…)) [in, r]
-   * and names.transposed(names.loraB(…)) [r, out] in float32 (trained-adapter.ts makes them from a
-   * trainer's). The session takes them over: it releases them when `id` is replaced or removed, or
+   * and names.transposed(names.loraB(…)) [r, out] in the decoders' type, float32 but under q4f16
+   * (trained-adapter.ts makes them from a trainer's, which q4f16 weights never have). The session takes them over: it releases them when `id` is replaced or removed, or
    * at release. Other targets run as rank-1 zero branches uploaded once and shared by every adopted
    * adapter; the scale is uploaded. On an error nothing is taken over.
    */
@@ -260,7 +274,7 @@ export class Qwen3Session implements Decoder {
     const expected = new Map([...decoderLoraInputs(this.config, config.targets, config.r)].map(({ input, dims }) => [input, dims]));
     for (const [name, t] of Object.entries(transposed)) {
       const dims = expected.get(name);
-      const what = !dims ? `is not a LoRA input of r ${config.r} on [${config.targets.join(', ')}]` : t.type !== 'float32' || t.dims.join() !== dims.join() ? `is ${t.type} [${t.dims.join(', ')}], float32 [${dims.join(', ')}] expected` : null;
+      const what = !dims ? `is not a LoRA input of r ${config.r} on [${config.targets.join(', ')}]` : t.type !== this.activations || t.dims.join() !== dims.join() ? `is ${t.type} [${t.dims.join(', ')}], ${this.activations} [${dims.join(', ')}] expected` : null;
       if (what) throw new Error(`Qwen3Session.adoptAdapter: tensor ${name} ${what}`);
     }
     const missing = [...expected.keys()].find((name) => !(name in transposed));
@@ -268,10 +282,10 @@ export class Qwen3Session implements Decoder {
     const feeds: Record<string, DeviceTensor> = { ...transposed };
     for (const { input, dims } of decoderLoraInputs(this.config, loraTargets.filter((t) => !config.targets.includes(t)), 1)) {
       let zero = this.zeroBranches.get(input);
-      if (!zero) this.zeroBranches.set(input, (zero = await this.runtime.upload(f32(dims, new Float32Array(dims[0] * dims[1])))));
+      if (!zero) this.zeroBranches.set(input, (zero = await this.runtime.upload(this.loraTensor(dims, new Float32Array(dims[0] * dims[1])))));
       feeds[input] = zero;
     }
-    const scale = await this.runtime.upload(f32([], [loraScale(config)]));
+    const scale = await this.runtime.upload(this.loraTensor([], Float32Array.of(loraScale(config))));
     feeds[names.LORA_SCALE] = scale;
     await this.keep(id, { feeds, owned: [...Object.values(transposed), scale] });
   }

@@ -80,6 +80,19 @@ describe.skipIf(refusal !== null)(`onnxruntime's WebGPU EP through onnxruntime-n
       expect(relativeError(got, q4)).toBeLessThan(1e-2); // 3.2e-3 / 1.9e-3
       expect(relativeError(got, q4)).toBeGreaterThan(relativeError(cpu, q4)); // the GPU's float16 arithmetic rounds more
     });
+
+    it('q4f16 with an adapter (float16 LoRA branches, summed in float16 on the GPU): the CPU EP’s logits up to float16 rounding', async () => {
+      const adapter = newAdapter(config, { r: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 2, bStd: 0.05 });
+      const run = async (runtime: Runtime, weightDtype: 'q4' | 'q4f16', tuned = true) => {
+        const s = await load(runtime, config, weights, { decoder: 'fused', weightDtype });
+        if (tuned) await s.setAdapter(adapter);
+        return logits(s);
+      };
+      const [got, cpu, q4] = [await run(gpu, 'q4f16'), await run(nodeRuntime, 'q4f16'), await run(gpu, 'q4')];
+      expect(relativeError(got, cpu)).toBeLessThan(1e-2); // measured 2.2e-3
+      expect(relativeError(got, q4)).toBeLessThan(1e-2); // 2.3e-3
+      expect(relativeError(got, await run(gpu, 'q4f16', false))).toBeGreaterThan(2e-2); // the branches ran
+    });
   });
 
   it('LoRA training on float16 weights in vocabulary chunks: three steps give the CPU EP’s losses and adapter', async () => {

@@ -15,8 +15,8 @@
 //
 // Under a q4f16 layout the activations are float16 (layout.ts vectorDtype), as in transformers.js'
 // q4f16 models: the residual stream, the norms' inputs and weights, MatMulNBits' inputs and scales,
-// the RoPE tables and the KV cache (the norms and attention accumulate in float32 inside the ops);
-// the LoRA branches stay float32 (forward.ts project) and the logits are cast to float32 once.
+// the RoPE tables, the KV cache and the LoRA inputs (the norms and attention accumulate in float32
+// inside the ops); the logits are cast to float32 once.
 import { groupQueryAttention, simplifiedLayerNorm, skipSimplifiedLayerNorm } from '../../onnx/contrib.ts';
 import { Graph, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
@@ -88,7 +88,7 @@ export function fusedDecoderGraph(c: Qwen3Config, options: FusedDecoderOptions =
     },
   };
   const w = declareWeights(g, c, layout, { transposed: true, half: true });
-  const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true);
+  const lora = options.lora === false ? noLora(c) : declareLora(g, c, loraTargets, null, null, true, act);
   const inAttention = options.headNorm === 'attention';
   const hidden = layers(g, c, w, lora, vocabRows(g, w.embed, ids, c.tieWordEmbeddings, act), { at, past, inAttention }, (l, p) => {
     g.output(p.key, names.presentKey(l)); // [B, KV, S, hd]

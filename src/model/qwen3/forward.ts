@@ -133,7 +133,9 @@ export function declareTokens(g: Graph, layout: WeightLayout, batch: number | st
 /**
  * LoRA inputs for `targets`; `rank` is a number (train step) or null for a symbolic rank per
  * matrix (inference: any adapter, or rank-1 zeros for the base model). With `dropMask`,
- * each branch's input goes through dropout, its mask made in the graph (dropout.ts).
+ * each branch's input goes through dropout, its mask made in the graph (dropout.ts). The matrices
+ * and scale are float32 but in the float16 graphs of a q4f16 layout (`dtype`), whose branches then
+ * run on the stream as it is, with no Cast.
  */
 export function declareLora(
   g: Graph,
@@ -142,11 +144,12 @@ export function declareLora(
   rank: number | null,
   dropMask: { batch: number; length: number } | null,
   transposed = false,
+  dtype: WeightDtype = 'float32',
 ): LoraInputs {
   const dropout = dropMask ? declareDropout(g) : undefined;
   let branch = 0;
   const matrix = (name: string, dims: [number | string, number | string]) =>
-    transposed ? g.input(names.transposed(name), 'float32', [dims[1], dims[0]]) : g.input(name, 'float32', dims);
+    transposed ? g.input(names.transposed(name), dtype, [dims[1], dims[0]]) : g.input(name, dtype, dims);
   const layers = Array.from({ length: c.numLayers }, (_, l) => {
     const branches: Partial<Record<LoraTarget, LoraBranch>> = {};
     for (const t of targets) {
@@ -161,7 +164,7 @@ export function declareLora(
     }
     return branches;
   });
-  return { scale: g.input(names.LORA_SCALE, 'float32', []), layers, transposed, dropout };
+  return { scale: g.input(names.LORA_SCALE, dtype, []), layers, transposed, dropout };
 }
 
 /** No LoRA inputs at all: the base model's graph, without the rank-1 zero branches it would otherwise run. */
@@ -255,8 +258,8 @@ export const times = (g: Graph, x: Value, m: Value, transposed: boolean | undefi
 /**
  * x·Wᵀ + s·(drop(x)·Aᵀ)·Bᵀ: [.., in] → [.., out] in x's type; without `lora`, x·Wᵀ alone (the LM
  * head). The one projection of every graph builder: W float (MatMul, as `use` says) or 4-bit
- * (MatMulNBits). The LoRA branch runs in float32 whatever W's and x's types (float16 x: the
- * fused graphs of a q4f16 layout, where the branch costs two more casts, its input's once per graph).
+ * (MatMulNBits). The LoRA branch runs in its matrices' type whatever W's: float32, or float16 in
+ * the float16 graphs of a q4f16 layout (x cast to it and the branch back where the two differ).
  */
 export function project(g: Graph, x: Value, w: Value, use: MatrixUse, lora?: LoraBranch, l?: LoraInputs): Value {
   const base = isQ4(w)
@@ -265,7 +268,7 @@ export function project(g: Graph, x: Value, w: Value, use: MatrixUse, lora?: Lor
       ? g.cast(times(g, asType(g, x, 'float16'), w, use.transposed), 'float32')
       : times(g, x, asFloat32(g, w), use.transposed); // [.., out]
   if (!lora || !l?.scale) return base;
-  const input = asType(g, x, 'float32');
+  const input = asType(g, x, lora.a.dtype as WeightDtype);
   const dropped = lora.drop && l.dropout ? applyDropout(g, input, lora.drop, l.dropout) : input;
   const down = times(g, dropped, lora.a, l.transposed); // [.., r]
   return g.add(base, asType(g, g.mul(times(g, down, lora.b, l.transposed), l.scale), base.dtype as WeightDtype));
