@@ -206,6 +206,11 @@ describe.each(['fused', 'plain'] as const)('a q4f16 session, %s decoder', (decod
     ));
     if (decoder === 'fused') await expect(half.adoptAdapter('trained', { ...adapter.config, targets: ['q_proj'] }, adopted)).rejects.toThrow(`Qwen3Session.adoptAdapter: tensor ${a} is float32 [64, 4], float16 [64, 4] expected`);
     for (const t of Object.values(adopted)) nodeRuntime.release(t);
+    // A value past float16's range is refused by name (fused), the adapter running before kept.
+    const huge = newAdapter(untied, { r: 4, alpha: 8, targets: ['v_proj'], seed: 6, bStd: 0.05 });
+    huge.layers[1]!.v_proj!.b[5] = 1e6;
+    if (decoder === 'fused') await expect(half.addAdapter('huge', huge)).rejects.toThrow(/adapter tensor \S*lora\.1\.v_proj\.B\S* holds 1000000 at element \d+, past float16's range .*load the model in q4/);
+    expect(worst(await logitsOf(half), withAdapter)).toBe(0);
     await half.useAdapter(null);
     expect(worst(await logitsOf(half), base)).toBe(0);
   });

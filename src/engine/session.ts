@@ -170,9 +170,13 @@ export class Qwen3Session implements Decoder {
     return this.fused ? vectorDtype(this.layout.dtype) : 'float32';
   }
 
-  /** A LoRA input of the decoders from its float32 values, in their type (activations). */
-  private loraTensor(dims: number[], data: Float32Array): HostTensor {
-    return this.activations === 'float16' ? hostTensor('float16', dims, Uint16Array.from(data, f32ToF16)) : f32(dims, data);
+  /** LoRA input `name` of the decoders from its float32 values, in their type (activations); a value float16 cannot hold is refused by name. */
+  private loraTensor(name: string, dims: number[], data: Float32Array): HostTensor {
+    if (this.activations === 'float32') return f32(dims, data);
+    const half = Uint16Array.from(data, f32ToF16);
+    const over = half.findIndex((h) => (h & 0x7fff) === 0x7c00);
+    if (over >= 0) throw new Error(`Qwen3Session: adapter tensor ${name} holds ${data[over]} at element ${over}, past float16's range (this q4f16 session runs its adapters in float16); load the model in q4 to run it`);
+    return hostTensor('float16', dims, half);
   }
 
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */
@@ -230,7 +234,7 @@ export class Qwen3Session implements Decoder {
 
   private async upload(id: string | typeof unnamed, adapter: LoraAdapter): Promise<void> {
     const feeds: Record<string, DeviceTensor> = {};
-    const put = async (name: string, dims: number[], data: Float32Array) => (feeds[name] = await this.runtime.upload(this.loraTensor(dims, data)));
+    const put = async (name: string, dims: number[], data: Float32Array) => (feeds[name] = await this.runtime.upload(this.loraTensor(name, dims, data)));
     try {
       for (let layer = 0; layer < this.config.numLayers; layer++) {
         for (const target of loraTargets) {
@@ -282,10 +286,10 @@ export class Qwen3Session implements Decoder {
     const feeds: Record<string, DeviceTensor> = { ...transposed };
     for (const { input, dims } of decoderLoraInputs(this.config, loraTargets.filter((t) => !config.targets.includes(t)), 1)) {
       let zero = this.zeroBranches.get(input);
-      if (!zero) this.zeroBranches.set(input, (zero = await this.runtime.upload(this.loraTensor(dims, new Float32Array(dims[0] * dims[1])))));
+      if (!zero) this.zeroBranches.set(input, (zero = await this.runtime.upload(this.loraTensor(input, dims, new Float32Array(dims[0] * dims[1])))));
       feeds[input] = zero;
     }
-    const scale = await this.runtime.upload(this.loraTensor([], Float32Array.of(loraScale(config))));
+    const scale = await this.runtime.upload(this.loraTensor(names.LORA_SCALE, [], Float32Array.of(loraScale(config))));
     feeds[names.LORA_SCALE] = scale;
     await this.keep(id, { feeds, owned: [...Object.values(transposed), scale] });
   }
