@@ -11,12 +11,12 @@
 // token (bench/decode-capture: 8 submits a token → 4 on the tiny model). Keys, values and tables
 // are of the graphs' activation type: float16 under a q4f16 layout (decoder-fused.ts), else float32.
 import type { Qwen3Config } from '../model/config.ts';
-import { f32ToF16 } from '../model/dtype.ts';
+import { toFloat16 } from '../model/dtype.ts';
 import { ropeCache } from '../model/qwen3/inputs.ts';
 import type { WeightDtype } from '../model/qwen3/layout.ts';
 import * as names from '../model/qwen3/names.ts';
 import { batchFits, type DecoderGraph, type KvCache } from './plain-cache.ts';
-import { hostTensor, i32, type DeviceTensor, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
+import { ELEMENT_BYTES, hostTensor, i32, type DeviceTensor, type HostTensor, type Runtime, type Tensor } from './runtime.ts';
 
 /**
  * Positions a fresh cache holds: a QMD prompt (~30 tokens) and the eval's 200 new tokens fit, so
@@ -49,11 +49,6 @@ export class FusedCache implements KvCache {
     private readonly config: Qwen3Config,
     private readonly dtype: WeightDtype = 'float32',
   ) {}
-
-  /** Bytes of one element of the buffers. */
-  private get elementBytes(): number {
-    return this.dtype === 'float16' ? 2 : 4;
-  }
 
   get length(): number {
     return this.filled;
@@ -116,7 +111,7 @@ export class FusedCache implements KvCache {
     if (!this.buffers) return { kvCache: 0, rotary: 0 };
     const { numLayers, numKvHeads, headDim } = this.config;
     const { rows, capacity } = this.buffers;
-    return { kvCache: 2 * numLayers * rows * numKvHeads * capacity * headDim * this.elementBytes, rotary: 2 * capacity * (headDim / 2) * this.elementBytes };
+    return { kvCache: 2 * numLayers * rows * numKvHeads * capacity * headDim * ELEMENT_BYTES[this.dtype], rotary: 2 * capacity * (headDim / 2) * ELEMENT_BYTES[this.dtype] };
   }
 
   /**
@@ -136,7 +131,7 @@ export class FusedCache implements KvCache {
     };
     try {
       const { cos, sin } = ropeCache(capacity, this.config.headDim, this.config.ropeTheta);
-      const table = (values: Float32Array) => (this.dtype === 'float16' ? Uint16Array.from(values, f32ToF16) : values);
+      const table = (values: Float32Array) => (this.dtype === 'float16' ? toFloat16(values).bits : values);
       const next: Buffers = {
         keys: [],
         values: [],

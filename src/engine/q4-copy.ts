@@ -12,7 +12,7 @@
 // only after the last one (cache.ts), so a load cut short leaves a partial that is never read.
 import type { Qwen3Config } from '../model/config.ts';
 import type { CacheKey, CacheWriter, ModelCache } from '../model/hub/cache.ts';
-import { f16ToF32 } from '../model/dtype.ts';
+import { dtypeBytes, f16ToF32 } from '../model/dtype.ts';
 import { q4InputShapes, type Q4InputDtype, type WeightLayout } from '../model/qwen3/layout.ts';
 import { safetensorsHeader } from '../model/safetensors.ts';
 import type { InputSource, WeightInput } from './weight-source.ts';
@@ -37,14 +37,14 @@ export const q4CopyFile = (layout: WeightLayout): string => `${PREFIX}${layout.d
 /** Whether a cached file is such a copy, not a file of the repo. */
 export const isQ4Copy = (file: string): boolean => /^qmd-lab\.q4(f16)?\.[\d-]+\.safetensors$/.test(file);
 
-const ELEMENT_BYTES: Record<Q4InputDtype, number> = { U8: 1, F16: 2, F32: 4 };
+const elementBytes = (dtype: Q4InputDtype): number => (dtype === 'U8' ? 1 : dtypeBytes[dtype]);
 
 const keyOf = (place: CopyPlace, layout: WeightLayout): CacheKey => ({ repo: place.repo, revision: place.revision, file: q4CopyFile(layout) });
 
 /** The copy's expected header and each input's byte range and element type. */
 function expected(c: Qwen3Config, layout: WeightLayout, source: string) {
   const shapes = q4InputShapes(c, layout);
-  const entries = [...shapes.values()].flat().map(([name, dims, dtype]) => ({ name, dtype, shape: dims, bytes: dims.reduce((a, d) => a * d, ELEMENT_BYTES[dtype]) }));
+  const entries = [...shapes.values()].flat().map(([name, dims, dtype]) => ({ name, dtype, shape: dims, bytes: dims.reduce((a, d) => a * d, elementBytes(dtype)) }));
   return { shapes, ...safetensorsHeader(entries, { format: FORMAT, source }) };
 }
 
@@ -73,7 +73,7 @@ export async function openQ4Copy(place: CopyPlace, c: Qwen3Config, layout: Weigh
           continue;
         }
         // A copy of the bytes when they are not aligned to their element in their buffer.
-        const size = ELEMENT_BYTES[dtype];
+        const size = elementBytes(dtype);
         const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
         const data = dtype === 'F16' ? new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2) : new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
         const value = (i: number) => (data instanceof Uint16Array ? f16ToF32(data[i]!) : data[i]!);

@@ -18,7 +18,7 @@ import type { DecoderPick, HeadProduct } from '../model/qwen3/forward.ts';
 import { buildDecoder } from '../model/qwen3/decoder.ts';
 import { buildFusedDecoder, fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import * as names from '../model/qwen3/names.ts';
-import { f32ToF16 } from '../model/dtype.ts';
+import { toFloat16 } from '../model/dtype.ts';
 import { floatWeights, tokenInputs, transposeMatrix, vectorDtype, weightLayout, weightType, type LayoutOptions, type WeightDtype, type WeightLayout } from '../model/qwen3/layout.ts';
 import { buildMerge, decoderLoraInputs, MERGE_A, MERGE_B, MERGE_SCALE, MERGE_WEIGHT, MERGED, mergeShapeKey, mergeSites } from '../model/qwen3/merge-graph.ts';
 import { loraTargets, projectionShape, qwen3TensorShapes } from '../model/tensors.ts';
@@ -173,10 +173,9 @@ export class Qwen3Session implements Decoder {
   /** LoRA input `name` of the decoders from its float32 values, in their type (activations); a value float16 cannot hold is refused by name. */
   private loraTensor(name: string, dims: number[], data: Float32Array): HostTensor {
     if (this.activations === 'float32') return f32(dims, data);
-    const half = Uint16Array.from(data, f32ToF16);
-    const over = half.findIndex((h) => (h & 0x7fff) === 0x7c00);
-    if (over >= 0) throw new Error(`Qwen3Session: adapter tensor ${name} holds ${data[over]} at element ${over}, past float16's range (this q4f16 session runs its adapters in float16); load the model in q4 to run it`);
-    return hostTensor('float16', dims, half);
+    const { bits, overflow } = toFloat16(data);
+    if (overflow >= 0) throw new Error(`Qwen3Session: adapter tensor ${name} holds ${data[overflow]} at element ${overflow}, past float16's range (this q4f16 session runs its adapters in float16); load the model in q4 to run it`);
+    return hostTensor('float16', dims, bits);
   }
 
   /** Whether the fused graphs run (Qwen3SessionOptions.decoder). */

@@ -49,6 +49,15 @@ function f32BitsToF16(bits: number): number {
   return sign | rounded;
 }
 
+/**
+ * Float32 values as float16 bits (nearest even), and where the first value past float16's range
+ * became ±Infinity (−1: none), for a caller that must not upload one.
+ */
+export function toFloat16(values: Float32Array): { bits: Uint16Array; overflow: number } {
+  const bits = Uint16Array.from(values, f32ToF16);
+  return { bits, overflow: bits.findIndex((h, i) => (h & 0x7fff) === 0x7c00 && Number.isFinite(values[i])) };
+}
+
 /** bfloat16 bits → float. */
 export function bf16ToF32(h: number): number {
   scratch.setUint32(0, h << 16, true);

@@ -2,7 +2,7 @@
 // buffer limits (checked before downloading a gigabyte that could not be bound). Computed from
 // the layout the session builds (src/model/qwen3/layout.ts), so that what passes here loads.
 import type { Qwen3Config } from '../config.ts';
-import { layoutBytes, layoutRefusal, tensorBytes, vectorDtype, weightLayout, type LayoutDtype } from '../qwen3/layout.ts';
+import { floatBytes, layoutBytes, layoutRefusal, tensorBytes, vectorDtype, weightLayout, type LayoutDtype } from '../qwen3/layout.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 
 /** The two GPUSupportedLimits that bound one weight buffer. */
@@ -48,7 +48,7 @@ export function estimateLoad(config: Qwen3Config, dtype: LoadDtype, limits: Buff
     totalBytes,
     tensorCount: shapes.size,
     largestTensor,
-    kvCacheBytesPer1kTokens: 2 * config.numLayers * config.numKvHeads * config.headDim * 1024 * (vectorDtype(weightDtype) === 'float16' ? 2 : 4),
+    kvCacheBytesPer1kTokens: 2 * config.numLayers * config.numKvHeads * config.headDim * 1024 * floatBytes(vectorDtype(weightDtype)),
     vocabChunks: layout?.chunks.length ?? 0,
     refusal: refused && `${refused} (this GPU: maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}, maxBufferSize ${limits.maxBufferSize})`,
   };

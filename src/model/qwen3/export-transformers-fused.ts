@@ -19,7 +19,7 @@
 import { groupQueryAttention, simplifiedLayerNorm, skipSimplifiedLayerNorm } from '../../onnx/contrib.ts';
 import { Graph, type Value } from '../../onnx/index.ts';
 import type { Qwen3Config } from '../config.ts';
-import { f32ToF16 } from '../dtype.ts';
+import { toFloat16 } from '../dtype.ts';
 import { Q4_BLOB, Q4_BLOCK, q4Refusal, quantizeQ4 } from '../q4.ts';
 import { projectionPath, projectionShape, type LoraTarget } from '../tensors.ts';
 import { fusedDecoderRefusal } from './decoder-fused.ts';
@@ -32,7 +32,7 @@ import * as names from './names.ts';
 /** The activations' (and scales', norms', KV cache's, logits') type: q4 or q4f16. */
 export type Activations = 'float32' | 'float16';
 
-const half = (values: Float32Array) => Uint16Array.from(values, f32ToF16);
+const half = (values: Float32Array) => toFloat16(values).bits;
 
 /** Weights as initializers: vectors in the activations' type, matrices as 4-bit blocks with scales of that type. */
 function baker(g: Graph, weights: ReadonlyMap<string, Float32Array>, io: Activations) {

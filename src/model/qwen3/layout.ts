@@ -3,7 +3,7 @@
 // vocabulary tensors (embedding, LM head: [V, D], 622 MB fp32 at V = 151,936, D = 1,024) cut into
 // row chunks that each fit one storage-buffer binding (design.md "Models on the hub").
 import type { Qwen3Config } from '../config.ts';
-import { convertInto, f32ToF16, firstNonFinite, nonFiniteError, sliceStored, type StoredTensor, type StoredValues } from '../dtype.ts';
+import { convertInto, firstNonFinite, toFloat16, nonFiniteError, sliceStored, type StoredTensor, type StoredValues } from '../dtype.ts';
 import { Q4_BLOB, Q4_BLOCK, q4Refusal, quantizeQ4Into } from '../q4.ts';
 import { qwen3TensorShapes } from '../tensors.ts';
 import * as names from './names.ts';
@@ -116,10 +116,12 @@ export function layoutBytes(c: Qwen3Config, layout: WeightLayout): number {
   return [...layoutShapes(c, layout).values()].reduce((sum, dims) => sum + tensorBytes(layout.dtype, dims), 0);
 }
 
+/** Bytes of a float element of `dtype`: 2 for float16, else 4 (a float32). */
+export const floatBytes = (dtype: LayoutDtype): number => (dtype === 'float16' ? 2 : 4);
+
 /** Bytes of one tensor (or chunk) of `dims` on the device under a layout of `dtype`. */
 export function tensorBytes(dtype: LayoutDtype, dims: readonly number[]): number {
   const count = bytesOf(dims, 1);
-  const floatBytes = (d: LayoutDtype) => (d === 'float16' ? 2 : 4);
   return quantized(dtype, dims) ? count / 2 + (count / Q4_BLOCK) * floatBytes(vectorDtype(dtype)) : count * floatBytes(inputDtype(dtype, dims));
 }
 
@@ -273,10 +275,9 @@ function* q4Inputs(input: string, source: StoredValues, rows: number, cols: numb
 
 /** 4-bit scales as float16, refusing one past float16's range (a block whose largest magnitude is over 8 × 65,504), which would be ±Infinity. */
 function halfScales(input: string, scales: Float32Array): Uint16Array {
-  const half = Uint16Array.from(scales, f32ToF16);
-  const over = half.findIndex((h) => (h & 0x7fff) === 0x7c00);
-  if (over >= 0) throw new Error(`${input}: block ${over}'s scale ${scales[over]} is past float16's range; load this model in q4 (float32 scales)`);
-  return half;
+  const { bits, overflow } = toFloat16(scales);
+  if (overflow >= 0) throw new Error(`${input}: block ${overflow}'s scale ${scales[overflow]} is past float16's range; load this model in q4 (float32 scales)`);
+  return bits;
 }
 
 /** Every weight input of the decoder (tensorInputs of each checkpoint tensor, in file order) from weights by HF name. */
