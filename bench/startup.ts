@@ -3,11 +3,13 @@
 // transposes), uploads, and the first forward (building the graph, ORT's session creation, one
 // prefill); then `qmd logits --prompt hi --top 3` end to end, tsx's start included. Each checkout
 // in --trees (each with this script) runs in turn, round by round, so that all see the same load;
-// medians over --rounds, with the load average each run saw.
+// medians over --rounds, with the load average each run saw. With --python, PyTorch does the same in
+// the same rounds (bench/startup_torch.py: transformers, float32, one forward) and its top tokens are
+// checked against ours.
 //
 //   npx tsx scripts/make-tiny-model.ts /tmp/q06b --hidden 1024 --layers 28 --heads 16 --kv-heads 8 \
 //     --head-dim 128 --intermediate 3072 --bf16          # Qwen3-0.6B's shape, seeded random weights
-//   npx tsx bench/startup.ts --model /tmp/q06b [--trees .,/tmp/before] [--rounds 3]
+//   npx tsx bench/startup.ts --model /tmp/q06b [--trees .,/tmp/before] [--rounds 3] [--python /tmp/venv/bin/python]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -27,6 +29,14 @@ interface Profile {
   uploadMs: number;
   firstForwardMs: number;
   load: number;
+}
+
+/** bench/startup_torch.py's parts, ms. */
+interface TorchParts {
+  importMs: number;
+  tokenizerMs: number;
+  loadMs: number;
+  firstForwardMs: number;
 }
 
 /** One load of `model` (a single model.safetensors) in this process, by part. */
@@ -76,7 +86,13 @@ const seconds = (ms: number) => (ms / 1000).toFixed(2);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { model: { type: 'string' }, trees: { type: 'string', default: '.' }, rounds: { type: 'string', default: '3' }, profile: { type: 'boolean' } },
+    options: {
+      model: { type: 'string' },
+      trees: { type: 'string', default: '.' },
+      rounds: { type: 'string', default: '3' },
+      profile: { type: 'boolean' },
+      python: { type: 'string' },
+    },
   });
   if (!values.model) throw new Error('usage: npx tsx bench/startup.ts --model DIR [--trees .,OTHER] [--rounds 3]');
   const model = resolve(values.model);
@@ -86,12 +102,27 @@ async function main(): Promise<void> {
   }
   const trees = values.trees.split(',').map((tree) => resolve(tree));
   const results = new Map(trees.map((tree) => [tree, [] as (Profile & { cliMs: number; cliLoad: number })[]]));
+  const torchRuns: (TorchParts & { wallMs: number; load: number })[] = [];
+  let oursTop: number[] = [];
   for (let round = 0; round < Number(values.rounds); round++) {
+    if (values.python) {
+      const load = loadavg()[0]!;
+      const torch = await run(values.python, [join(import.meta.dirname, 'startup_torch.py'), '--model', model, '--prompt', 'hi', '--top', '3'], '.');
+      const { parts, top } = JSON.parse(torch.stdout) as { parts: TorchParts; top: [number, number][] };
+      torchRuns.push({ ...parts, wallMs: torch.ms, load });
+      process.stderr.write(`round ${round + 1} torch: ${JSON.stringify({ ...parts, wallMs: torch.ms, load, top })}\n`);
+      const torchTop = top.map(([id]) => id);
+      if (oursTop.length && torchTop.join() !== oursTop.join()) throw new Error(`top tokens differ: ours ${oursTop}, torch ${torchTop}`);
+      oursTop = oursTop.length ? oursTop : torchTop;
+    }
     for (const tree of trees) {
       const tsx = join(tree, 'node_modules/.bin/tsx');
       const parts = JSON.parse((await run(tsx, ['bench/startup.ts', '--profile', '--model', model], tree)).stdout) as Profile;
       const cliLoad = loadavg()[0]!;
       const cli = await run(tsx, ['src/cli/qmd.ts', 'logits', '--model', model, '--prompt', 'hi', '--top', '3'], tree);
+      const cliTop = (JSON.parse(cli.stdout) as { top: [number, number][] }).top.map(([id]) => id);
+      if (oursTop.length && cliTop.join() !== oursTop.join()) throw new Error(`top tokens differ: ${oursTop} before, ${cliTop} from ${tree}`);
+      oursTop = cliTop;
       const result = { ...parts, cliMs: cli.ms, cliLoad };
       results.get(tree)!.push(result);
       process.stderr.write(`round ${round + 1} ${tree}: ${JSON.stringify(result)}\n`);
@@ -103,6 +134,14 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${tree}: qmd logits ${m('cliMs')} s; in process: reads ${m('readMs')} s, host conversion ${m('convertMs')} s, ` +
         `uploads ${m('uploadMs')} s, first forward ${m('firstForwardMs')} s (medians of ${runs.length}; load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)})\n`,
+    );
+  }
+  if (torchRuns.length) {
+    const m = (key: keyof (typeof torchRuns)[number]) => seconds(median(torchRuns.map((r) => r[key])));
+    const loads = torchRuns.map((r) => r.load);
+    process.stdout.write(
+      `torch: the same, end to end ${m('wallMs')} s; in process: import ${m('importMs')} s, tokenizer ${m('tokenizerMs')} s, ` +
+        `from_pretrained ${m('loadMs')} s, first forward ${m('firstForwardMs')} s (medians of ${torchRuns.length}; load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}; same top 3)\n`,
     );
   }
 }

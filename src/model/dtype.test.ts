@@ -43,7 +43,7 @@ describe('convertInto, element by element', () => {
 });
 
 describe('convertInto, transposed', () => {
-  // Shapes that leave partial 64 × 64 tiles on both sides, a row, a column, and nothing.
+  // Shapes that leave partial 32 × 32 tiles on both sides, a row, a column, and nothing.
   it.each([
     [70, 130],
     [1, 5],
