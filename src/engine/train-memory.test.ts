@@ -92,6 +92,20 @@ describe('ortBufferBytes', () => {
     expect(lossChunkPositions(weightLayout(model, { maxBindingBytes: 64 * 1024 * 4 * 16 }))).toBe(128);
   });
 
+  it("adds the one loss-chunk buffer ORT's pool was measured to hold beyond build order, only where the step has two or more loss chunks", () => {
+    const MiB = 2 ** 20;
+    const beyondBuildOrder = (batchSize: number, maxLength: number) => {
+      const run = { ...config, training: { ...config.training, batchSize, maxLength } };
+      const positions = batchSize * maxLength;
+      const { graph } = trainStepGraph(model, { batch: batchSize, length: maxLength, positions, rank: 4, targets: config.lora.targets, dropout: false, layout, transposed: true, recomputeLayers: false });
+      const inBuildOrder = ortWebGpuPeak(liveness(graph, (node) => node.startsWith('grad/') || node.startsWith('recompute/')).lifetimes);
+      return trainMemoryEstimate(model, layout, run, 0).activations - inBuildOrder;
+    };
+    expect(beyondBuildOrder(1, 64)).toBe(0); // 64 positions: one chunk of at most 110
+    expect(beyondBuildOrder(1, 128)).toBe(64 * MiB); // two chunks: one [110, 151936] float32 buffer more
+    expect(beyondBuildOrder(4, 64)).toBe(64 * MiB);
+  });
+
   it('makes the activation estimate at least the unrounded peak of the graph', () => {
     const e = trainMemoryEstimate(model, layout, config, 0);
     const graph = trainStepGraph(model, { batch: 4, length: 64, positions: 256, rank: 4, targets: config.lora.targets, dropout: false, layout, transposed: true, recomputeLayers: false }).graph;

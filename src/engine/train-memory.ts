@@ -10,7 +10,7 @@ import { fusedDecoderRefusal } from '../model/qwen3/decoder-fused.ts';
 import type { WeightLayout } from '../model/qwen3/layout.ts';
 import { cacheCapacity } from './fused-cache.ts';
 import { sequenceScorerGraph } from '../model/qwen3/score-graph.ts';
-import { trainStepGraph } from '../model/qwen3/train-step.ts';
+import { lossChunkPositions, trainStepGraph } from '../model/qwen3/train-step.ts';
 import { loraSites } from '../model/tensors.ts';
 import { liveness, type Liveness } from '../onnx/liveness.ts';
 import { lossPositions } from './batches.ts';
@@ -88,6 +88,19 @@ export function ortWebGpuPeak(lifetimes: Liveness['lifetimes']): number {
   return peak;
 }
 
+/**
+ * The loss-head buffer ORT's WebGPU EP holds beyond build order: every step measured with two or
+ * more loss chunks (bench/RESULTS.md, "train step on WebGPU": tiny and mid at 256 tokens, with and
+ * without recompute) held three buffers of the chunk's [C, V_k] logits where build order keeps two,
+ * and tying the chunks in order did not change it — likeliest, a released buffer is not handed out
+ * again until the work recorded before it is submitted. One such buffer, so that the page does not
+ * call a run that fits by that much a fit.
+ */
+function unsubmittedLossBuffer(layout: WeightLayout, positions: number): number {
+  const chunk = lossChunkPositions(layout);
+  return positions > chunk ? ortBufferBytes(4 * chunk * Math.max(...layout.chunks.map((k) => k.rows))) : 0;
+}
+
 /** The largest micro-batch `config` can run: batch_size rows of max_length, fewer when micro_batch_tokens caps them. */
 export function largestMicroBatch(config: TrainConfig): { rows: number; length: number } {
   const { batchSize, maxLength, microBatchTokens } = config.training;
@@ -117,7 +130,7 @@ export function trainMemoryEstimate(model: Qwen3Config, layout: WeightLayout, co
   });
   // Recomputed layers run inside the backward: what they make is not kept from the forward.
   const { lifetimes } = liveness(graph, (node) => node.startsWith('grad/') || node.startsWith('recompute/'));
-  const activations = ortWebGpuPeak(lifetimes);
+  const activations = ortWebGpuPeak(lifetimes) + unsubmittedLossBuffer(layout, positions);
   const loraBytes = loraCopy * LORA_COPIES;
   return { weights: weightBytes, lora: loraBytes, activations, total: weightBytes + loraBytes + activations, microBatch };
 }
