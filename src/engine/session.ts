@@ -270,8 +270,9 @@ export class Qwen3Session implements Decoder {
    * `transposed` holds, for every site of `config.targets`, names.transposed(names.loraA(…)) [in, r]
    * and names.transposed(names.loraB(…)) [r, out] in the decoders' type (activations: float16 only
    * under q4f16, whose weights no trainer runs on; trained-adapter.ts makes them from a trainer's).
-   * The session takes them over: it releases them when `id` is replaced or removed, or at release. Other targets run as rank-1 zero branches uploaded once and shared by every adopted
-   * adapter; the scale is uploaded. On an error nothing is taken over.
+   * The session takes them over: it releases them when `id` is replaced or removed, or at release.
+   * Other targets run as rank-1 zero branches uploaded once and shared by every adopted adapter;
+   * the scale is uploaded. On an error nothing is taken over.
    */
   async adoptAdapter(id: string, config: LoraConfig, transposed: Readonly<Record<string, DeviceTensor>>): Promise<void> {
     const expected = new Map([...decoderLoraInputs(this.config, config.targets, config.r)].map(({ input, dims }) => [input, dims]));

@@ -93,8 +93,8 @@ export function ortWebGpuPeak(lifetimes: Liveness['lifetimes']): number {
  * more loss chunks (bench/RESULTS.md, "train step on WebGPU": tiny and mid at 256 tokens, with and
  * without recompute) held three buffers of the chunk's [C, V_k] logits where build order keeps two,
  * and tying the chunks in order did not change it — likeliest, a released buffer is not handed out
- * again until the work recorded before it is submitted. One such buffer, so that the page does not
- * call a run that fits by that much a fit.
+ * again until the work recorded before it is submitted. Counted, so that the page does not call a
+ * run that is one such buffer over its budget a fit.
  */
 function unsubmittedLossBuffer(layout: WeightLayout, positions: number): number {
   const chunk = lossChunkPositions(layout);
