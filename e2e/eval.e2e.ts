@@ -220,10 +220,11 @@ test('a run cut off by a reload and a cancelled run keep what finished, marked p
   expect(cancelled).toMatchObject({ partial: { done: 2, total: 3 } });
   expect(cancelled.items).toEqual(expansions(2));
   await page.getByTestId('eval-result-link').click();
-  await expect(page.getByTestId('result-partial')).toContainText('after 2 of its 3 generations');
+  // The list on #/eval marks partial runs with the same test id: wait for the result's own page.
+  await expect(page.getByTestId('result-detail').getByTestId('result-partial')).toContainText('after 2 of its 3 generations');
 
   // Nothing runs now: leaving does not ask.
   await page.reload();
-  await expect(page.getByTestId('result-partial')).toBeVisible();
+  await expect(page.getByTestId('result-detail').getByTestId('result-partial')).toBeVisible();
   expect(dialogs).toEqual(['beforeunload']);
 });

@@ -194,6 +194,6 @@ test('cancelling a retrieval eval says so and what was kept: the expansions gene
   await expect(page.getByTestId('retrieval-error')).toHaveCount(0);
 
   await page.getByTestId('retrieval-saved').getByRole('link').click();
-  await expect(page.getByTestId('result-partial')).toContainText(`after ${kept} of its 18`);
+  await expect(page.getByTestId('result-detail').getByTestId('result-partial')).toContainText(`after ${kept} of its 18`);
   await expect(page.getByTestId('result-retrieval')).toHaveCount(0);
 });
