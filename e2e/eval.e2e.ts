@@ -20,6 +20,8 @@ const QUERIES = ['nginx reverse proxy', 'git rebase onto main', 'sqlite wal mode
 const SET_NAME = 'three-queries';
 const SEED = 7;
 const NEW_TOKENS = 4;
+/** The cut-off runs' length: a generation must outlast the poll that sees the one before it done (4 tokens took 0.6 s, and the run finished before the cancel). */
+const CUT_TOKENS = 48;
 const BASE_REPO = 'test/tiny-qwen3';
 const SHOTS = '/tmp/shots-eval';
 
@@ -27,8 +29,9 @@ let dir: string;
 let hub: HubServer | undefined;
 let hubUrl: string;
 let queryFile: string;
-/** onnxruntime-node's expansions of QUERIES with the run's sampling settings. */
+/** onnxruntime-node's expansions of QUERIES with the run's sampling settings, at NEW_TOKENS and at CUT_TOKENS. */
 let reference: string[] = [];
+let referenceCut: string[] = [];
 
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'qmd-eval-'));
@@ -44,6 +47,7 @@ test.beforeAll(async () => {
   const session = await Qwen3Session.load(nodeRuntime, config, weights);
   const sampling = { greedy: false, temperature: 0.7, topK: 0, topP: 1, seed: SEED, maxNewTokens: NEW_TOKENS, stopTokens: STOP_TOKENS };
   for (const query of QUERIES) reference.push((await expand(session, tokenizer, query, sampling)).text);
+  for (const query of QUERIES) referenceCut.push((await expand(session, tokenizer, query, { ...sampling, maxNewTokens: CUT_TOKENS })).text);
   await session.release();
   await mkdir(SHOTS, { recursive: true });
 });
@@ -187,10 +191,10 @@ test('a run cut off by a reload and a cancelled run keep what finished, marked p
   const start = async () => {
     await expect(page.getByTestId('eval-query-count')).toHaveAttribute('data-count', '3');
     await page.getByTestId('seed').fill(String(SEED));
-    await page.getByTestId('max-tokens').fill(String(NEW_TOKENS));
+    await page.getByTestId('max-tokens').fill(String(CUT_TOKENS));
     await page.getByTestId('eval-run').click();
   };
-  const expansions = (n: number) => QUERIES.slice(0, n).map((query, i) => ({ query, expansion: reference[i] }));
+  const expansions = (n: number) => QUERIES.slice(0, n).map((query, i) => ({ query, expansion: referenceCut[i] }));
 
   // A reload during the second generation (each takes seconds on SwiftShader): the browser asks, the first is kept.
   await page.goto(`./?hub=${encodeURIComponent(hubUrl)}#/eval`);
