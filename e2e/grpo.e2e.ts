@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
-import { openTrainWithModel, TRAIN_REPO, useTrainFixture } from './support/train.ts';
+import { loadTrainModel, openTrainWithModel, TRAIN_REPO, useTrainFixture } from './support/train.ts';
 
 const STEPS = 2;
 const G = 2;
@@ -31,13 +31,6 @@ test.beforeAll(async () => {
 });
 
 const nav = (page: Page) => page.getByRole('navigation', { name: 'Main' });
-
-async function loadModel(page: Page): Promise<void> {
-  await nav(page).getByRole('link', { name: 'Playground' }).click();
-  await page.getByTestId('base-repo').fill(TRAIN_REPO);
-  await page.getByTestId('load-model').click();
-  await expect(page.getByTestId('model-loaded')).toHaveText(TRAIN_REPO, { timeout: 60_000 });
-}
 
 test('GRPO in the page: an SFT adapter merged, 2 steps charted with their samples, paused, reloaded and resumed from the checkpoint', async ({ page }) => {
   test.setTimeout(600_000);
@@ -93,8 +86,7 @@ test('GRPO in the page: an SFT adapter merged, 2 steps charted with their sample
   await expect(page.getByTestId('grpo-run-detail').getByTestId('grpo-chart-point')).toHaveCount(SERIES);
   await expect(page.getByTestId('grpo-run-detail').getByTestId('grpo-sample-row')).toHaveCount(G);
 
-  await loadModel(page);
-  await nav(page).getByRole('link', { name: 'GRPO' }).click();
+  await loadTrainModel(page, 'GRPO');
   await expect(run.getByTestId('grpo-run-resume')).toHaveText('Resume from step 1');
   await run.getByTestId('grpo-run-resume').click();
   const resumedAt = Date.now();

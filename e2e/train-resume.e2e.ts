@@ -16,7 +16,7 @@ import { nodeRuntime } from '../src/engine/runtime-node.ts';
 import { Qwen3Session } from '../src/engine/session.ts';
 import { parseTrainConfig } from '../src/engine/train-config.ts';
 import { runTrainJob } from '../src/engine/train-job.ts';
-import { openTrainWithModel, TRAIN_REPO, useTrainFixture } from './support/train.ts';
+import { loadTrainModel, openTrainWithModel, TRAIN_REPO, useTrainFixture } from './support/train.ts';
 
 // QMD's current data (finetune/data/*.jsonl): 4 rows, 1 held out by the default 10 % split.
 const ROWS = [
@@ -110,12 +110,7 @@ test('a run reloaded mid-way is listed as interrupted and resumes from its check
   await run.getByTestId('train-run-resume').click();
   await expect(page.getByTestId('train-error')).toHaveText(/no model is loaded: load test\/tiny-qwen3 in the Playground to resume it/);
 
-  const nav = page.getByRole('navigation', { name: 'Main' });
-  await nav.getByRole('link', { name: 'Playground' }).click();
-  await page.getByTestId('base-repo').fill(TRAIN_REPO);
-  await page.getByTestId('load-model').click();
-  await expect(page.getByTestId('model-loaded')).toHaveText(TRAIN_REPO, { timeout: 60_000 });
-  await nav.getByRole('link', { name: 'Train' }).click();
+  await loadTrainModel(page);
   await expect(run.getByTestId('train-run-resume')).toHaveText('Resume from step 1');
   await run.getByTestId('train-run-resume').click();
   await expect(page.getByTestId('train-done')).toBeVisible({ timeout: 150_000 });

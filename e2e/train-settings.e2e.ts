@@ -9,7 +9,7 @@ import { unzipSync } from 'fflate';
 import { test, expect } from '@playwright/test';
 import { parseQmdTrainerConfig } from '../src/engine/qmd-trainer-config.ts';
 import { QMD_SFT_V4 } from '../src/testing/qmd-configs.ts';
-import { TRAIN_REPO, useTrainFixture } from './support/train.ts';
+import { loadTrainModel, useTrainFixture } from './support/train.ts';
 
 // The v4 run's config with two LoRA targets, so that the export shows the imported ones.
 const QMD_V4 = QMD_SFT_V4.replace(/target_modules:\n(    - .*\n)+/, 'target_modules: ["q_proj", "v_proj"]\n');
@@ -93,10 +93,7 @@ test.describe('with a model loaded', () => {
 
   test('unticking "recompute layers" (on in the v4 preset) raises the memory estimate, ticking restores it', async ({ page }) => {
     await page.goto(`./?hub=${encodeURIComponent(fixture().hub.url)}#/playground`);
-    await page.getByTestId('base-repo').fill(TRAIN_REPO);
-    await page.getByTestId('load-model').click();
-    await expect(page.getByTestId('model-loaded')).toHaveText(TRAIN_REPO, { timeout: 60_000 });
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Train' }).click();
+    await loadTrainModel(page);
     const estimate = page.getByTestId('train-memory');
     const bytes = async () => Number(await estimate.getAttribute('data-bytes', { timeout: 60_000 }));
     await expect(page.getByTestId('train-recompute')).toBeChecked();

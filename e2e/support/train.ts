@@ -59,10 +59,15 @@ export async function openTrainWithModel(page: Page, fixture: TrainFixture, rows
   await page.goto(`./?hub=${encodeURIComponent(fixture.hub.url)}#/datasets`);
   await page.getByTestId('dataset-file').setInputFiles(fixture.dataFile);
   await expect(page.getByTestId('report-rows')).toHaveText(String(rows), { timeout: 30_000 });
+  await loadTrainModel(page);
+}
+
+/** Loads TRAIN_REPO in the Playground's model panel and goes back by the nav to `view`. */
+export async function loadTrainModel(page: Page, view: 'Train' | 'GRPO' = 'Train'): Promise<void> {
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Playground' }).click();
   await page.getByTestId('base-repo').fill(TRAIN_REPO);
   await page.getByTestId('load-model').click();
   await expect(page.getByTestId('model-loaded')).toHaveText(TRAIN_REPO, { timeout: 60_000 });
-  await nav.getByRole('link', { name: 'Train' }).click();
+  await nav.getByRole('link', { name: view }).click();
 }
