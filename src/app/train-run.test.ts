@@ -4,14 +4,9 @@ import { openLab } from '../data/db.ts';
 import { importDataset } from '../data/import.ts';
 import { splitDataset } from '../data/split.ts';
 import { trainingRows } from './train-run.ts';
+import { TRAIN_ROWS } from '../testing/train-rows.ts';
 
-const ROWS = [
-  { query: 'nginx reverse proxy', completion: 'lex: nginx proxy_pass\nvec: configure nginx as a reverse proxy' },
-  { query: 'git rebase onto main', completion: 'lex: git rebase --onto\nvec: rebase a branch onto main' },
-  { query: 'sqlite wal mode', completion: 'lex: PRAGMA journal_mode=WAL\nvec: enable write-ahead logging in sqlite' },
-  { query: 'rust borrow checker', completion: 'lex: borrow checker lifetimes\nvec: why rust rejects two mutable borrows' },
-  { query: 'docker prune images', completion: 'lex: docker image prune\nvec: remove unused docker images' },
-];
+const ROWS = TRAIN_ROWS;
 
 describe('trainingRows', () => {
   it("returns the dataset's train and validation parts as splitDataset draws them, in row order", async () => {

@@ -10,7 +10,6 @@ import { bytesSource } from '../model/byte-source.ts';
 import { SafetensorsFile } from '../model/safetensors.ts';
 import { makeBatch } from './batches.ts';
 import { checkpointFiles, readCheckpoint, type TrainingCheckpoint } from './checkpoint.ts';
-import type { TrainRow } from './protocol.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
 import { runSft, sftExamples } from './sft.ts';
@@ -18,12 +17,9 @@ import { loadBundledTokenizer } from './tokenizer-node.ts';
 import type { TrainConfig } from './train-config.ts';
 import { runTrainJob, type TrainableModel } from './train-job.ts';
 import { LoraTrainer, sessionWeights } from './trainer.ts';
+import { queryRows, TRAIN_QUERIES } from '../testing/train-rows.ts';
 
-const ROWS: TrainRow[] = ['nginx reverse proxy', 'git rebase onto main', 'sqlite wal mode', 'rust borrow checker', 'docker prune images'].map((query, i) => ({
-  query,
-  completion: `lex: ${query}\nvec: how to ${query}`,
-  line: i + 1,
-}));
+const ROWS = queryRows(TRAIN_QUERIES);
 
 // 5 rows in micro-batches of 1, 2 per step: 3 steps an epoch (the third a single micro-batch), 6 in all.
 const config: TrainConfig = {

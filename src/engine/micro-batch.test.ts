@@ -5,18 +5,14 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
 import type { LoraAdapter } from '../model/peft.ts';
-import type { TrainRow } from './protocol.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
 import { loadBundledTokenizer } from './tokenizer-node.ts';
 import type { TrainConfig } from './train-config.ts';
 import { runTrainJob, type TrainableModel } from './train-job.ts';
+import { queryRows } from '../testing/train-rows.ts';
 
-const ROWS: TrainRow[] = ['nginx reverse proxy', 'git rebase onto main with autosquash', 'sqlite wal', 'rust borrow checker two mutable borrows'].map((query, i) => ({
-  query,
-  completion: `lex: ${query}\nvec: how to ${query}`,
-  line: i + 1,
-}));
+const ROWS = queryRows(['nginx reverse proxy', 'git rebase onto main with autosquash', 'sqlite wal', 'rust borrow checker two mutable borrows']);
 
 const config = (microBatchTokens?: number, recompute?: boolean): TrainConfig => ({
   lora: { r: 2, alpha: 4, dropout: 0, rslora: false, targets: ['q_proj', 'v_proj', 'down_proj'] },

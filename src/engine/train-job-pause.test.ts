@@ -6,18 +6,14 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tinyModelConfig, tinyModelWeights } from '../../scripts/make-tiny-model.ts';
 import type { TrainingCheckpoint } from './checkpoint.ts';
-import type { TrainRow } from './protocol.ts';
 import { nodeRuntime } from './runtime-node.ts';
 import { Qwen3Session } from './session.ts';
 import { loadBundledTokenizer } from './tokenizer-node.ts';
 import { parseTrainConfig } from './train-config.ts';
 import { runTrainJob, type TrainHooks, type TrainJob } from './train-job.ts';
+import { queryRows, TRAIN_QUERIES } from '../testing/train-rows.ts';
 
-const ROWS: TrainRow[] = ['nginx reverse proxy', 'git rebase onto main', 'sqlite wal mode', 'rust borrow checker', 'docker prune images'].map((query, i) => ({
-  query,
-  completion: `lex: ${query}\nvec: how to ${query}`,
-  line: i + 1,
-}));
+const ROWS = queryRows(TRAIN_QUERIES);
 
 const sft = parseTrainConfig(readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8'), 'configs/sft.yaml');
 const config = {

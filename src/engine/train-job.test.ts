@@ -16,14 +16,9 @@ import { parseTrainConfig } from './train-config.ts';
 import { runTrainJob, trainResult, type TrainHooks, type TrainableModel } from './train-job.ts';
 import { LoraTrainer, sessionWeights } from './trainer.ts';
 import type { TrainRow } from './protocol.ts';
+import { TRAIN_ROWS } from '../testing/train-rows.ts';
 
-const ROWS = [
-  { query: 'nginx reverse proxy', completion: 'lex: nginx proxy_pass\nvec: configure nginx as a reverse proxy' },
-  { query: 'git rebase onto main', completion: 'lex: git rebase --onto\nvec: rebase a branch onto main' },
-  { query: 'sqlite wal mode', completion: 'lex: PRAGMA journal_mode=WAL\nvec: enable write-ahead logging in sqlite' },
-  { query: 'rust borrow checker', completion: 'lex: borrow checker lifetimes\nvec: why rust rejects two mutable borrows' },
-  { query: 'docker prune images', completion: 'lex: docker image prune\nvec: remove unused docker images' },
-];
+const ROWS = TRAIN_ROWS;
 
 const sft = parseTrainConfig(readFileSync(new URL('../../configs/sft.yaml', import.meta.url), 'utf8'), 'configs/sft.yaml');
 const config = { ...sft, lora: { ...sft.lora, r: 4, targets: sft.lora.targets.slice(0, 3) }, training: { ...sft.training, batchSize: 2, gradAccum: 1, maxLength: 48, lossOn: 'completion' as const }, optimizer: { ...sft.optimizer, warmupRatio: 0, lr: 1e-2 } };

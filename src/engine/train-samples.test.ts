@@ -18,12 +18,9 @@ import { parseTrainConfig } from './train-config.ts';
 import { runTrainJob, type TrainHooks, type TrainJob } from './train-job.ts';
 import { SAMPLE_SAMPLING, scoreSample, stepSamples } from './train-samples.ts';
 import { LoraTrainer, sessionWeights } from './trainer.ts';
+import { queryRows, TRAIN_QUERIES } from '../testing/train-rows.ts';
 
-const ROWS: TrainRow[] = ['nginx reverse proxy', 'git rebase onto main', 'sqlite wal mode', 'rust borrow checker', 'docker prune images', 'postgres vacuum'].map((query, i) => ({
-  query,
-  completion: `lex: ${query}\nvec: how to ${query}`,
-  line: i + 1,
-}));
+const ROWS = queryRows([...TRAIN_QUERIES, 'postgres vacuum']);
 // The second validation row carries an intent: the prompt format renders it into the sampled prompt too.
 const rows = { train: ROWS.slice(0, 3), validation: [ROWS[3]!, { ...ROWS[4]!, intent: 'clean up disk space' }, ROWS[5]!] };
 
